@@ -1,0 +1,562 @@
+/*
+ * libdbconn — an embeddable database connection library for C.
+ *
+ * One call turns a database URL plus engine options into a ready connection
+ * object (engine, connection pool, session factory and a task-scoped session
+ * registry); dbconn_init_db() creates a base model's tables and binds its
+ * session pointer; dbconn_close() unbinds it and disposes of everything.
+ * It is the C form of Python's sqlactive.DBConnection.
+ *
+ * Conventions (libuv / SQLite):
+ *   - Every fallible call returns int: 0 on success, a negative DBCONN_E* code
+ *     on failure.  On failure every out-parameter is set to NULL.
+ *   - dbconn_errmsg() gives the calling thread's last failure message.
+ *   - Handles are opaque.  Every *_open / *_new has a *_close / *_free that
+ *     accepts NULL.
+ *   - "Borrowed" means the library keeps no reference after the call returns
+ *     (unless stated) and the caller keeps ownership; "owned" means the
+ *     receiver must release it with the named function.
+ *
+ * This is the only installed header.  MIT licensed; see LICENSE.
+ */
+#ifndef DBCONN_H
+#define DBCONN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define DBCONN_EXTERN __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#  define DBCONN_EXTERN __attribute__((visibility("default")))
+#else
+#  define DBCONN_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define DBCONN_VERSION_MAJOR 0
+#define DBCONN_VERSION_MINOR 1
+#define DBCONN_VERSION_PATCH 0
+#define DBCONN_VERSION_HEX                                                      \
+    ((DBCONN_VERSION_MAJOR << 16) | (DBCONN_VERSION_MINOR << 8) |               \
+     DBCONN_VERSION_PATCH)
+
+/* The version of the library actually linked: DBCONN_VERSION_HEX form. */
+DBCONN_EXTERN unsigned dbconn_version(void);
+/* "0.1.0"; static storage, never NULL. */
+DBCONN_EXTERN const char *dbconn_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* One table gives the codes, their names and their messages.  Values are
+ * fixed and only ever appended to. */
+#define DBCONN_ERRNO_MAP(XX)                                                    \
+    XX(EINVAL, -1, "invalid argument or state")                                 \
+    XX(EURL, -2, "invalid database URL")                                        \
+    XX(ENODRIVER, -3, "no driver for this URL's dialect in this build")         \
+    XX(EOPTION, -4, "invalid option")                                           \
+    XX(ENOMEM, -5, "out of memory")                                             \
+    XX(EDB, -6, "database error")                                               \
+    XX(ECONSTRAINT, -7, "constraint violation")                                 \
+    XX(EBUSY, -8, "database is locked")                                         \
+    XX(ETIMEOUT, -9, "timed out waiting for a pooled connection")               \
+    XX(ECLOSED, -10, "connection or session is closed")                         \
+    XX(ECANCELED, -11, "operation canceled")                                    \
+    XX(EABORTED, -12, "transaction aborted by an earlier failure; roll back")
+
+typedef enum dbconn_errno {
+#define DBCONN_ERRNO_ENUM_(name, value, msg) DBCONN_##name = (value),
+    DBCONN_ERRNO_MAP(DBCONN_ERRNO_ENUM_)
+#undef DBCONN_ERRNO_ENUM_
+    DBCONN_OK = 0
+} dbconn_errno;
+
+/* Static description of a code; never NULL ("unknown error" for others). */
+DBCONN_EXTERN const char *dbconn_strerror(int code);
+/* Static name of a code ("DBCONN_EURL"); never NULL. */
+DBCONN_EXTERN const char *dbconn_err_name(int code);
+
+typedef struct dbconn dbconn;
+typedef struct dbconn_session dbconn_session;
+typedef struct dbconn_result dbconn_result;
+typedef struct dbconn_base dbconn_base;
+
+/* The calling thread's last failure message (thread-local: each thread sees
+ * its own).  `db` may be NULL, e.g. after a failed dbconn_open() or
+ * dbconn_options_set().  Never NULL; "" before any failure.  Valid until the
+ * next failing call on this thread. */
+DBCONN_EXTERN const char *dbconn_errmsg(const dbconn *db);
+/* The native driver code (e.g. SQLite's extended result code) of the calling
+ * thread's last DBCONN_EDB / ECONSTRAINT / EBUSY failure; 0 otherwise. */
+DBCONN_EXTERN int dbconn_db_errcode(const dbconn *db);
+
+/* ------------------------------------------------------------------------ */
+/* Allocator hooks (like hiredis): set before any other call.               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct dbconn_allocator {
+    void *(*malloc_fn)(size_t size);
+    void *(*calloc_fn)(size_t count, size_t size);
+    void *(*realloc_fn)(void *ptr, size_t size);
+    void (*free_fn)(void *ptr);
+} dbconn_allocator;
+
+/* Installs `a` (copied) for every allocation the library makes itself; NULL
+ * restores the C library's.  If `prev` is not NULL it receives the previous
+ * set.  Not thread-safe: call before anything else.  SQLite's and libuv's own
+ * allocators are theirs to configure (sqlite3_config, uv_replace_allocator). */
+DBCONN_EXTERN void dbconn_set_allocator(const dbconn_allocator *a,
+                                        dbconn_allocator *prev);
+
+/* ------------------------------------------------------------------------ */
+/* URLs: dialect[+driver]://[user[:password]@][host|[ipv6]][:port][/db][?q]  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct dbconn_url dbconn_url;
+
+/* Parses `url` (borrowed).  On success *out is owned by the caller (free with
+ * dbconn_url_free).  User, password, database and query keys/values are
+ * percent-decoded; '+' stays '+'.  Errors: DBCONN_EURL naming the part and the
+ * position, DBCONN_EINVAL for NULL arguments, DBCONN_ENOMEM. */
+DBCONN_EXTERN int dbconn_url_parse(dbconn_url **out, const char *url);
+DBCONN_EXTERN void dbconn_url_free(dbconn_url *u);
+
+/* Accessors: strings are owned by `u`, NULL when the part is absent. */
+DBCONN_EXTERN const char *dbconn_url_dialect(const dbconn_url *u);
+DBCONN_EXTERN const char *dbconn_url_driver(const dbconn_url *u);
+DBCONN_EXTERN const char *dbconn_url_username(const dbconn_url *u);
+DBCONN_EXTERN const char *dbconn_url_password(const dbconn_url *u);
+DBCONN_EXTERN const char *dbconn_url_host(const dbconn_url *u); /* no [] */
+DBCONN_EXTERN int dbconn_url_port(const dbconn_url *u);         /* 0 = none */
+DBCONN_EXTERN const char *dbconn_url_database(const dbconn_url *u);
+DBCONN_EXTERN size_t dbconn_url_query_count(const dbconn_url *u);
+DBCONN_EXTERN const char *dbconn_url_query_key(const dbconn_url *u, size_t i);
+DBCONN_EXTERN const char *dbconn_url_query_value(const dbconn_url *u,
+                                                 size_t i);
+/* Last value of `key`, or NULL. */
+DBCONN_EXTERN const char *dbconn_url_query_get(const dbconn_url *u,
+                                               const char *key);
+
+#define DBCONN_URL_SHOW_PASSWORD 1u /* render the password instead of *** */
+
+/* Renders `u` into `buf` (size bytes, may be 0 / NULL) snprintf-style and
+ * returns the length the full rendering needs (excluding the NUL).  Parts are
+ * percent-encoded where needed so that the unmasked rendering parses back to
+ * an equal URL.  Without DBCONN_URL_SHOW_PASSWORD the password is "***". */
+DBCONN_EXTERN size_t dbconn_url_render(const dbconn_url *u, unsigned flags,
+                                       char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Engine options                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* In dbconn_options, 0 means "default"; DBCONN_NONE means zero/none/off. */
+#define DBCONN_NONE INT_MIN
+
+enum {
+    DBCONN_LOG_DEBUG = 10,
+    DBCONN_LOG_INFO = 20,
+    DBCONN_LOG_WARN = 30,
+    DBCONN_LOG_ERROR = 40
+};
+
+/* Returns the current scope key; must be cheap, may be called any number of
+ * times, from any thread the library runs on. */
+typedef void *(*dbconn_scopefunc)(void *scope_data);
+/* One log event, one line (no trailing newline).  May be called from libuv
+ * worker threads; the library serialises the calls.  `line` is borrowed. */
+typedef void (*dbconn_log_fn)(void *log_data, int level, const char *line);
+
+typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
+    int echo;                   /* 0 off, 1 SQL + params, 2 also rows */
+    dbconn_log_fn log;          /* echo sink; NULL = stderr */
+    void *log_data;
+    int pool_size;              /* 0 = 5; DBCONN_NONE = no limit */
+    int max_overflow;           /* 0 = 10; DBCONN_NONE none; -1 unlimited */
+    int pool_timeout_ms;        /* 0 = 30000; DBCONN_NONE = do not wait */
+    int pool_recycle_s;         /* 0 = never */
+    bool pool_pre_ping;         /* ping a connection before handing it out */
+    int busy_timeout_ms;        /* sqlite; 0 = 5000; DBCONN_NONE = fail at once */
+    const char *journal_mode;   /* NULL = WAL for files; delete|truncate|
+                                   persist|memory|wal|off.  Borrowed for the
+                                   duration of dbconn_open only. */
+    const char *isolation_level; /* NULL = driver default; sqlite:
+                                    "SERIALIZABLE" | "READ UNCOMMITTED" */
+    int statement_cache_size;   /* 0 = 64 per pooled connection; NONE = off */
+    uv_loop_t *loop;            /* for *_async calls; NULL = uv_default_loop() */
+    dbconn_scopefunc scopefunc; /* NULL = dbconn_current_task */
+    void *scope_data;
+    /* --- additions (all zero = default) --- */
+    bool hide_parameters;       /* echo shows ? instead of parameter values */
+    const char *synchronous;    /* sqlite; NULL = driver default (FULL, or
+                                   NORMAL with WAL); off|normal|full|extra */
+    int foreign_keys;           /* sqlite; 0 = on; DBCONN_NONE = off */
+    int begin_mode;             /* DBCONN_BEGIN_*; 0 = deferred */
+    int execution_policy;       /* DBCONN_EXEC_*; 0 = threadpool */
+    void *reserved[8];          /* must stay zero */
+} dbconn_options;
+
+/* Transaction start modes for dbconn_begin() and options.begin_mode. */
+enum {
+    DBCONN_BEGIN_DEFAULT = 0,   /* the engine's begin_mode */
+    DBCONN_BEGIN_DEFERRED = 1,  /* locks taken at first read / first write */
+    DBCONN_BEGIN_IMMEDIATE = 2, /* write lock taken at BEGIN: use for
+                                   read-then-write transactions */
+    DBCONN_BEGIN_EXCLUSIVE = 3
+};
+
+/* Execution policies for the async API. */
+enum {
+    DBCONN_EXEC_DEFAULT = 0,    /* threadpool */
+    DBCONN_EXEC_THREADPOOL = 1, /* statements on libuv's thread pool */
+    DBCONN_EXEC_INLINE = 2      /* statements on the loop thread; callbacks
+                                   still deferred to a later loop turn */
+};
+
+/* Sets an option by name, the C spelling of Python keyword arguments.
+ * Names are the struct field names; SQLAlchemy's names are accepted in their
+ * own units (pool_timeout and pool_recycle in seconds, timeout = busy timeout
+ * in seconds, echo=debug, ...).  "0" means zero (stored as DBCONN_NONE).
+ * Booleans: true/false/1/0/yes/no/on/off, any case.  `key` and `value` are
+ * borrowed; string values are stored as pointers to the library's own static
+ * canonical spellings.  Errors: DBCONN_EOPTION naming the key, the value and
+ * what is accepted; DBCONN_EINVAL for NULL arguments. */
+DBCONN_EXTERN int dbconn_options_set(dbconn_options *o, const char *key,
+                                     const char *value);
+
+/* ------------------------------------------------------------------------ */
+/* Connection                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Creates the engine, its pool, the session factory and the scoped session
+ * registry.  `url` is borrowed (parsed and copied); `opts` (NULL = defaults)
+ * is copied, but `log_data`, `loop` and `scope_data` are kept as given and
+ * must outlive the dbconn.  URL query options override `opts`.  Opens and
+ * checks one connection, so a bad path or a locked file fails here.
+ * *out is owned by the caller: release with dbconn_close(). */
+DBCONN_EXTERN int dbconn_open(dbconn **out, const char *url,
+                              const dbconn_options *opts);
+
+/* Creates every table and index of `base` (NULL = the default base) that does
+ * not exist, in foreign-key order, in one transaction, then binds the base's
+ * session pointer to db's scoped registry.  Idempotent.  Binding a base
+ * already bound to another open dbconn is DBCONN_EINVAL. */
+DBCONN_EXTERN int dbconn_init_db(dbconn *db, dbconn_base *base);
+
+/* Unbinds every base bound to `db` (`base`: NULL or a base bound to db),
+ * closes every scoped session (rolling back what is uncommitted, logging how
+ * many were open at DBCONN_LOG_WARN), turns factory-made sessions into closed
+ * ones, cancels queued async work, lets in-flight work finish, closes every
+ * pooled connection and releases `db` (at once, or during later uv_run turns
+ * when async work is in flight).  Always disposes of `db`; returns 0 or the
+ * first teardown error.  NULL is a no-op. */
+DBCONN_EXTERN int dbconn_close(dbconn *db, dbconn_base *base);
+
+/* The URL as given, password masked; owned by db. */
+DBCONN_EXTERN const char *dbconn_url_string(const dbconn *db);
+/* The dialect name ("sqlite"). */
+DBCONN_EXTERN const char *dbconn_dialect(const dbconn *db);
+
+typedef struct dbconn_stats {
+    int size;                   /* connections open (idle + checked out) */
+    int checked_out;
+    int overflow;               /* connections open beyond pool_size */
+    int waiters;                /* checkouts waiting now */
+    uint64_t checkouts;
+    uint64_t timeouts;          /* checkouts that gave up: DBCONN_ETIMEOUT */
+    uint64_t cache_hits;        /* prepared statements reused */
+    uint64_t cache_misses;      /* prepared statements compiled */
+    uint64_t busy_handler_calls; /* sqlite busy handler invocations */
+    uint64_t gate_waits;        /* writers that waited for the write gate */
+    uint64_t reserved[6];
+} dbconn_stats;
+
+/* Fills *st (caller-owned) with a consistent snapshot. */
+DBCONN_EXTERN int dbconn_pool_stats(const dbconn *db, dbconn_stats *st);
+
+/* ------------------------------------------------------------------------ */
+/* Values and results                                                       */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    DBCONN_TYPE_NULL = 0,
+    DBCONN_TYPE_INTEGER = 1,
+    DBCONN_TYPE_REAL = 2,
+    DBCONN_TYPE_TEXT = 3,
+    DBCONN_TYPE_BLOB = 4,
+    DBCONN_TYPE_BOOLEAN = 5,    /* model columns; stored as 0/1 integers */
+    DBCONN_TYPE_TIMESTAMP = 6   /* model columns; stored as ISO-8601 text */
+};
+
+#define DBCONN_NTS ((size_t)-1) /* text length: NUL-terminated */
+
+/* A parameter value.  Text and blob bytes are borrowed for the call (the
+ * async calls copy them at submission). */
+typedef struct dbconn_value {
+    int type; /* DBCONN_TYPE_* (BOOLEAN binds as integer, TIMESTAMP as text) */
+    union {
+        int64_t i;
+        double r;
+        struct {
+            const void *ptr;
+            size_t len; /* DBCONN_NTS for NUL-terminated text */
+        } b;
+    } u;
+} dbconn_value;
+
+#define DBCONN_NULL ((dbconn_value){.type = DBCONN_TYPE_NULL})
+#define DBCONN_INT(x) ((dbconn_value){.type = DBCONN_TYPE_INTEGER, .u.i = (x)})
+#define DBCONN_BOOL(x)                                                          \
+    ((dbconn_value){.type = DBCONN_TYPE_INTEGER, .u.i = (x) ? 1 : 0})
+#define DBCONN_REAL(x) ((dbconn_value){.type = DBCONN_TYPE_REAL, .u.r = (x)})
+#define DBCONN_TEXT(s)                                                          \
+    ((dbconn_value){.type = DBCONN_TYPE_TEXT, .u.b = {(s), DBCONN_NTS}})
+#define DBCONN_TEXTN(s, n)                                                      \
+    ((dbconn_value){.type = DBCONN_TYPE_TEXT, .u.b = {(s), (n)}})
+#define DBCONN_BLOB(p, n)                                                       \
+    ((dbconn_value){.type = DBCONN_TYPE_BLOB, .u.b = {(p), (n)}})
+/* DBCONN_PARAMS(a, b, ...) expands to two arguments: an array and its count. */
+#define DBCONN_PARAMS(...)                                                      \
+    (const dbconn_value[]){__VA_ARGS__},                                        \
+        (sizeof((const dbconn_value[]){__VA_ARGS__}) / sizeof(dbconn_value))
+
+/* A result is fully buffered: it does not depend on its session or
+ * connection and may be read from any thread.  Whoever receives it owns it. */
+DBCONN_EXTERN size_t dbconn_result_nrows(const dbconn_result *r);
+DBCONN_EXTERN size_t dbconn_result_ncols(const dbconn_result *r);
+/* Owned by r; NULL when out of range. */
+DBCONN_EXTERN const char *dbconn_result_colname(const dbconn_result *r,
+                                                size_t col);
+/* Index of the column named `name`, or DBCONN_EINVAL. */
+DBCONN_EXTERN int dbconn_result_colindex(const dbconn_result *r,
+                                         const char *name);
+/* DBCONN_TYPE_* of one value, or DBCONN_EINVAL when out of range. */
+DBCONN_EXTERN int dbconn_result_type(const dbconn_result *r, size_t row,
+                                     size_t col);
+/* Out of range or NULL: 0.  A REAL value is truncated. */
+DBCONN_EXTERN int64_t dbconn_result_int(const dbconn_result *r, size_t row,
+                                        size_t col);
+/* Out of range or NULL: 0.0.  An INTEGER value is converted. */
+DBCONN_EXTERN double dbconn_result_real(const dbconn_result *r, size_t row,
+                                        size_t col);
+/* NUL-terminated, owned by r; NULL for SQL NULL, non-text or out of range. */
+DBCONN_EXTERN const char *dbconn_result_text(const dbconn_result *r,
+                                             size_t row, size_t col);
+DBCONN_EXTERN size_t dbconn_result_text_len(const dbconn_result *r, size_t row,
+                                            size_t col);
+/* Owned by r; NULL (and *len 0) for non-blob or out of range. */
+DBCONN_EXTERN const void *dbconn_result_blob(const dbconn_result *r,
+                                             size_t row, size_t col,
+                                             size_t *len);
+/* Rows changed by an INSERT/UPDATE/DELETE. */
+DBCONN_EXTERN int64_t dbconn_result_changes(const dbconn_result *r);
+/* Rowid of the last successful INSERT on that connection. */
+DBCONN_EXTERN int64_t dbconn_result_last_insert_id(const dbconn_result *r);
+DBCONN_EXTERN void dbconn_result_free(dbconn_result *r);
+
+/* ------------------------------------------------------------------------ */
+/* Sessions (unit of work)                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The session factory.  A session holds a pooled connection only from its
+ * first statement (autobegin) until commit / rollback / close.  *out is owned
+ * by the caller: release with dbconn_session_close().  A session belongs to
+ * one thread (or task) at a time. */
+DBCONN_EXTERN int dbconn_session_open(dbconn *db, dbconn_session **out);
+
+/* Runs one SQL statement (trailing whitespace and comments are fine; a second
+ * statement is DBCONN_EINVAL).  Placeholders are `?`.  `sql` and `params` are
+ * borrowed.  *out (may be NULL) receives an owned, fully buffered result.
+ * After a failure inside a transaction, later statements and commit return
+ * DBCONN_EABORTED until dbconn_rollback(). */
+DBCONN_EXTERN int dbconn_exec(dbconn_session *s, const char *sql,
+                              const dbconn_value *params, size_t nparams,
+                              dbconn_result **out);
+
+/* Streams rows: `cb` gets each row as a one-row result (borrowed, valid
+ * during the call only).  A non-zero return from `cb` stops the iteration;
+ * dbconn_exec_each still returns 0. */
+typedef int (*dbconn_row_cb)(void *data, const dbconn_result *row);
+DBCONN_EXTERN int dbconn_exec_each(dbconn_session *s, const char *sql,
+                                   const dbconn_value *params, size_t nparams,
+                                   dbconn_row_cb cb, void *data);
+
+/* Runs a script of several statements (no parameters, no results) inside the
+ * session's transaction.  Must not contain BEGIN/COMMIT. */
+DBCONN_EXTERN int dbconn_exec_script(dbconn_session *s, const char *sql);
+
+/* Begins explicitly (mode DBCONN_BEGIN_*).  DBCONN_EINVAL if a transaction
+ * is already open. */
+DBCONN_EXTERN int dbconn_begin(dbconn_session *s, int mode);
+DBCONN_EXTERN int dbconn_commit(dbconn_session *s);
+DBCONN_EXTERN int dbconn_rollback(dbconn_session *s);
+DBCONN_EXTERN bool dbconn_in_transaction(const dbconn_session *s);
+
+/* Savepoints (a transaction is begun if none is open).  `name` is an
+ * identifier of letters, digits and '_' . */
+DBCONN_EXTERN int dbconn_savepoint(dbconn_session *s, const char *name);
+DBCONN_EXTERN int dbconn_savepoint_release(dbconn_session *s,
+                                           const char *name);
+DBCONN_EXTERN int dbconn_savepoint_rollback(dbconn_session *s,
+                                            const char *name);
+
+/* The session's last failure message (what an async callback reads); never
+ * NULL.  Owned by s, valid until its next operation. */
+DBCONN_EXTERN const char *dbconn_session_errmsg(const dbconn_session *s);
+DBCONN_EXTERN int dbconn_session_db_errcode(const dbconn_session *s);
+/* The dbconn that made s. */
+DBCONN_EXTERN dbconn *dbconn_session_db(const dbconn_session *s);
+
+/* Rolls back what is uncommitted and frees a factory-made session (also after
+ * dbconn_close made it closed).  On a scoped session it equals
+ * dbconn_scoped_remove_key() for its key.  NULL is a no-op. */
+DBCONN_EXTERN void dbconn_session_close(dbconn_session *s);
+
+/* ------------------------------------------------------------------------ */
+/* Task scope and the scoped session registry                               */
+/* ------------------------------------------------------------------------ */
+
+/* The calling thread's current task; when none is entered, a key for the
+ * thread itself that is unique for the life of the process. */
+DBCONN_EXTERN void *dbconn_current_task(void);
+/* Makes `task` current on this thread; returns the previous one (pass it to
+ * dbconn_task_leave).  NULL task = back to the thread's own key. */
+DBCONN_EXTERN void *dbconn_task_enter(void *task);
+DBCONN_EXTERN void dbconn_task_leave(void *previous);
+
+/* The current scope's session (scopefunc), created on first use.  The
+ * session is owned by the registry: do not free it (dbconn_session_close on
+ * it removes it from the registry). */
+DBCONN_EXTERN int dbconn_scoped_session(dbconn *db, dbconn_session **out);
+/* Closes and forgets the current scope's session; 0 if there was none. */
+DBCONN_EXTERN int dbconn_scoped_remove(dbconn *db);
+/* Same for any key, e.g. from a uv close callback.  NULL key: DBCONN_EINVAL. */
+DBCONN_EXTERN int dbconn_scoped_remove_key(dbconn *db, void *key);
+DBCONN_EXTERN size_t dbconn_scoped_count(const dbconn *db);
+
+/* ------------------------------------------------------------------------ */
+/* Base model and metadata                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Column flags. */
+#define DBCONN_PRIMARY_KEY 0x01u
+#define DBCONN_NOT_NULL 0x02u
+#define DBCONN_UNIQUE 0x04u
+#define DBCONN_AUTOINCREMENT 0x08u /* integer primary key, never reused */
+#define DBCONN_INDEXED 0x10u       /* a single-column index */
+
+/* Foreign key actions (ON DELETE / ON UPDATE). */
+enum {
+    DBCONN_FK_NO_ACTION = 0,
+    DBCONN_FK_CASCADE = 1,
+    DBCONN_FK_SET_NULL = 2,
+    DBCONN_FK_SET_DEFAULT = 3,
+    DBCONN_FK_RESTRICT = 4
+};
+
+/* A column, declared statically with the C struct field it maps to.  All
+ * strings are borrowed and must outlive every base the model is added to
+ * (string literals, typically). */
+typedef struct dbconn_column {
+    const char *name;
+    int type;                 /* DBCONN_TYPE_* (not NULL) */
+    unsigned flags;           /* DBCONN_PRIMARY_KEY | ... */
+    size_t offset;            /* offsetof(struct, field) */
+    const char *default_sql;  /* SQL expression: DEFAULT (expr) */
+    const char *default_literal; /* text rendered as a quoted literal */
+    const char *references;   /* "table(column)" or "table" (its key) */
+    int on_delete;            /* DBCONN_FK_* */
+    int on_update;            /* DBCONN_FK_* */
+    void *reserved[4];        /* must stay zero */
+} dbconn_column;
+
+typedef struct dbconn_index {
+    const char *name;           /* NULL = "ix_<table>_<col>_..." */
+    const char *const *columns; /* borrowed */
+    size_t ncolumns;
+    bool unique;
+    void *reserved[4];          /* must stay zero */
+} dbconn_index;
+
+typedef struct dbconn_model {
+    const char *table;
+    const dbconn_column *columns; /* borrowed */
+    size_t ncolumns;
+    size_t struct_size;           /* sizeof the mapped struct */
+    const dbconn_index *indexes;  /* borrowed; may be NULL */
+    size_t nindexes;
+    void *reserved[4];            /* must stay zero */
+} dbconn_model;
+
+/* The default base (like ActiveRecordBaseModel); static, never NULL. */
+DBCONN_EXTERN dbconn_base *dbconn_active_record_base(void);
+/* A custom base; owned by the caller, dbconn_base_free() releases it. */
+DBCONN_EXTERN int dbconn_base_new(dbconn_base **out);
+/* Frees a custom base; the default base cannot be freed (no-op).  A bound
+ * base must be unbound (dbconn_close) first: DBCONN_EINVAL otherwise. */
+DBCONN_EXTERN int dbconn_base_free(dbconn_base *b);
+/* Adds a model (borrowed: it must outlive the base).  Validates duplicate
+ * table/column names, missing primary key, unknown types: DBCONN_EINVAL. */
+DBCONN_EXTERN int dbconn_base_add(dbconn_base *b, const dbconn_model *m);
+/* Forgets every model (e.g. between tests).  DBCONN_EINVAL while bound. */
+DBCONN_EXTERN int dbconn_base_clear(dbconn_base *b);
+DBCONN_EXTERN size_t dbconn_base_count(const dbconn_base *b);
+/* The dbconn `b` is bound to, or NULL. */
+DBCONN_EXTERN dbconn *dbconn_base_bound(const dbconn_base *b);
+/* The current task's session through the bound pointer (owned by the
+ * registry); DBCONN_ECLOSED when unbound. */
+DBCONN_EXTERN int dbconn_base_session(dbconn_base *b, dbconn_session **out);
+/* Renders the CREATE statements init_db would run, for db's dialect, into
+ * one owned string (free with dbconn_free). */
+DBCONN_EXTERN int dbconn_base_ddl(dbconn *db, dbconn_base *b, char **out);
+
+/* Frees memory the library handed out as plain memory (dbconn_base_ddl). */
+DBCONN_EXTERN void dbconn_free(void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Async (libuv)                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Contract: a call that returns an error never calls its callback; every
+ * accepted callback runs exactly once, on the loop thread, never from inside
+ * the submitting call, with DBCONN_ECANCELED when the dbconn closes first.
+ * Parameters (text and blob bytes too) are copied at submission.  The
+ * callback owns `res` (NULL when status < 0) and frees it with
+ * dbconn_result_free.  Before a callback runs, the library enters the task
+ * that submitted the call. */
+typedef void (*dbconn_exec_cb)(int status, dbconn_result *res, void *data);
+typedef void (*dbconn_done_cb)(int status, void *data);
+
+DBCONN_EXTERN int dbconn_exec_async(dbconn_session *s, const char *sql,
+                                    const dbconn_value *params,
+                                    size_t nparams, dbconn_exec_cb cb,
+                                    void *data);
+DBCONN_EXTERN int dbconn_commit_async(dbconn_session *s, dbconn_done_cb cb,
+                                      void *data);
+DBCONN_EXTERN int dbconn_rollback_async(dbconn_session *s, dbconn_done_cb cb,
+                                        void *data);
+DBCONN_EXTERN int dbconn_init_db_async(dbconn *db, dbconn_base *base,
+                                       dbconn_done_cb cb, void *data);
+/* dbconn_close(), reporting through `cb` (on the loop thread) when every
+ * callback has run and db's memory is released.  cb may be NULL. */
+DBCONN_EXTERN int dbconn_close_async(dbconn *db, dbconn_base *base,
+                                     dbconn_done_cb cb, void *data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DBCONN_H */

@@ -1,0 +1,16 @@
+/* Allocation through the hooks of dbconn_set_allocator(). */
+#ifndef DBCONN_ALLOC_H
+#define DBCONN_ALLOC_H
+
+#include <stddef.h>
+
+void *dbc_malloc(size_t size);
+void *dbc_calloc(size_t count, size_t size);
+void *dbc_realloc(void *ptr, size_t size);
+void dbc_free(void *ptr);
+/* Copies of strings; NULL in -> NULL out (check the input before treating a
+ * NULL result as ENOMEM). */
+char *dbc_strdup(const char *s);
+char *dbc_strndup(const char *s, size_t n);
+
+#endif

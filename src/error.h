@@ -1,0 +1,28 @@
+/* The calling thread's last failure: code, native driver code, message. */
+#ifndef DBCONN_ERROR_H
+#define DBCONN_ERROR_H
+
+#include "dbconn.h"
+
+#define DBC_ERRMSG_MAX 1024
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define DBC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#  define DBC_PRINTF(f, a)
+#endif
+
+/* Records a failure on this thread and returns `code` (so callers can write
+ * `return dbc_fail(DBCONN_EURL, "...", ...)`).  The message is truncated to
+ * DBC_ERRMSG_MAX - 1 bytes. */
+int dbc_fail(int code, const char *fmt, ...) DBC_PRINTF(2, 3);
+/* Same, with the driver's native code (read back by dbconn_db_errcode). */
+int dbc_fail_native(int code, int native, const char *fmt, ...)
+    DBC_PRINTF(3, 4);
+/* ENOMEM with a fixed message (allocates nothing). */
+int dbc_nomem(void);
+/* This thread's last message / native code. */
+const char *dbc_last_msg(void);
+int dbc_last_native(void);
+
+#endif

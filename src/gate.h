@@ -1,0 +1,32 @@
+/* The write gate: one writer transaction at a time per engine, so writers of
+ * this process queue here (FIFO) instead of sleeping in SQLite's busy
+ * handler.  Writers in other processes still meet busy_timeout. */
+#ifndef DBCONN_GATE_H
+#define DBCONN_GATE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "waiter.h"
+
+typedef struct dbc_gate {
+    uv_mutex_t lock;
+    const void *owner; /* NULL = free */
+    dbc_waitq waiters;
+    uint64_t waits;    /* acquisitions that had to wait */
+} dbc_gate;
+
+int dbc_gate_init(dbc_gate *g);
+void dbc_gate_destroy(dbc_gate *g);
+/* Blocks up to timeout_ms (0 = do not wait): 0 or DBCONN_EBUSY. */
+int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms);
+/* 0 = acquired now; 1 = parked: w->ready(w, NULL) runs when it is owner's. */
+int dbc_gate_acquire_or_park(dbc_gate *g, const void *owner, dbc_waiter *w);
+/* Removes a parked waiter; returns 1 if it was still parked, 0 if the gate
+ * was already handed to it (then the caller owns the gate). */
+int dbc_gate_unpark(dbc_gate *g, dbc_waiter *w);
+/* Releases (owner must hold it) and hands it to the first waiter. */
+void dbc_gate_release(dbc_gate *g, const void *owner);
+uint64_t dbc_gate_waits(dbc_gate *g);
+
+#endif

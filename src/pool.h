@@ -1,0 +1,49 @@
+/* The connection pool: pool_size + max_overflow connections, checkout waits
+ * up to pool_timeout_ms (DBCONN_ETIMEOUT), recycle and pre-ping. */
+#ifndef DBCONN_POOL_H
+#define DBCONN_POOL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "driver.h"
+#include "options.h"
+#include "stmtcache.h"
+#include "waiter.h"
+
+typedef struct dbc_pconn dbc_pconn;
+struct dbc_pconn {
+    dbc_conn *conn;       /* NULL until dbc_pool_prepare() connects it */
+    dbc_stmtcache cache;
+    uint64_t created_ms;  /* uv_hrtime()/1e6 when connected */
+    dbc_pconn *next;      /* idle list */
+};
+
+typedef struct dbc_pool dbc_pool;
+
+int dbc_pool_new(dbc_pool **out, const dbc_driver *drv, dbc_target *t,
+                 const dbc_config *cfg);
+/* Closes every connection; all must have been checked in. */
+void dbc_pool_free(dbc_pool *p);
+
+/* Blocking checkout: waits up to pool_timeout_ms, then DBCONN_ETIMEOUT.
+ * The connection is ready (connected, recycled, pinged). */
+int dbc_pool_checkout(dbc_pool *p, dbc_pconn **out);
+/* Non-blocking: 0 with *out (call dbc_pool_prepare before use), 1 when
+ * parked (w->ready(w, pconn) hands one over later), or DBCONN_ETIMEOUT when
+ * pool_timeout_ms is 0 and none is free. */
+int dbc_pool_acquire_or_park(dbc_pool *p, dbc_pconn **out, dbc_waiter *w);
+/* 1 if w was still parked (now removed); 0 if a connection was already
+ * handed to it.  Counts a timeout when it removes. */
+int dbc_pool_unpark(dbc_pool *p, dbc_waiter *w);
+/* Connects, recycles or pings as the configuration says (may block: run it
+ * where blocking is allowed).  On failure, check the connection in with
+ * discard = true. */
+int dbc_pool_prepare(dbc_pool *p, dbc_pconn *c);
+/* Returns a connection (the caller rolled it back).  discard = close it. */
+void dbc_pool_checkin(dbc_pool *p, dbc_pconn *c, bool discard);
+/* Interrupts the statements running on checked-out connections. */
+void dbc_pool_interrupt_all(dbc_pool *p);
+void dbc_pool_stats(dbc_pool *p, dbconn_stats *st);
+
+#endif

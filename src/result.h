@@ -1,0 +1,18 @@
+/* Buffered results: built row by row from a driver statement. */
+#ifndef DBCONN_RESULT_H
+#define DBCONN_RESULT_H
+
+#include "driver.h"
+
+/* A result with the statement's column names and no rows. */
+int dbc_result_new(const dbc_driver *drv, dbc_stmt *st, dbconn_result **out);
+/* A result with no columns (statements without rows). */
+int dbc_result_new_empty(dbconn_result **out);
+/* Appends the statement's current row (copies every value). */
+int dbc_result_add_row(dbconn_result *r, const dbc_driver *drv, dbc_stmt *st);
+/* Drops the rows, keeps columns and memory (for streaming one row at a time). */
+void dbc_result_clear_rows(dbconn_result *r);
+void dbc_result_set_counts(dbconn_result *r, int64_t changes,
+                           int64_t last_insert_id);
+
+#endif
