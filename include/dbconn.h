@@ -27,7 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uv.h>
+/* libuv's loop type, declared rather than included so that this header
+ * compiles under strict -std=c11 without libuv's feature-test needs.  Include
+ * <uv.h> yourself to run a loop for the *_async calls.  (C11 allows the same
+ * typedef twice, so including both in any order is fine.) */
+typedef struct uv_loop_s uv_loop_t;
 
 #ifdef __cplusplus
 extern "C" {

@@ -41,6 +41,10 @@ void dbc_engine_remove_base(dbconn *db, dbconn_base *b);
 void dbc_engine_link_session(dbconn *db, dbconn_session *s);
 void dbc_engine_unlink_session(dbconn *db, dbconn_session *s);
 
+/* The part of dbconn_close after bases are unbound: closes the registry and
+ * the sessions, frees everything; returns `first` or the first error. */
+int dbc_engine_teardown(dbconn *db, int first);
+
 /* Echo helpers (no-ops when echo is off). */
 #define DBC_ECHO(db) ((db)->cfg.echo > 0)
 

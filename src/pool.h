@@ -17,6 +17,8 @@ struct dbc_pconn {
     dbc_stmtcache cache;
     uint64_t created_ms;  /* uv_hrtime()/1e6 when connected */
     dbc_pconn *next;      /* idle list */
+    dbc_pconn *aprev, *anext; /* every connection of the pool */
+    bool idle;
 };
 
 typedef struct dbc_pool dbc_pool;
@@ -45,5 +47,7 @@ void dbc_pool_checkin(dbc_pool *p, dbc_pconn *c, bool discard);
 /* Interrupts the statements running on checked-out connections. */
 void dbc_pool_interrupt_all(dbc_pool *p);
 void dbc_pool_stats(dbc_pool *p, dbconn_stats *st);
+/* Statement-cache accounting (sessions report each lookup). */
+void dbc_pool_count_cache(dbc_pool *p, bool hit);
 
 #endif

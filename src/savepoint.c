@@ -1,0 +1,74 @@
+/* Savepoints: SAVEPOINT / RELEASE / ROLLBACK TO inside the session's
+ * transaction.  ROLLBACK TO also recovers an aborted transaction, as it does
+ * on PostgreSQL. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "session.h"
+
+static int valid_name(const char *name) {
+    if (!name || !*name || strlen(name) > 64)
+        return 0;
+    if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') ||
+          *name == '_'))
+        return 0;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789_") == strlen(name);
+}
+
+static int run(dbconn_session *s, const char *what, const char *verb,
+               const char *name, bool needs_tx) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
+    if (!s->db)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_ECLOSED, "%s: the session is closed", what));
+    if (!valid_name(name))
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL,
+                        "%s: bad savepoint name \"%.64s\" (letters, digits "
+                        "and '_', not starting with a digit, at most 64)",
+                        what, name ? name : "(null)"));
+    bool recover = strcmp(verb, "ROLLBACK TO SAVEPOINT") == 0;
+    if (s->tx == DBC_TX_ABORTED && !recover)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EABORTED,
+                        "%s: the transaction was aborted by an earlier "
+                        "failure; roll back (to a savepoint) first",
+                        what));
+    if (needs_tx && s->tx == DBC_TX_IDLE)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "%s: no transaction is open", what));
+    if (s->tx == DBC_TX_IDLE) {
+        int rc = dbconn_begin(s, DBCONN_BEGIN_DEFAULT);
+        if (rc)
+            return rc;
+    }
+    char sql[128];
+    snprintf(sql, sizeof sql, "%s %s", verb, name);
+    if (DBC_ECHO(s->db))
+        dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
+    int rc = s->db->drv->exec_script(s->pc->conn, sql);
+    if (rc) {
+        if (!recover)
+            s->tx = DBC_TX_ABORTED;
+        return dbc_session_fail(s, rc);
+    }
+    if (recover)
+        s->tx = DBC_TX_ACTIVE;
+    return 0;
+}
+
+int dbconn_savepoint(dbconn_session *s, const char *name) {
+    return run(s, "dbconn_savepoint", "SAVEPOINT", name, false);
+}
+
+int dbconn_savepoint_release(dbconn_session *s, const char *name) {
+    return run(s, "dbconn_savepoint_release", "RELEASE SAVEPOINT", name, true);
+}
+
+int dbconn_savepoint_rollback(dbconn_session *s, const char *name) {
+    return run(s, "dbconn_savepoint_rollback", "ROLLBACK TO SAVEPOINT", name,
+               true);
+}

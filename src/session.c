@@ -1,0 +1,376 @@
+/* Sessions: autobegin, one statement per exec, commit / rollback, and the
+ * aborted state that keeps work from running past a failure. */
+#include <string.h>
+
+#include "alloc.h"
+#include "echo.h"
+#include "engine.h"
+#include "result.h"
+#include "session.h"
+
+int dbc_session_fail(dbconn_session *s, int code) {
+    if (s) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%s", dbc_last_msg());
+        s->native = dbc_last_native();
+    }
+    return code;
+}
+
+int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
+    *out = NULL;
+    dbconn_session *s = dbc_calloc(1, sizeof *s);
+    if (!s)
+        return dbc_nomem();
+    s->db = db;
+    s->scoped = scope_key != NULL;
+    s->scope_key = scope_key;
+    dbc_engine_link_session(db, s);
+    *out = s;
+    return 0;
+}
+
+int dbconn_session_open(dbconn *db, dbconn_session **out) {
+    if (!out)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_session_open: out is NULL");
+    *out = NULL;
+    if (!db)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_session_open: db is NULL");
+    if (atomic_load(&db->closing))
+        return dbc_fail(DBCONN_ECLOSED, "dbconn_session_open: the dbconn is "
+                                        "closing");
+    return dbc_session_new(db, NULL, out);
+}
+
+/* Usable session?  Records the failure on the thread and the session. */
+static int check(dbconn_session *s, const char *what) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
+    if (!s->db)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_ECLOSED,
+                        "%s: the session is closed (its dbconn was closed)",
+                        what));
+    return 0;
+}
+
+static int aborted(dbconn_session *s, const char *what) {
+    /* Keep the original failure in the message: it is what the user needs. */
+    char prev[DBC_ERRMSG_MAX];
+    snprintf(prev, sizeof prev, "%s", s->errmsg);
+    return dbc_session_fail(
+        s, dbc_fail(DBCONN_EABORTED,
+                    "%s: the transaction was aborted by an earlier failure "
+                    "(%.700s); call dbconn_rollback",
+                    what, prev));
+}
+
+/* Gives the connection back and the gate up; the transaction is over. */
+static void release(dbconn_session *s, bool discard) {
+    dbconn *db = s->db;
+    if (s->holds_gate) {
+        dbc_gate_release(&db->gate, s);
+        s->holds_gate = false;
+    }
+    if (s->pc) {
+        dbc_pool_checkin(db->pool, s->pc, discard);
+        s->pc = NULL;
+    }
+    s->tx = DBC_TX_IDLE;
+}
+
+static int take_gate(dbconn_session *s) {
+    dbconn *db = s->db;
+    if (s->holds_gate || !db->drv->serialize_writers)
+        return 0;
+    int rc = dbc_gate_acquire(&db->gate, s, db->cfg.busy_timeout_ms);
+    if (rc == 0)
+        s->holds_gate = true;
+    return rc;
+}
+
+/* Autobegin: check a connection out and open the transaction. */
+static int ensure_tx(dbconn_session *s, int mode) {
+    if (s->tx == DBC_TX_ACTIVE)
+        return 0;
+    if (s->tx == DBC_TX_ABORTED)
+        return DBCONN_EABORTED;
+    dbconn *db = s->db;
+    int rc = dbc_pool_checkout(db->pool, &s->pc);
+    if (rc)
+        return rc;
+    if (!mode)
+        mode = s->begin_mode ? s->begin_mode : db->cfg.begin_mode;
+    if (mode != DBCONN_BEGIN_DEFERRED && (rc = take_gate(s)) != 0) {
+        release(s, false);
+        return rc;
+    }
+    if (DBC_ECHO(db))
+        dbc_log_line(&db->log, DBCONN_LOG_INFO,
+                     mode == DBCONN_BEGIN_DEFERRED ? "BEGIN (implicit)"
+                                                   : db->drv->begin_sql(mode));
+    rc = db->drv->exec_script(s->pc->conn, db->drv->begin_sql(mode));
+    if (rc) {
+        release(s, false);
+        return rc;
+    }
+    s->tx = DBC_TX_ACTIVE;
+    return 0;
+}
+
+/* After a statement: SQL that ended the transaction itself (COMMIT in a
+ * script, an automatic rollback) must not leave us holding the connection. */
+static void sync_tx(dbconn_session *s) {
+    if (s->pc && !s->db->drv->in_transaction(s->pc->conn))
+        release(s, false);
+}
+
+typedef struct run_ctx {
+    dbconn_result **out;     /* buffered result, or */
+    dbconn_row_cb each;      /* streaming */
+    void *each_data;
+} run_ctx;
+
+static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
+               size_t nparams, run_ctx *ctx) {
+    dbconn *db = s->db;
+    const dbc_driver *drv = db->drv;
+    dbc_pconn *pc = s->pc;
+    dbc_stmt *st = NULL;
+    dbconn_result *r = NULL;
+    int hit = 0;
+    double age = 0;
+    bool echo = DBC_ECHO(db);
+    int rc = dbc_stmtcache_get(&pc->cache, pc->conn, sql, &st, &hit,
+                               echo ? &age : NULL);
+    if (rc)
+        return rc;
+    if (pc->cache.capacity)
+        dbc_pool_count_cache(db->pool, hit);
+    if (!drv->readonly(st) && (rc = take_gate(s)) != 0)
+        goto done;
+    if ((rc = drv->bind(st, params, nparams)) != 0)
+        goto done;
+    if (echo) {
+        dbc_log_line(&db->log, DBCONN_LOG_INFO, sql);
+        dbc_echo_params(db, hit, age, params, nparams);
+    }
+    bool want_rows = ctx->out || ctx->each;
+    if (want_rows && (rc = dbc_result_new(drv, st, &r)) != 0)
+        goto done;
+    if (want_rows && echo && db->cfg.echo > 1 && dbconn_result_ncols(r))
+        dbc_echo_cols(db, r);
+    bool stop = false;
+    while ((rc = drv->step(st)) == DBC_STEP_ROW) {
+        if (!want_rows || stop)
+            continue;
+        if (ctx->each)
+            dbc_result_clear_rows(r);
+        if ((rc = dbc_result_add_row(r, drv, st)) != 0)
+            goto done;
+        if (echo && db->cfg.echo > 1)
+            dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
+        if (ctx->each && ctx->each(ctx->each_data, r) != 0) {
+            stop = true;
+            break;
+        }
+    }
+    if (rc < 0)
+        goto done;
+    rc = 0;
+    if (r)
+        dbc_result_set_counts(r, drv->changes(pc->conn),
+                              drv->last_insert_id(pc->conn));
+done:
+    dbc_stmtcache_put(&pc->cache, sql, st);
+    if (rc == 0 && ctx->out) {
+        *ctx->out = r;
+        r = NULL;
+    }
+    dbconn_result_free(r);
+    return rc;
+}
+
+int dbc_session_exec_held(dbconn_session *s, const char *sql,
+                          const dbconn_value *params, size_t nparams,
+                          dbconn_result **out) {
+    run_ctx ctx = {.out = out};
+    int rc = run(s, sql, params, nparams, &ctx);
+    if (rc) {
+        s->tx = DBC_TX_ABORTED;
+        return dbc_session_fail(s, rc);
+    }
+    sync_tx(s);
+    return 0;
+}
+
+static int exec_common(dbconn_session *s, const char *sql,
+                       const dbconn_value *params, size_t nparams,
+                       run_ctx *ctx, const char *what) {
+    int rc = check(s, what);
+    if (rc)
+        return rc;
+    if (!sql)
+        return dbc_session_fail(s, dbc_fail(DBCONN_EINVAL, "%s: sql is NULL",
+                                            what));
+    if (nparams && !params)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "%s: params is NULL but nparams is %zu",
+                        what, nparams));
+    if (s->tx == DBC_TX_ABORTED)
+        return aborted(s, what);
+    if ((rc = ensure_tx(s, 0)) != 0)
+        return dbc_session_fail(s, rc);
+    rc = run(s, sql, params, nparams, ctx);
+    if (rc) {
+        s->tx = DBC_TX_ABORTED;
+        return dbc_session_fail(s, rc);
+    }
+    sync_tx(s);
+    return 0;
+}
+
+int dbconn_exec(dbconn_session *s, const char *sql, const dbconn_value *params,
+                size_t nparams, dbconn_result **out) {
+    if (out)
+        *out = NULL;
+    run_ctx ctx = {.out = out};
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec");
+}
+
+int dbconn_exec_each(dbconn_session *s, const char *sql,
+                     const dbconn_value *params, size_t nparams,
+                     dbconn_row_cb cb, void *data) {
+    if (!cb)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_each: cb is NULL"));
+    run_ctx ctx = {.each = cb, .each_data = data};
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_each");
+}
+
+int dbconn_exec_script(dbconn_session *s, const char *sql) {
+    int rc = check(s, "dbconn_exec_script");
+    if (rc)
+        return rc;
+    if (!sql)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_script: sql is NULL"));
+    if (s->tx == DBC_TX_ABORTED)
+        return aborted(s, "dbconn_exec_script");
+    if ((rc = ensure_tx(s, 0)) != 0 || (rc = take_gate(s)) != 0)
+        return dbc_session_fail(s, rc);
+    if (DBC_ECHO(s->db))
+        dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
+    rc = s->db->drv->exec_script(s->pc->conn, sql);
+    if (rc) {
+        s->tx = DBC_TX_ABORTED;
+        sync_tx(s);
+        return dbc_session_fail(s, rc);
+    }
+    sync_tx(s);
+    return 0;
+}
+
+int dbconn_begin(dbconn_session *s, int mode) {
+    int rc = check(s, "dbconn_begin");
+    if (rc)
+        return rc;
+    if (mode < DBCONN_BEGIN_DEFAULT || mode > DBCONN_BEGIN_EXCLUSIVE)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "dbconn_begin: unknown mode %d", mode));
+    if (s->tx != DBC_TX_IDLE)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL,
+                        "dbconn_begin: a transaction is already open on this "
+                        "session"));
+    rc = ensure_tx(s, mode);
+    return rc ? dbc_session_fail(s, rc) : 0;
+}
+
+int dbc_session_commit_held(dbconn_session *s) {
+    dbconn *db = s->db;
+    if (DBC_ECHO(db))
+        dbc_log_line(&db->log, DBCONN_LOG_INFO, "COMMIT");
+    int rc = db->drv->exec_script(s->pc->conn, "COMMIT");
+    if (rc) {
+        /* Still open (e.g. busy): only a rollback ends it now. */
+        s->tx = DBC_TX_ABORTED;
+        sync_tx(s);
+        return dbc_session_fail(s, rc);
+    }
+    release(s, false);
+    return 0;
+}
+
+int dbconn_commit(dbconn_session *s) {
+    int rc = check(s, "dbconn_commit");
+    if (rc)
+        return rc;
+    if (s->tx == DBC_TX_IDLE)
+        return 0;
+    if (s->tx == DBC_TX_ABORTED)
+        return aborted(s, "dbconn_commit");
+    return dbc_session_commit_held(s);
+}
+
+int dbc_session_rollback_held(dbconn_session *s) {
+    dbconn *db = s->db;
+    int rc = 0;
+    if (DBC_ECHO(db))
+        dbc_log_line(&db->log, DBCONN_LOG_INFO, "ROLLBACK");
+    if (db->drv->in_transaction(s->pc->conn))
+        rc = db->drv->exec_script(s->pc->conn, "ROLLBACK");
+    /* A connection that cannot roll back is not given to anyone else. */
+    release(s, rc != 0);
+    return rc ? dbc_session_fail(s, rc) : 0;
+}
+
+int dbconn_rollback(dbconn_session *s) {
+    int rc = check(s, "dbconn_rollback");
+    if (rc)
+        return rc;
+    if (s->tx == DBC_TX_IDLE)
+        return 0;
+    return dbc_session_rollback_held(s);
+}
+
+bool dbconn_in_transaction(const dbconn_session *s) {
+    return s && s->db && s->tx != DBC_TX_IDLE;
+}
+
+const char *dbconn_session_errmsg(const dbconn_session *s) {
+    return s ? s->errmsg : "session is NULL";
+}
+
+int dbconn_session_db_errcode(const dbconn_session *s) {
+    return s ? s->native : 0;
+}
+
+dbconn *dbconn_session_db(const dbconn_session *s) { return s ? s->db : NULL; }
+
+int dbc_session_detach(dbconn_session *s) {
+    int rc = 0;
+    if (!s->db)
+        return 0;
+    if (s->tx != DBC_TX_IDLE)
+        rc = dbc_session_rollback_held(s);
+    dbc_engine_unlink_session(s->db, s);
+    s->db = NULL;
+    return rc;
+}
+
+void dbc_session_free(dbconn_session *s) {
+    if (!s)
+        return;
+    dbc_session_detach(s);
+    dbc_free(s);
+}
+
+void dbconn_session_close(dbconn_session *s) {
+    if (!s)
+        return;
+    if (s->scoped && s->db) {
+        dbconn_scoped_remove_key(s->db, s->scope_key);
+        return;
+    }
+    dbc_session_free(s);
+}

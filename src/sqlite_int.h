@@ -1,0 +1,41 @@
+/* Private to the SQLite driver (driver_sqlite.c, sqlite_target.c). */
+#ifndef DBCONN_SQLITE_INT_H
+#define DBCONN_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "driver.h"
+#include "error.h"
+
+struct dbc_target {
+    char *filename;         /* path or URI for sqlite3_open_v2; owned */
+    int flags;              /* SQLITE_OPEN_* */
+    bool memory;            /* memdb: the anchor keeps the database alive */
+    sqlite3 *anchor;        /* memdb only */
+    int busy_timeout_ms;
+    const char *journal_mode; /* NULL = leave as is */
+    const char *synchronous;  /* NULL = leave as is */
+    bool foreign_keys;
+    bool read_uncommitted;
+    atomic_uint_fast64_t busy_calls;
+    atomic_bool wal_done;   /* WAL is persistent: set it once, not per
+                               connection (it needs a lock) */
+};
+
+struct dbc_conn {
+    sqlite3 *db;
+    dbc_target *target;
+};
+
+int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
+                           const dbc_config *cfg, const dbc_qparam *q,
+                           size_t nq);
+void dbc_sqlite_target_close(dbc_target *t);
+/* Maps a SQLite result code (with db's message) onto a DBCONN_E* code and
+ * records the failure; `sql` (may be NULL) is named in the message. */
+int dbc_sqlite_fail(sqlite3 *db, int rc, const char *sql);
+/* Applies the per-connection settings (busy handler, pragmas). */
+int dbc_sqlite_setup(dbc_target *t, sqlite3 *db);
+
+#endif

@@ -1,0 +1,159 @@
+/* Write contention: this process's writers queue at the write gate (SQLite's
+ * busy handler is never invoked); another process holding the write lock
+ * gives DBCONN_EBUSY after busy_timeout_ms, and nothing is lost. */
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* A child process that takes the write lock and holds it until told. */
+static pid_t hold_write_lock(const char *path, int *release_fd) {
+    int ready[2], release[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db;
+        char c = 'x';
+        close(ready[0]);
+        close(release[1]);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO t VALUES (100)",
+                         NULL, NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        if (write(ready[1], &c, 1) != 1 || read(release[0], &c, 1) != 1)
+            _exit(2);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(release[0]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    *release_fd = release[1];
+    return pid;
+}
+
+static void test_other_process_lock_is_ebusy(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/c.db", dir);
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_options o = {.busy_timeout_ms = 150};
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "c.db"), &o));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (x INTEGER)", NULL, 0, NULL));
+    tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+
+    int release_fd;
+    pid_t pid = hold_write_lock(path, &release_fd);
+    uint64_t t0 = uv_hrtime();
+    int rc = dbconn_exec(s, "INSERT INTO t VALUES (2)", NULL, 0, NULL);
+    assert_int_equal(rc, DBCONN_EBUSY);
+    assert_true(uv_hrtime() - t0 >= 140 * 1000000ull);
+    assert_non_null(strstr(dbconn_errmsg(db), "busy_timeout_ms"));
+    assert_int_equal(dbconn_db_errcode(db) & 0xff, SQLITE_BUSY);
+    dbconn_stats st;
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_true(st.busy_handler_calls > 0); /* the other process: waited */
+    tu_ok(dbconn_rollback(s));
+
+    char c = 'x';
+    assert_int_equal(write(release_fd, &c, 1), 1);
+    close(release_fd);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_result *r;
+    tu_ok(dbconn_exec(s, "SELECT group_concat(x) FROM (SELECT x FROM t ORDER "
+                         "BY x)",
+                      NULL, 0, &r));
+    assert_string_equal(dbconn_result_text(r, 0, 0), "1,2,100");
+    dbconn_result_free(r);
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
+/* Two sessions of one engine writing at once on one thread: the second
+ * waits at the gate (not in SQLite), then gives up with EBUSY. */
+static void test_in_process_writers_use_the_gate(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dbconn *db;
+    dbconn_session *a, *b;
+    dbconn_options o = {.busy_timeout_ms = 50};
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "g.db"), &o));
+    tu_ok(dbconn_session_open(db, &a));
+    tu_ok(dbconn_session_open(db, &b));
+    tu_ok(dbconn_exec(a, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(a));
+    tu_ok(dbconn_exec(a, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    /* reads never wait for the writer (WAL) */
+    tu_ok(dbconn_exec(b, "SELECT count(*) FROM t", NULL, 0, NULL));
+    tu_ok(dbconn_commit(b));
+    assert_int_equal(dbconn_exec(b, "INSERT INTO t VALUES (2)", NULL, 0, NULL),
+                     DBCONN_EBUSY);
+    tu_ok(dbconn_rollback(b));
+    tu_ok(dbconn_commit(a));
+    tu_ok(dbconn_exec(b, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(b));
+    dbconn_stats st;
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_int_equal(st.busy_handler_calls, 0);
+    assert_int_equal(st.gate_waits, 1);
+    dbconn_session_close(a);
+    dbconn_session_close(b);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
+/* A read-then-write transaction that saw an older snapshot cannot upgrade
+ * (SQLITE_BUSY_SNAPSHOT); BEGIN IMMEDIATE avoids it. */
+static void test_busy_snapshot_and_begin_immediate(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dbconn *db;
+    dbconn_session *a, *b;
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "s.db"), NULL));
+    tu_ok(dbconn_session_open(db, &a));
+    tu_ok(dbconn_session_open(db, &b));
+    tu_ok(dbconn_exec(a, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(a));
+    tu_ok(dbconn_exec(a, "SELECT count(*) FROM t", NULL, 0, NULL)); /* snapshot */
+    tu_ok(dbconn_exec(b, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(b));
+    assert_int_equal(dbconn_exec(a, "INSERT INTO t VALUES (2)", NULL, 0, NULL),
+                     DBCONN_EBUSY);
+    assert_non_null(strstr(dbconn_errmsg(db), "DBCONN_BEGIN_IMMEDIATE"));
+    tu_ok(dbconn_rollback(a));
+    tu_ok(dbconn_begin(a, DBCONN_BEGIN_IMMEDIATE));
+    tu_ok(dbconn_exec(a, "SELECT count(*) FROM t", NULL, 0, NULL));
+    tu_ok(dbconn_exec(a, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(a));
+    dbconn_session_close(a);
+    dbconn_session_close(b);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_other_process_lock_is_ebusy),
+        cmocka_unit_test(test_in_process_writers_use_the_gate),
+        cmocka_unit_test(test_busy_snapshot_and_begin_immediate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

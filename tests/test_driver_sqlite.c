@@ -1,0 +1,240 @@
+/* The SQLite driver as a user meets it through URLs and options: file forms,
+ * URI parameters, pragmas, error mapping, drivers of this build. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char *pragma_text(dbconn_session *s, const char *sql) {
+    dbconn_result *r;
+    tu_ok(dbconn_exec(s, sql, NULL, 0, &r));
+    const char *t = dbconn_result_text(r, 0, 0);
+    char *copy = strdup(t ? t : "");
+    if (!t) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)dbconn_result_int(r, 0, 0));
+        free(copy);
+        copy = strdup(num);
+    }
+    dbconn_result_free(r);
+    tu_ok(dbconn_rollback(s));
+    return copy;
+}
+
+static void expect_pragma(dbconn_session *s, const char *sql, const char *want) {
+    char *got = pragma_text(s, sql);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_file_defaults_wal_fk_on(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "a.db"), NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    expect_pragma(s, "PRAGMA journal_mode", "wal");
+    expect_pragma(s, "PRAGMA foreign_keys", "1");
+    expect_pragma(s, "PRAGMA synchronous", "2"); /* FULL */
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
+static void test_pragmas_from_url_and_options(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char url[4300];
+    snprintf(url, sizeof url, "%s?journal_mode=delete&synchronous=normal&"
+                              "foreign_keys=off&isolation_level=READ%%20UNCOMMITTED",
+             tu_file_url(dir, "b.db"));
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, url, NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    expect_pragma(s, "PRAGMA journal_mode", "delete");
+    expect_pragma(s, "PRAGMA synchronous", "1");
+    expect_pragma(s, "PRAGMA foreign_keys", "0");
+    expect_pragma(s, "PRAGMA read_uncommitted", "1");
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
+static void test_relative_path_resolved_at_open(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, "sqlite:///rel.db", NULL));
+    assert_int_equal(chdir(cwd), 0); /* later cwd changes do not matter */
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/rel.db", dir);
+    assert_int_equal(access(path, F_OK), 0);
+    tu_rmdir(dir);
+}
+
+static void test_read_only_uri(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "ro.db"), NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+
+    char url[4300];
+    snprintf(url, sizeof url, "%s?mode=ro", tu_file_url(dir, "ro.db"));
+    tu_ok(dbconn_open(&db, url, NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    dbconn_result *r;
+    tu_ok(dbconn_exec(s, "SELECT x FROM t", NULL, 0, &r));
+    assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+    dbconn_result_free(r);
+    tu_ok(dbconn_rollback(s));
+    assert_int_equal(dbconn_exec(s, "INSERT INTO t VALUES (2)", NULL, 0, NULL),
+                     DBCONN_EDB);
+    assert_non_null(strstr(dbconn_errmsg(db), "readonly"));
+    tu_ok(dbconn_rollback(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+
+    /* uri=true: the database part is a SQLite URI filename */
+    snprintf(url, sizeof url, "sqlite:///file:%s/ro.db?mode=ro&uri=true", dir);
+    tu_ok(dbconn_open(&db, url, NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    assert_int_equal(dbconn_exec(s, "DELETE FROM t", NULL, 0, NULL), DBCONN_EDB);
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
+static void test_open_failures_name_the_problem(void **state) {
+    (void)state;
+    dbconn *db = (dbconn *)state;
+    assert_int_equal(dbconn_open(&db, "sqlite:////nonexistent-dir/x/y.db", NULL),
+                     DBCONN_EDB);
+    assert_null(db);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "/nonexistent-dir/x/y.db"));
+    assert_int_equal(dbconn_open(&db, "sqlite:///x.db?frobnicate=1", NULL),
+                     DBCONN_EOPTION);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "frobnicate"));
+    assert_int_equal(dbconn_open(&db, "sqlite:///x.db?mode=rx", NULL),
+                     DBCONN_EOPTION);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "mode"));
+    assert_int_equal(dbconn_open(&db, "sqlite://?journal_mode=wal", NULL),
+                     DBCONN_EOPTION);
+    assert_int_equal(
+        dbconn_open(&db, "sqlite://?isolation_level=REPEATABLE_READ", NULL),
+        DBCONN_EOPTION);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "isolation_level"));
+    assert_int_equal(dbconn_open(&db, "sqlite+nope://", NULL),
+                     DBCONN_ENODRIVER);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "aiosqlite"));
+    assert_int_equal(dbconn_open(&db, "mysql://u:secret@h/db", NULL),
+                     DBCONN_ENODRIVER);
+    assert_null(strstr(dbconn_errmsg(NULL), "secret"));
+    assert_int_equal(dbconn_open(&db, "postgresql+asyncpg://h/db", NULL),
+                     DBCONN_ENODRIVER);
+    assert_int_equal(dbconn_open(NULL, "sqlite://", NULL), DBCONN_EINVAL);
+    assert_int_equal(dbconn_open(&db, NULL, NULL), DBCONN_EINVAL);
+    assert_int_equal(dbconn_close(NULL, NULL), 0);
+}
+
+static void test_aliases_and_dialect(void **state) {
+    (void)state;
+    const char *urls[] = {"sqlite://", "sqlite+aiosqlite://",
+                          "sqlite+pysqlite:///:memory:", "sqlite:///"};
+    for (size_t i = 0; i < 4; i++) {
+        dbconn *db;
+        tu_ok(dbconn_open(&db, urls[i], NULL));
+        assert_string_equal(dbconn_dialect(db), "sqlite");
+        assert_non_null(dbconn_url_string(db));
+        tu_ok(dbconn_close(db, NULL));
+    }
+}
+
+static void test_foreign_keys_enforced(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec_script(s, "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+                                "CREATE TABLE c (pid INTEGER REFERENCES p(id));"));
+    tu_ok(dbconn_commit(s));
+    assert_int_equal(dbconn_exec(s, "INSERT INTO c VALUES (42)", NULL, 0, NULL),
+                     DBCONN_ECONSTRAINT);
+    assert_non_null(strstr(dbconn_session_errmsg(s), "FOREIGN KEY"));
+    tu_ok(dbconn_rollback(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
+static void test_statement_cache_hits(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_stats st;
+    tu_ok(dbconn_open(&db, "sqlite://?statement_cache_size=2", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    for (int i = 0; i < 3; i++)
+        tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, NULL));
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_int_equal(st.cache_misses, 1);
+    assert_int_equal(st.cache_hits, 2);
+    /* LRU of 2: a third statement evicts the least recently used */
+    tu_ok(dbconn_exec(s, "SELECT 2", NULL, 0, NULL));
+    tu_ok(dbconn_exec(s, "SELECT 3", NULL, 0, NULL));
+    tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, NULL));
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_int_equal(st.cache_misses, 4);
+    /* bindings are cleared on reuse */
+    dbconn_result *r;
+    tu_ok(dbconn_exec(s, "SELECT ?", DBCONN_PARAMS(DBCONN_INT(5)), &r));
+    dbconn_result_free(r);
+    tu_ok(dbconn_exec(s, "SELECT ?", DBCONN_PARAMS(DBCONN_NULL), &r));
+    assert_int_equal(dbconn_result_type(r, 0, 0), DBCONN_TYPE_NULL);
+    dbconn_result_free(r);
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+
+    tu_ok(dbconn_open(&db, "sqlite://?statement_cache_size=0", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, NULL));
+    tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, NULL));
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_int_equal(st.cache_hits, 0);
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_file_defaults_wal_fk_on),
+        cmocka_unit_test(test_pragmas_from_url_and_options),
+        cmocka_unit_test(test_relative_path_resolved_at_open),
+        cmocka_unit_test(test_read_only_uri),
+        cmocka_unit_test(test_open_failures_name_the_problem),
+        cmocka_unit_test(test_aliases_and_dialect),
+        cmocka_unit_test(test_foreign_keys_enforced),
+        cmocka_unit_test(test_statement_cache_hits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
