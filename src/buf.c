@@ -59,6 +59,7 @@ char *dbc_buf_take(dbc_buf *b) {
         dbc_buf_free(b);
         return NULL;
     }
+    b->data[b->len] = '\0'; /* a buffer never appended to has no NUL yet */
     char *s = b->data;
     *b = (dbc_buf)DBC_BUF_INIT;
     return s;

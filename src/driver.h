@@ -12,6 +12,25 @@ typedef struct dbc_stmt dbc_stmt;     /* one prepared statement */
 
 enum { DBC_STEP_DONE = 0, DBC_STEP_ROW = 1 };
 
+enum { DBC_CTL_BEGIN = 0, /* + DBCONN_BEGIN_DEFERRED..EXCLUSIVE (1..3) */
+       DBC_CTL_COMMIT = 4,
+       DBC_CTL_ROLLBACK = 5,
+       DBC_CTL_COUNT = 6 };
+
+/* One column value of the current row.  Text and blob bytes are the
+ * driver's, valid until the next step/reset; text is NUL-terminated. */
+typedef struct dbc_colval {
+    int type; /* DBCONN_TYPE_NULL..BLOB */
+    union {
+        int64_t i;
+        double r;
+        struct {
+            const void *ptr;
+            size_t len;
+        } b;
+    } u;
+} dbc_colval;
+
 /* SQL dialect hooks used to render DDL. */
 typedef struct dbc_dialect {
     /* Column type for a DBCONN_TYPE_* ("INTEGER", "TEXT", ...). */
@@ -41,6 +60,9 @@ typedef struct dbc_driver {
                        const dbc_config *cfg, const dbc_qparam *q, size_t nq);
     void (*target_close)(dbc_target *t);
     uint64_t (*busy_calls)(const dbc_target *t);
+    /* The engine is about to close every connection for good (the last
+     * one may then tidy up, e.g. checkpoint). */
+    void (*shutdown)(dbc_target *t);
 
     /* Connections: one thread (job) at a time each. */
     int (*connect)(dbc_target *t, dbc_conn **out);
@@ -53,8 +75,12 @@ typedef struct dbc_driver {
     bool (*in_transaction)(dbc_conn *c);
     int64_t (*changes)(dbc_conn *c);
     int64_t (*last_insert_id)(dbc_conn *c);
-    /* SQL to begin a transaction in DBCONN_BEGIN_* mode. */
+    /* SQL to begin a transaction in DBCONN_BEGIN_* mode (for echo). */
     const char *(*begin_sql)(int mode);
+    /* Transaction control on prepared statements kept by the connection:
+     * what = DBC_CTL_BEGIN + DBCONN_BEGIN_* mode, DBC_CTL_COMMIT or
+     * DBC_CTL_ROLLBACK. */
+    int (*control)(dbc_conn *c, int what);
 
     /* Statements.  prepare() rejects a second statement (DBCONN_EINVAL);
      * trailing whitespace and comments are fine. */
@@ -69,11 +95,13 @@ typedef struct dbc_driver {
     bool (*readonly)(dbc_stmt *s);
     const char *(*sql)(dbc_stmt *s);
     int (*ncols)(dbc_stmt *s);
+    /* Changes whenever the statement is recompiled (schema change), so
+     * column names cached from it can be checked for staleness. */
+    unsigned (*generation)(dbc_stmt *s);
     const char *(*colname)(dbc_stmt *s, int i);
-    int (*coltype)(dbc_stmt *s, int i); /* DBCONN_TYPE_NULL..BLOB */
-    int64_t (*col_int)(dbc_stmt *s, int i);
-    double (*col_real)(dbc_stmt *s, int i);
-    const void *(*col_bytes)(dbc_stmt *s, int i, size_t *len);
+    /* Reads column i of the current row in one call; returns 0, or
+     * DBCONN_ENOMEM when the driver could not produce the bytes. */
+    int (*column)(dbc_stmt *s, int i, dbc_colval *out);
 } dbc_driver;
 
 /* The driver for a URL's dialect and +driver suffix, or DBCONN_ENODRIVER

@@ -76,6 +76,11 @@ static int pragma(sqlite3 *db, const char *name, const char *value) {
 int dbc_sqlite_setup(dbc_target *t, sqlite3 *db) {
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_handler(db, busy_handler, t);
+    /* A pooled connection closed while the others are idle would believe it
+     * is the last one: it takes an EXCLUSIVE lock to checkpoint and delete
+     * the WAL, and a connection opening meanwhile meets the busy handler.
+     * Only the engine's final close checkpoints (sq_disconnect). */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     /* Values below come from fixed sets validated by options.c; nothing from
      * the user reaches SQL unvalidated. */
     int rc = pragma(db, "foreign_keys", t->foreign_keys ? "ON" : "OFF");
@@ -124,6 +129,11 @@ static int sq_connect(dbc_target *t, dbc_conn **out) {
 static void sq_disconnect(dbc_conn *c) {
     if (!c)
         return;
+    for (int i = 0; i < DBC_CTL_COUNT; i++)
+        sqlite3_finalize(c->ctl[i]);
+    if (atomic_load(&c->target->shutting_down))
+        sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
+                          (int *)NULL);
     sqlite3_close_v2(c->db);
     dbc_free(c);
 }
@@ -161,6 +171,27 @@ static const char *sq_begin_sql(int mode) {
     default:
         return "BEGIN";
     }
+}
+
+static int sq_control(dbc_conn *c, int what) {
+    const char *sql = what == DBC_CTL_COMMIT     ? "COMMIT"
+                      : what == DBC_CTL_ROLLBACK ? "ROLLBACK"
+                                                 : sq_begin_sql(what);
+    if (what < 0 || what >= DBC_CTL_COUNT)
+        return dbc_fail(DBCONN_EINVAL, "unknown transaction control %d", what);
+    if (!c->ctl[what]) {
+        int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->ctl[what], NULL);
+        if (rc != SQLITE_OK)
+            return dbc_sqlite_fail(c->db, rc, sql);
+    }
+    int rc = sqlite3_step(c->ctl[what]);
+    sqlite3_reset(c->ctl[what]);
+    return rc == SQLITE_DONE ? 0 : dbc_sqlite_fail(c->db, rc, sql);
+}
+
+static void sq_shutdown(dbc_target *t) {
+    atomic_store(&t->shutting_down, true);
 }
 
 static uint64_t sq_busy_calls(const dbc_target *t) {
@@ -292,41 +323,41 @@ static bool sq_readonly(dbc_stmt *s) { return sqlite3_stmt_readonly(ST(s)); }
 static const char *sq_sql(dbc_stmt *s) { return sqlite3_sql(ST(s)); }
 static int sq_ncols(dbc_stmt *s) { return sqlite3_column_count(ST(s)); }
 
+static unsigned sq_generation(dbc_stmt *s) {
+    return (unsigned)sqlite3_stmt_status(ST(s), SQLITE_STMTSTATUS_REPREPARE, 0);
+}
+
 static const char *sq_colname(dbc_stmt *s, int i) {
     return sqlite3_column_name(ST(s), i);
 }
 
-static int sq_coltype(dbc_stmt *s, int i) {
-    switch (sqlite3_column_type(ST(s), i)) {
+/* One sqlite3_column_value() and the value accessors: fewer calls (and
+ * no per-call connection mutex checks) than column_type + column_xxx. */
+static int sq_column(dbc_stmt *s, int i, dbc_colval *out) {
+    sqlite3_value *v = sqlite3_column_value(ST(s), i);
+    switch (sqlite3_value_type(v)) {
     case SQLITE_INTEGER:
-        return DBCONN_TYPE_INTEGER;
+        out->type = DBCONN_TYPE_INTEGER;
+        out->u.i = sqlite3_value_int64(v);
+        return 0;
     case SQLITE_FLOAT:
-        return DBCONN_TYPE_REAL;
+        out->type = DBCONN_TYPE_REAL;
+        out->u.r = sqlite3_value_double(v);
+        return 0;
     case SQLITE_TEXT:
-        return DBCONN_TYPE_TEXT;
+        out->type = DBCONN_TYPE_TEXT;
+        out->u.b.ptr = sqlite3_value_text(v);
+        break;
     case SQLITE_BLOB:
-        return DBCONN_TYPE_BLOB;
+        out->type = DBCONN_TYPE_BLOB;
+        out->u.b.ptr = sqlite3_value_blob(v);
+        break;
     default:
-        return DBCONN_TYPE_NULL;
+        out->type = DBCONN_TYPE_NULL;
+        return 0;
     }
-}
-
-static int64_t sq_col_int(dbc_stmt *s, int i) {
-    return sqlite3_column_int64(ST(s), i);
-}
-
-static double sq_col_real(dbc_stmt *s, int i) {
-    return sqlite3_column_double(ST(s), i);
-}
-
-/* Text or blob bytes, as the column's storage class says. */
-static const void *sq_col_bytes(dbc_stmt *s, int i, size_t *len) {
-    sqlite3_stmt *st = ST(s);
-    const void *p = sqlite3_column_type(st, i) == SQLITE_BLOB
-                        ? sqlite3_column_blob(st, i)
-                        : (const void *)sqlite3_column_text(st, i);
-    *len = (size_t)sqlite3_column_bytes(st, i);
-    return p;
+    out->u.b.len = (size_t)sqlite3_value_bytes(v);
+    return out->u.b.ptr || out->u.b.len == 0 ? 0 : dbc_nomem();
 }
 
 /* ---- dialect ----------------------------------------------------------- */
@@ -366,6 +397,7 @@ const dbc_driver dbc_driver_sqlite = {
     .target_open = dbc_sqlite_target_open,
     .target_close = dbc_sqlite_target_close,
     .busy_calls = sq_busy_calls,
+    .shutdown = sq_shutdown,
     .connect = sq_connect,
     .disconnect = sq_disconnect,
     .ping = sq_ping,
@@ -375,6 +407,7 @@ const dbc_driver dbc_driver_sqlite = {
     .changes = sq_changes,
     .last_insert_id = sq_last_insert_id,
     .begin_sql = sq_begin_sql,
+    .control = sq_control,
     .prepare = sq_prepare,
     .finalize = sq_finalize,
     .bind = sq_bind,
@@ -383,9 +416,7 @@ const dbc_driver dbc_driver_sqlite = {
     .readonly = sq_readonly,
     .sql = sq_sql,
     .ncols = sq_ncols,
+    .generation = sq_generation,
     .colname = sq_colname,
-    .coltype = sq_coltype,
-    .col_int = sq_col_int,
-    .col_real = sq_col_real,
-    .col_bytes = sq_col_bytes,
+    .column = sq_column,
 };

@@ -2,6 +2,7 @@
  * bytes (NUL-terminated) and column names in one byte arena addressed by
  * offsets, so growing never invalidates anything a reader holds between
  * calls.  A small result fits in the allocation of the struct itself. */
+#include <stddef.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -58,9 +59,11 @@ static int add_bytes(dbconn_result *r, const void *p, size_t n,
 }
 
 static dbconn_result *alloc_result(size_t ncols) {
-    dbconn_result *r = dbc_calloc(1, sizeof *r);
+    /* Not calloc: the inline buffer needs no zeroing. */
+    dbconn_result *r = dbc_malloc(sizeof *r);
     if (!r)
         return NULL;
+    memset(r, 0, offsetof(dbconn_result, inline_buf));
     r->ncols = ncols;
     /* Split the inline buffer: names, then cells for a few rows, then
      * bytes. */
@@ -95,21 +98,56 @@ int dbc_result_new_empty(dbconn_result **out) {
     return *out ? 0 : dbc_nomem();
 }
 
-int dbc_result_new(const dbc_driver *drv, dbc_stmt *st, dbconn_result **out) {
+int dbc_colnames_new(const dbc_driver *drv, dbc_stmt *st,
+                     dbc_colnames **out) {
     int n = drv->ncols(st);
-    dbconn_result *r = alloc_result((size_t)(n > 0 ? n : 0));
+    size_t ncols = (size_t)(n > 0 ? n : 0), len = 0;
+    *out = NULL;
+    for (size_t i = 0; i < ncols; i++) {
+        const char *name = drv->colname(st, (int)i);
+        len += (name ? strlen(name) : 0) + 1;
+    }
+    dbc_colnames *cn =
+        dbc_malloc(sizeof *cn + ncols * sizeof(size_t) + len + 1);
+    if (!cn)
+        return dbc_nomem();
+    cn->ncols = ncols;
+    cn->generation = drv->generation(st);
+    cn->offs = (size_t *)(void *)(cn + 1);
+    cn->bytes = (char *)(cn->offs + ncols);
+    cn->len = 0;
+    for (size_t i = 0; i < ncols; i++) {
+        const char *name = drv->colname(st, (int)i);
+        size_t l = name ? strlen(name) : 0;
+        cn->offs[i] = cn->len;
+        memcpy(cn->bytes + cn->len, name ? name : "", l + 1);
+        cn->len += l + 1;
+    }
+    *out = cn;
+    return 0;
+}
+
+void dbc_colnames_free(dbc_colnames *cn) { dbc_free(cn); }
+
+bool dbc_colnames_fresh(const dbc_colnames *cn, const dbc_driver *drv,
+                        dbc_stmt *st) {
+    return cn && cn->generation == drv->generation(st) &&
+           cn->ncols == (size_t)drv->ncols(st);
+}
+
+int dbc_result_new(const dbc_colnames *cn, dbconn_result **out) {
+    dbconn_result *r = alloc_result(cn->ncols);
+    size_t off;
     *out = NULL;
     if (!r)
         return dbc_nomem();
-    for (int i = 0; i < n; i++) {
-        const char *name = drv->colname(st, i);
-        if (!name)
-            name = "";
-        if (add_bytes(r, name, strlen(name), &r->names[i])) {
-            dbconn_result_free(r);
-            return dbc_nomem();
-        }
+    /* The names go first in the arena, so the offsets carry over as is. */
+    if (cn->ncols && add_bytes(r, cn->bytes, cn->len ? cn->len - 1 : 0, &off)) {
+        dbconn_result_free(r);
+        return dbc_nomem();
     }
+    if (cn->ncols)
+        memcpy(r->names, cn->offs, cn->ncols * sizeof *r->names);
     *out = r;
     return 0;
 }
@@ -141,30 +179,19 @@ int dbc_result_add_row(dbconn_result *r, const dbc_driver *drv, dbc_stmt *st) {
         return rc;
     cell *row = r->cells + r->nrows * r->ncols;
     for (size_t i = 0; i < r->ncols; i++) {
-        int col = (int)i;
+        dbc_colval v;
         cell *c = &row[i];
-        c->type = drv->coltype(st, col);
-        switch (c->type) {
-        case DBCONN_TYPE_INTEGER:
-            c->u.i = drv->col_int(st, col);
-            break;
-        case DBCONN_TYPE_REAL:
-            c->u.r = drv->col_real(st, col);
-            break;
-        case DBCONN_TYPE_TEXT:
-        case DBCONN_TYPE_BLOB: {
-            size_t len;
-            const void *p = drv->col_bytes(st, col, &len);
-            if (!p && len)
-                return dbc_nomem();
-            if ((rc = add_bytes(r, p, len, &c->u.b.off)) != 0)
+        if ((rc = drv->column(st, (int)i, &v)) != 0)
+            return rc;
+        c->type = v.type;
+        if (v.type == DBCONN_TYPE_INTEGER) {
+            c->u.i = v.u.i;
+        } else if (v.type == DBCONN_TYPE_REAL) {
+            c->u.r = v.u.r;
+        } else if (v.type == DBCONN_TYPE_TEXT || v.type == DBCONN_TYPE_BLOB) {
+            if ((rc = add_bytes(r, v.u.b.ptr, v.u.b.len, &c->u.b.off)) != 0)
                 return rc;
-            c->u.b.len = len;
-            break;
-        }
-        default:
-            c->type = DBCONN_TYPE_NULL;
-            break;
+            c->u.b.len = v.u.b.len;
         }
     }
     r->nrows++;

@@ -108,7 +108,7 @@ static int ensure_tx(dbconn_session *s, int mode) {
         dbc_log_line(&db->log, DBCONN_LOG_INFO,
                      mode == DBCONN_BEGIN_DEFERRED ? "BEGIN (implicit)"
                                                    : db->drv->begin_sql(mode));
-    rc = db->drv->exec_script(s->pc->conn, db->drv->begin_sql(mode));
+    rc = db->drv->control(s->pc->conn, DBC_CTL_BEGIN + mode);
     if (rc) {
         release(s, false);
         return rc;
@@ -130,17 +130,38 @@ typedef struct run_ctx {
     void *each_data;
 } run_ctx;
 
+/* An empty result named after st's columns; the names are built once per
+ * cached statement (and again after a schema change recompiled it). */
+static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
+                      dbconn_result **out) {
+    if (entry && dbc_colnames_fresh(entry->colnames, drv, st))
+        return dbc_result_new(entry->colnames, out);
+    dbc_colnames *cn;
+    int rc = dbc_colnames_new(drv, st, &cn);
+    if (rc)
+        return rc;
+    rc = dbc_result_new(cn, out);
+    if (entry) {
+        dbc_colnames_free(entry->colnames);
+        entry->colnames = cn;
+    } else {
+        dbc_colnames_free(cn);
+    }
+    return rc;
+}
+
 static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
                size_t nparams, run_ctx *ctx) {
     dbconn *db = s->db;
     const dbc_driver *drv = db->drv;
     dbc_pconn *pc = s->pc;
     dbc_stmt *st = NULL;
+    dbc_centry *entry = NULL;
     dbconn_result *r = NULL;
     int hit = 0;
     double age = 0;
     bool echo = DBC_ECHO(db);
-    int rc = dbc_stmtcache_get(&pc->cache, pc->conn, sql, &st, &hit,
+    int rc = dbc_stmtcache_get(&pc->cache, pc->conn, sql, &st, &entry, &hit,
                                echo ? &age : NULL);
     if (rc)
         return rc;
@@ -155,7 +176,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         dbc_echo_params(db, hit, age, params, nparams);
     }
     bool want_rows = ctx->out || ctx->each;
-    if (want_rows && (rc = dbc_result_new(drv, st, &r)) != 0)
+    if (want_rows && (rc = new_result(drv, st, entry, &r)) != 0)
         goto done;
     if (want_rows && echo && db->cfg.echo > 1 && dbconn_result_ncols(r))
         dbc_echo_cols(db, r);
@@ -181,7 +202,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         dbc_result_set_counts(r, drv->changes(pc->conn),
                               drv->last_insert_id(pc->conn));
 done:
-    dbc_stmtcache_put(&pc->cache, sql, st);
+    dbc_stmtcache_put(&pc->cache, entry, st);
     if (rc == 0 && ctx->out) {
         *ctx->out = r;
         r = NULL;
@@ -290,7 +311,7 @@ int dbc_session_commit_held(dbconn_session *s) {
     dbconn *db = s->db;
     if (DBC_ECHO(db))
         dbc_log_line(&db->log, DBCONN_LOG_INFO, "COMMIT");
-    int rc = db->drv->exec_script(s->pc->conn, "COMMIT");
+    int rc = db->drv->control(s->pc->conn, DBC_CTL_COMMIT);
     if (rc) {
         /* Still open (e.g. busy): only a rollback ends it now. */
         s->tx = DBC_TX_ABORTED;
@@ -318,7 +339,7 @@ int dbc_session_rollback_held(dbconn_session *s) {
     if (DBC_ECHO(db))
         dbc_log_line(&db->log, DBCONN_LOG_INFO, "ROLLBACK");
     if (db->drv->in_transaction(s->pc->conn))
-        rc = db->drv->exec_script(s->pc->conn, "ROLLBACK");
+        rc = db->drv->control(s->pc->conn, DBC_CTL_ROLLBACK);
     /* A connection that cannot roll back is not given to anyone else. */
     release(s, rc != 0);
     return rc ? dbc_session_fail(s, rc) : 0;

@@ -19,6 +19,7 @@ struct dbc_target {
     bool foreign_keys;
     bool read_uncommitted;
     atomic_uint_fast64_t busy_calls;
+    atomic_bool shutting_down; /* the engine is closing its connections */
     atomic_bool wal_done;   /* WAL is persistent: set it once, not per
                                connection (it needs a lock) */
 };
@@ -26,6 +27,8 @@ struct dbc_target {
 struct dbc_conn {
     sqlite3 *db;
     dbc_target *target;
+    sqlite3_stmt *ctl[DBC_CTL_COUNT]; /* BEGIN / COMMIT / ROLLBACK, prepared
+                                          at first use */
 };
 
 int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,

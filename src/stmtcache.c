@@ -5,15 +5,24 @@
 #include <uv.h>
 
 #include "alloc.h"
+#include "result.h"
 #include "stmtcache.h"
 
+/* Eight bytes a step: the SQL is hashed on every exec, so this matters. */
 static uint64_t hash_sql(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211u;
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
     }
-    return h;
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    return h ^ (h >> 32);
 }
 
 static double seconds(void) { return (double)uv_hrtime() / 1e9; }
@@ -56,12 +65,20 @@ static dbc_centry **slot_of(dbc_stmtcache *c, const char *sql, size_t len,
     return pp;
 }
 
+static size_t recent_slot(const char *sql) {
+    return ((uintptr_t)sql >> 3) & 15;
+}
+
 static void remove_entry(dbc_stmtcache *c, dbc_centry *e) {
+    for (size_t i = 0; i < 16; i++)
+        if (c->recent[i].e == e)
+            c->recent[i].e = NULL, c->recent[i].ptr = NULL;
     dbc_centry **pp = slot_of(c, e->sql, e->len, e->hash);
     *pp = e->hnext;
     lru_unlink(c, e);
     if (e->stmt)
         c->drv->finalize(e->stmt);
+    dbc_colnames_free(e->colnames);
     dbc_free(e->sql);
     dbc_free(e);
     c->count--;
@@ -77,14 +94,15 @@ void dbc_stmtcache_clear(dbc_stmtcache *c) {
 
 /* Remembers a freshly prepared statement (taken out: stmt stays with the
  * caller until put).  Failure to remember is not an error: no caching. */
-static void insert(dbc_stmtcache *c, const char *sql, size_t len, uint64_t h) {
+static dbc_centry *insert(dbc_stmtcache *c, const char *sql, size_t len,
+                          uint64_t h) {
     if (!c->buckets) {
         size_t n = 16;
         while (n < c->capacity * 2)
             n *= 2;
         c->buckets = dbc_calloc(n, sizeof *c->buckets);
         if (!c->buckets)
-            return;
+            return NULL;
         c->nbuckets = n;
     }
     /* Evict the least recently used statement that is not running. */
@@ -95,13 +113,13 @@ static void insert(dbc_stmtcache *c, const char *sql, size_t len, uint64_t h) {
         e = prev;
     }
     if (c->count >= c->capacity)
-        return;
+        return NULL;
     dbc_centry *e = dbc_calloc(1, sizeof *e);
     char *copy = dbc_strndup(sql, len);
     if (!e || !copy) {
         dbc_free(e);
         dbc_free(copy);
-        return;
+        return NULL;
     }
     e->sql = copy;
     e->len = len;
@@ -112,18 +130,28 @@ static void insert(dbc_stmtcache *c, const char *sql, size_t len, uint64_t h) {
     *pp = e;
     lru_push_front(c, e);
     c->count++;
+    return e;
 }
 
 int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
-                      dbc_stmt **out, int *hit, double *age) {
+                      dbc_stmt **out, dbc_centry **entry, int *hit,
+                      double *age) {
+    size_t rs = recent_slot(sql);
+    dbc_centry *e = c->recent[rs].e;
+    *hit = 0;
+    *entry = NULL;
+    if (e && c->recent[rs].ptr == sql && e->stmt && strcmp(e->sql, sql) == 0)
+        goto hit;
     size_t len = strlen(sql);
     uint64_t h = 0;
-    dbc_centry *e = NULL;
-    *hit = 0;
+    e = NULL;
     if (c->capacity && c->buckets) {
         h = hash_sql(sql, len);
         e = *slot_of(c, sql, len, h);
         if (e && e->stmt) {
+            c->recent[rs].ptr = sql;
+            c->recent[rs].e = e;
+        hit:
             *out = e->stmt;
             e->stmt = NULL;
             if (e != c->head) {
@@ -131,6 +159,7 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
                 lru_push_front(c, e);
             }
             *hit = 1;
+            *entry = e;
             if (age)
                 *age = seconds() - e->created;
             return 0;
@@ -144,20 +173,19 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
         return rc;
     if (age)
         *age = seconds() - t0;
+    /* A statement already taken out (nested use of the same SQL) stays
+     * uncached: this one is finalized on put. */
     if (c->capacity && !e)
-        insert(c, sql, len, h);
+        *entry = insert(c, sql, len, h);
     return 0;
 }
 
-void dbc_stmtcache_put(dbc_stmtcache *c, const char *sql, dbc_stmt *st) {
+void dbc_stmtcache_put(dbc_stmtcache *c, dbc_centry *entry, dbc_stmt *st) {
     c->drv->reset(st);
-    if (c->capacity && c->buckets) {
-        size_t len = strlen(sql);
-        dbc_centry *e = *slot_of(c, sql, len, hash_sql(sql, len));
-        if (e && !e->stmt) {
-            e->stmt = st;
-            return;
-        }
+    /* An entry that is out is never evicted, so `entry` is still valid. */
+    if (entry && !entry->stmt) {
+        entry->stmt = st;
+        return;
     }
     c->drv->finalize(st);
 }
