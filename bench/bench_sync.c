@@ -1,0 +1,413 @@
+/*
+ * bench_sync — libdbconn sessions against hand-written SQLite, same run.
+ *
+ * Workloads on users(id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+ * email TEXT UNIQUE, age INTEGER), in memory and on a WAL file with
+ * synchronous=NORMAL:
+ *   insert  N inserts in one transaction
+ *   select  N point selects by random primary key (one transaction; every
+ *           column read, text copied)
+ *   shorttx 1000 transactions of insert + select + commit
+ * Both sides use the same transaction brackets, a fixed random seed and
+ * prepared statements reused (the raw side keeps them; libdbconn's come from
+ * its statement cache).  Each figure is the median of RUNS interleaved runs.
+ *
+ * And the write-contention workload: 1000 short write transactions on a
+ * synchronous=FULL file with 1, 2 and 4 threads through one dbconn.
+ *
+ * usage: bench_sync [--runs R] [--n N] [--only raw|lib WORKLOAD MEDIUM]
+ *   --only runs one side once (for callgrind; see bench/callgrind.sh).
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <dbconn.h>
+
+static int N = 20000;
+static int RUNS = 5;
+static const int SHORT_TX = 1000;
+static char dir[512];
+
+#define CHECK(x)                                                                \
+    do {                                                                        \
+        if (!(x)) {                                                             \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #x,   \
+                    dbconn_errmsg(NULL));                                       \
+            exit(1);                                                            \
+        }                                                                       \
+    } while (0)
+
+static const char *SCHEMA =
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    "email TEXT UNIQUE, age INTEGER)";
+static const char *INSERT =
+    "INSERT INTO users (id, name, email, age) VALUES (?, ?, ?, ?)";
+static const char *SELECT =
+    "SELECT id, name, email, age FROM users WHERE id = ?";
+
+/* xorshift: the same sequence on both sides */
+static uint64_t rng;
+static uint64_t next_rand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static double now(void) { return (double)uv_hrtime() / 1e9; }
+
+/* What a reader keeps of a row: the raw side copies like libdbconn does. */
+static volatile int64_t sink;
+
+/* ---------------------------------------------------------------- raw -- */
+
+typedef struct raw {
+    sqlite3 *db;
+    sqlite3_stmt *ins, *sel, *begin, *commit;
+} raw;
+
+static void raw_open(raw *r, const char *path, const char *sync) {
+    CHECK(sqlite3_open_v2(path, &r->db,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                              SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                          NULL) == SQLITE_OK);
+    if (strncmp(path, "/", 1) == 0) {
+        char sql[128];
+        CHECK(sqlite3_exec(r->db, "PRAGMA journal_mode=wal", 0, 0, 0) == 0);
+        snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync);
+        CHECK(sqlite3_exec(r->db, sql, 0, 0, 0) == 0);
+    }
+    sqlite3_exec(r->db, "PRAGMA foreign_keys=ON", 0, 0, 0);
+    sqlite3_exec(r->db, SCHEMA, 0, 0, 0);
+    CHECK(sqlite3_prepare_v2(r->db, INSERT, -1, &r->ins, 0) == 0);
+    CHECK(sqlite3_prepare_v2(r->db, SELECT, -1, &r->sel, 0) == 0);
+    CHECK(sqlite3_prepare_v2(r->db, "BEGIN", -1, &r->begin, 0) == 0);
+    CHECK(sqlite3_prepare_v2(r->db, "COMMIT", -1, &r->commit, 0) == 0);
+}
+
+static void raw_close(raw *r) {
+    sqlite3_finalize(r->ins);
+    sqlite3_finalize(r->sel);
+    sqlite3_finalize(r->begin);
+    sqlite3_finalize(r->commit);
+    sqlite3_close(r->db);
+}
+
+static void raw_simple(sqlite3_stmt *st) {
+    CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_reset(st);
+}
+
+static void raw_insert(raw *r, int64_t id) {
+    char name[32], email[48];
+    snprintf(name, sizeof name, "user%lld", (long long)id);
+    snprintf(email, sizeof email, "user%lld@example.org", (long long)id);
+    sqlite3_bind_int64(r->ins, 1, id);
+    sqlite3_bind_text(r->ins, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(r->ins, 3, email, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(r->ins, 4, id % 90);
+    CHECK(sqlite3_step(r->ins) == SQLITE_DONE);
+    sqlite3_reset(r->ins);
+}
+
+static void raw_select(raw *r, int64_t id) {
+    sqlite3_bind_int64(r->sel, 1, id);
+    CHECK(sqlite3_step(r->sel) == SQLITE_ROW);
+    int64_t a = sqlite3_column_int64(r->sel, 0);
+    char *name = strdup((const char *)sqlite3_column_text(r->sel, 1));
+    char *email = strdup((const char *)sqlite3_column_text(r->sel, 2));
+    int64_t age = sqlite3_column_int64(r->sel, 3);
+    sink = a + age + name[0] + email[0];
+    free(name);
+    free(email);
+    sqlite3_reset(r->sel);
+}
+
+/* --------------------------------------------------------------- lib -- */
+
+static void lib_insert(dbconn_session *s, int64_t id) {
+    char name[32], email[48];
+    snprintf(name, sizeof name, "user%lld", (long long)id);
+    snprintf(email, sizeof email, "user%lld@example.org", (long long)id);
+    CHECK(dbconn_exec(s, INSERT,
+                      DBCONN_PARAMS(DBCONN_INT(id), DBCONN_TEXT(name),
+                                    DBCONN_TEXT(email), DBCONN_INT(id % 90)),
+                      NULL) == 0);
+}
+
+static void lib_select(dbconn_session *s, int64_t id) {
+    dbconn_result *res;
+    CHECK(dbconn_exec(s, SELECT, DBCONN_PARAMS(DBCONN_INT(id)), &res) == 0);
+    CHECK(dbconn_result_nrows(res) == 1);
+    sink = dbconn_result_int(res, 0, 0) + dbconn_result_int(res, 0, 3) +
+           dbconn_result_text(res, 0, 1)[0] + dbconn_result_text(res, 0, 2)[0];
+    dbconn_result_free(res);
+}
+
+/* ---------------------------------------------------------- workloads -- */
+
+enum { W_INSERT, W_SELECT, W_SHORTTX, NWORK };
+static const char *const wname[] = {"insert", "select", "shorttx"};
+static const char *const mname[] = {"memory", "file"};
+
+/* Rows preloaded for select/shorttx. */
+static void raw_preload(raw *r) {
+    raw_simple(r->begin);
+    for (int64_t i = 1; i <= N; i++)
+        raw_insert(r, i);
+    raw_simple(r->commit);
+}
+
+static void lib_preload(dbconn_session *s) {
+    for (int64_t i = 1; i <= N; i++)
+        lib_insert(s, i);
+    CHECK(dbconn_commit(s) == 0);
+}
+
+/* The timed parts: kept as functions so callgrind can count them alone. */
+__attribute__((noinline)) void run_raw(raw *r, int w) {
+    switch (w) {
+    case W_INSERT:
+        raw_simple(r->begin);
+        for (int64_t i = 1; i <= N; i++)
+            raw_insert(r, i);
+        raw_simple(r->commit);
+        break;
+    case W_SELECT:
+        raw_simple(r->begin);
+        for (int i = 0; i < N; i++)
+            raw_select(r, (int64_t)(next_rand() % (uint64_t)N) + 1);
+        raw_simple(r->commit);
+        break;
+    case W_SHORTTX:
+        for (int i = 0; i < SHORT_TX; i++) {
+            int64_t id = N + 1 + i;
+            raw_simple(r->begin);
+            raw_insert(r, id);
+            raw_select(r, id);
+            raw_simple(r->commit);
+        }
+        break;
+    }
+}
+
+__attribute__((noinline)) void run_lib(dbconn_session *s, int w) {
+    switch (w) {
+    case W_INSERT:
+        for (int64_t i = 1; i <= N; i++)
+            lib_insert(s, i);
+        CHECK(dbconn_commit(s) == 0);
+        break;
+    case W_SELECT:
+        for (int i = 0; i < N; i++)
+            lib_select(s, (int64_t)(next_rand() % (uint64_t)N) + 1);
+        CHECK(dbconn_commit(s) == 0);
+        break;
+    case W_SHORTTX:
+        for (int i = 0; i < SHORT_TX; i++) {
+            int64_t id = N + 1 + i;
+            lib_insert(s, id);
+            lib_select(s, id);
+            CHECK(dbconn_commit(s) == 0);
+        }
+        break;
+    }
+}
+
+static int ops(int w) { return w == W_SHORTTX ? SHORT_TX : N; }
+
+static void file_path(char *buf, size_t n, const char *side, int run) {
+    snprintf(buf, n, "%s/%s-%d.db", dir, side, run);
+}
+
+static void remove_db(const char *path) {
+    char p[700];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static double time_raw(int w, int medium, int run) {
+    raw r;
+    char path[600];
+    if (medium)
+        file_path(path, sizeof path, "raw", run);
+    raw_open(&r, medium ? path : (getenv("RAW_MEMDB") ? "file:/rawx?vfs=memdb" : ":memory:"), "NORMAL");
+    if (w != W_INSERT)
+        raw_preload(&r);
+    rng = 88172645463325252ull;
+    double t0 = now();
+    run_raw(&r, w);
+    double t = now() - t0;
+    raw_close(&r);
+    if (medium)
+        remove_db(path);
+    return t;
+}
+
+static double time_lib(int w, int medium, int run) {
+    dbconn *db;
+    dbconn_session *s;
+    char path[600], url[700];
+    if (medium) {
+        file_path(path, sizeof path, "lib", run);
+        snprintf(url, sizeof url, "sqlite:///%s?synchronous=normal", path);
+    } else {
+        snprintf(url, sizeof url, "sqlite://");
+    }
+    CHECK(dbconn_open(&db, url, NULL) == 0);
+    CHECK(dbconn_session_open(db, &s) == 0);
+    CHECK(dbconn_exec(s, SCHEMA, NULL, 0, NULL) == 0);
+    CHECK(dbconn_commit(s) == 0);
+    if (w != W_INSERT)
+        lib_preload(s);
+    rng = 88172645463325252ull;
+    double t0 = now();
+    run_lib(s, w);
+    double t = now() - t0;
+    dbconn_session_close(s);
+    CHECK(dbconn_close(db, NULL) == 0);
+    if (medium)
+        remove_db(path);
+    return t;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ------------------------------------------------------- contention -- */
+
+typedef struct writer {
+    dbconn *db;
+    int count;
+    int base;
+} writer;
+
+static void *writer_main(void *arg) {
+    writer *wr = arg;
+    dbconn_session *s;
+    CHECK(dbconn_session_open(wr->db, &s) == 0);
+    for (int i = 0; i < wr->count; i++) {
+        CHECK(dbconn_exec(s, "INSERT INTO w (v) VALUES (?)",
+                          DBCONN_PARAMS(DBCONN_INT(wr->base + i)), NULL) == 0);
+        CHECK(dbconn_commit(s) == 0);
+    }
+    dbconn_session_close(s);
+    return NULL;
+}
+
+static double contention_rate(int threads, int run) {
+    char path[600], url[700];
+    snprintf(path, sizeof path, "%s/contend-%d-%d.db", dir, threads, run);
+    snprintf(url, sizeof url, "sqlite:///%s?synchronous=full", path);
+    dbconn *db;
+    dbconn_session *s;
+    CHECK(dbconn_open(&db, url, NULL) == 0);
+    CHECK(dbconn_session_open(db, &s) == 0);
+    CHECK(dbconn_exec(s, "CREATE TABLE w (id INTEGER PRIMARY KEY, v INTEGER)",
+                      NULL, 0, NULL) == 0);
+    CHECK(dbconn_commit(s) == 0);
+    dbconn_session_close(s);
+    pthread_t th[4];
+    writer wr[4];
+    double t0 = now();
+    for (int i = 0; i < threads; i++) {
+        wr[i] = (writer){db, SHORT_TX / threads, i * SHORT_TX};
+        pthread_create(&th[i], NULL, writer_main, &wr[i]);
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    double t = now() - t0;
+    dbconn_stats st;
+    dbconn_pool_stats(db, &st);
+    CHECK(st.busy_handler_calls == 0);
+    CHECK(dbconn_close(db, NULL) == 0);
+    remove_db(path);
+    return SHORT_TX / t;
+}
+
+int main(int argc, char **argv) {
+    const char *only = NULL;
+    int only_w = 0, only_m = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
+            RUNS = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
+            N = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && i + 3 < argc) {
+            only = argv[++i];
+            const char *w = argv[++i], *m = argv[++i];
+            for (int k = 0; k < NWORK; k++)
+                if (strcmp(w, wname[k]) == 0)
+                    only_w = k;
+            only_m = strcmp(m, "file") == 0;
+        }
+    }
+    if (RUNS < 1 || N < 1) {
+        fprintf(stderr, "usage: bench_sync [--runs R] [--n N] "
+                        "[--only raw|lib insert|select|shorttx memory|file]\n");
+        return 2;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/dbconn-bench-XXXXXX", tmp ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+
+    if (only) {
+        if (strcmp(only, "raw") == 0)
+            time_raw(only_w, only_m, 0);
+        else
+            time_lib(only_w, only_m, 0);
+        rmdir(dir);
+        return 0;
+    }
+
+    printf("libdbconn %s vs raw SQLite %s: N=%d, %d short transactions, "
+           "median of %d interleaved runs\n\n",
+           dbconn_version_string(), sqlite3_libversion(), N, SHORT_TX, RUNS);
+    printf("%-8s %-7s %14s %14s %8s\n", "workload", "medium", "raw ops/s",
+           "dbconn ops/s", "ratio");
+    for (int m = 0; m < 2; m++) {
+        for (int w = 0; w < NWORK; w++) {
+            double traw[64], tlib[64];
+            for (int r = 0; r < RUNS && r < 64; r++) {
+                traw[r] = time_raw(w, m, r);
+                tlib[r] = time_lib(w, m, r);
+            }
+            int n = RUNS < 64 ? RUNS : 64;
+            double a = median(traw, n), b = median(tlib, n);
+            printf("%-8s %-7s %14.0f %14.0f %7.2fx\n", wname[w], mname[m],
+                   ops(w) / a, ops(w) / b, b / a);
+        }
+    }
+    printf("\nwrite contention, %d short write transactions, "
+           "synchronous=FULL file:\n",
+           SHORT_TX);
+    double one = 0;
+    for (int threads = 1; threads <= 4; threads *= 2) {
+        double v[64];
+        int n = RUNS < 64 ? RUNS : 64;
+        for (int r = 0; r < n; r++)
+            v[r] = contention_rate(threads, r);
+        double rate = median(v, n);
+        if (threads == 1)
+            one = rate;
+        printf("  %d thread%s %10.0f tx/s  %5.2fx of one thread\n", threads,
+               threads == 1 ? " " : "s", rate, rate / one);
+    }
+    rmdir(dir);
+    return 0;
+}
