@@ -104,7 +104,9 @@ typedef struct dbconn_base dbconn_base;
  * next failing call on this thread. */
 DBCONN_EXTERN const char *dbconn_errmsg(const dbconn *db);
 /* The native driver code (e.g. SQLite's extended result code) of the calling
- * thread's last DBCONN_EDB / ECONSTRAINT / EBUSY failure; 0 otherwise. */
+ * thread's last failure when the driver reported it (EDB, ECONSTRAINT, EBUSY
+ * from SQLite, ...); 0 when the library itself failed the call (EINVAL, the
+ * write gate's EBUSY, ETIMEOUT, ...). */
 DBCONN_EXTERN int dbconn_db_errcode(const dbconn *db);
 
 /* ------------------------------------------------------------------------ */
@@ -205,8 +207,8 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
     void *scope_data;
     /* --- additions (all zero = default) --- */
     bool hide_parameters;       /* echo shows ? instead of parameter values */
-    const char *synchronous;    /* sqlite; NULL = driver default (FULL, or
-                                   NORMAL with WAL); off|normal|full|extra */
+    const char *synchronous;    /* sqlite; NULL = SQLite's default (FULL);
+                                   off|normal|full|extra */
     int foreign_keys;           /* sqlite; 0 = on; DBCONN_NONE = off */
     int begin_mode;             /* DBCONN_BEGIN_*; 0 = deferred */
     int execution_policy;       /* DBCONN_EXEC_*; 0 = threadpool */
@@ -285,7 +287,9 @@ typedef struct dbconn_stats {
     uint64_t cache_misses;      /* prepared statements compiled */
     uint64_t busy_handler_calls; /* sqlite busy handler invocations */
     uint64_t gate_waits;        /* writers that waited for the write gate */
-    uint64_t reserved[6];
+    uint64_t async_jobs;        /* thread-pool hops (or inline runs) made */
+    uint64_t async_peak;        /* most async jobs ever in flight at once */
+    uint64_t reserved[4];
 } dbconn_stats;
 
 /* Fills *st (caller-owned) with a consistent snapshot. */
@@ -365,9 +369,12 @@ DBCONN_EXTERN size_t dbconn_result_text_len(const dbconn_result *r, size_t row,
 DBCONN_EXTERN const void *dbconn_result_blob(const dbconn_result *r,
                                              size_t row, size_t col,
                                              size_t *len);
-/* Rows changed by an INSERT/UPDATE/DELETE. */
+/* Rows changed by an INSERT/UPDATE/DELETE; 0 for statements that only
+ * read. */
 DBCONN_EXTERN int64_t dbconn_result_changes(const dbconn_result *r);
-/* Rowid of the last successful INSERT on that connection. */
+/* Rowid of the last successful INSERT on that connection (as SQLite keeps
+ * it: an UPDATE or DELETE leaves it unchanged); 0 for statements that only
+ * read. */
 DBCONN_EXTERN int64_t dbconn_result_last_insert_id(const dbconn_result *r);
 DBCONN_EXTERN void dbconn_result_free(dbconn_result *r);
 

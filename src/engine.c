@@ -4,6 +4,7 @@
 
 #include "alloc.h"
 #include "base.h"
+#include "async.h"
 #include "engine.h"
 #include "session.h"
 #include "url.h"
@@ -201,7 +202,31 @@ int dbconn_close(dbconn *db, dbconn_base *base) {
                          "dbconn; it was left untouched");
     atomic_store(&db->closing, true);
     unbind_bases(db);
+    if (db->async) /* finishes in later loop turns */
+        return dbc_async_close(db, first, NULL, NULL);
     return dbc_engine_teardown(db, first);
+}
+
+int dbconn_close_async(dbconn *db, dbconn_base *base, dbconn_done_cb cb,
+                       void *data) {
+    if (!db)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_close_async: db is NULL");
+    if (atomic_load(&db->closing))
+        return dbc_fail(DBCONN_ECLOSED, "dbconn_close_async: already closing");
+    struct dbc_async *a;
+    int rc = dbc_async_get(db, &a); /* even without async work: cb needs the
+                                        loop */
+    if (rc)
+        return rc;
+    int first = 0;
+    if (base && dbconn_base_bound(base) != db)
+        first = dbc_fail(DBCONN_EINVAL,
+                         "dbconn_close_async: the base given is not bound to "
+                         "this dbconn; it was left untouched");
+    atomic_store(&db->closing, true);
+    unbind_bases(db);
+    dbc_async_close(db, first, cb, data);
+    return 0;
 }
 
 /* ---- small accessors --------------------------------------------------- */
@@ -222,5 +247,6 @@ int dbconn_pool_stats(const dbconn *db, dbconn_stats *st) {
     dbc_pool_stats(m->pool, st);
     st->busy_handler_calls = db->drv->busy_calls(db->target);
     st->gate_waits = dbc_gate_waits(&m->gate);
+    dbc_async_stats(m, st);
     return 0;
 }

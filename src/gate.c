@@ -68,6 +68,15 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
     return 0;
 }
 
+int dbc_gate_try(dbc_gate *g, const void *owner) {
+    uv_mutex_lock(&g->lock);
+    int busy = g->owner || g->waiters.head;
+    if (!busy)
+        g->owner = owner;
+    uv_mutex_unlock(&g->lock);
+    return busy;
+}
+
 int dbc_gate_acquire_or_park(dbc_gate *g, const void *owner, dbc_waiter *w) {
     uv_mutex_lock(&g->lock);
     if (!g->owner && !g->waiters.head) {

@@ -22,6 +22,8 @@ void dbc_gate_destroy(dbc_gate *g);
 int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms);
 /* 0 = acquired now; 1 = parked: w->ready(w, NULL) runs when it is owner's. */
 int dbc_gate_acquire_or_park(dbc_gate *g, const void *owner, dbc_waiter *w);
+/* Takes the gate if it is free now: 0, or 1 when someone else holds it. */
+int dbc_gate_try(dbc_gate *g, const void *owner);
 /* Removes a parked waiter; returns 1 if it was still parked, 0 if the gate
  * was already handed to it (then the caller owns the gate). */
 int dbc_gate_unpark(dbc_gate *g, dbc_waiter *w);

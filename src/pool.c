@@ -99,21 +99,35 @@ static void drop_slot(dbc_pool *p, dbc_pconn *c) {
     p->total--;
 }
 
-int dbc_pool_acquire_or_park(dbc_pool *p, dbc_pconn **out, dbc_waiter *w) {
-    *out = NULL;
-    uv_mutex_lock(&p->lock);
+/* An idle connection or a new slot, counted as checked out (lock held):
+ * 0, 1 when none can be had now (waiters go first), or DBCONN_ENOMEM. */
+static int take_locked(dbc_pool *p, dbc_pconn **out) {
     dbc_pconn *c = p->idle;
-    if (c) {
+    if (c && !p->waiters.head) {
         p->idle = c->next;
         c->next = NULL;
         c->idle = false;
-    } else if (!at_limit(p)) {
-        c = new_slot(p);
-        if (!c) {
-            uv_mutex_unlock(&p->lock);
+    } else if (!at_limit(p) && !p->waiters.head) {
+        if (!(c = new_slot(p)))
             return dbc_nomem();
-        }
-    } else if (p->timeout_ms == 0 || !w) {
+    } else {
+        return 1;
+    }
+    p->checked_out++;
+    p->checkouts++;
+    *out = c;
+    return 0;
+}
+
+int dbc_pool_acquire_or_park(dbc_pool *p, dbc_pconn **out, dbc_waiter *w) {
+    *out = NULL;
+    uv_mutex_lock(&p->lock);
+    int rc = take_locked(p, out);
+    if (rc <= 0) {
+        uv_mutex_unlock(&p->lock);
+        return rc;
+    }
+    if (p->timeout_ms == 0 || !w) {
         p->timeouts++;
         uv_mutex_unlock(&p->lock);
         return dbc_fail(DBCONN_ETIMEOUT,
@@ -121,16 +135,18 @@ int dbc_pool_acquire_or_park(dbc_pool *p, dbc_pconn **out, dbc_waiter *w) {
                         "(pool_size %d + max_overflow %d) and pool_timeout_ms "
                         "is 0",
                         p->checked_out, p->pool_size, p->max_overflow);
-    } else {
-        dbc_waitq_push(&p->waiters, w);
-        uv_mutex_unlock(&p->lock);
-        return 1;
     }
-    p->checked_out++;
-    p->checkouts++;
+    dbc_waitq_push(&p->waiters, w);
     uv_mutex_unlock(&p->lock);
-    *out = c;
-    return 0;
+    return 1;
+}
+
+int dbc_pool_try(dbc_pool *p, dbc_pconn **out) {
+    *out = NULL;
+    uv_mutex_lock(&p->lock);
+    int rc = take_locked(p, out);
+    uv_mutex_unlock(&p->lock);
+    return rc;
 }
 
 int dbc_pool_unpark(dbc_pool *p, dbc_waiter *w) {

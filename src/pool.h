@@ -35,6 +35,9 @@ int dbc_pool_checkout(dbc_pool *p, dbc_pconn **out);
  * parked (w->ready(w, pconn) hands one over later), or DBCONN_ETIMEOUT when
  * pool_timeout_ms is 0 and none is free. */
 int dbc_pool_acquire_or_park(dbc_pool *p, dbc_pconn **out, dbc_waiter *w);
+/* Non-blocking and never waiting: 0 with *out (dbc_pool_prepare it), or 1
+ * when none is free now (nothing is counted). */
+int dbc_pool_try(dbc_pool *p, dbc_pconn **out);
 /* 1 if w was still parked (now removed); 0 if a connection was already
  * handed to it.  Counts a timeout when it removes. */
 int dbc_pool_unpark(dbc_pool *p, dbc_waiter *w);

@@ -19,11 +19,9 @@ static int valid_name(const char *name) {
 
 static int run(dbconn_session *s, const char *what, const char *verb,
                const char *name, bool needs_tx) {
-    if (!s)
-        return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
-    if (!s->db)
-        return dbc_session_fail(
-            s, dbc_fail(DBCONN_ECLOSED, "%s: the session is closed", what));
+    int rc = dbc_session_check(s, what);
+    if (rc)
+        return rc;
     if (!valid_name(name))
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL,
@@ -32,28 +30,23 @@ static int run(dbconn_session *s, const char *what, const char *verb,
                         what, name ? name : "(null)"));
     bool recover = strcmp(verb, "ROLLBACK TO SAVEPOINT") == 0;
     if (s->tx == DBC_TX_ABORTED && !recover)
-        return dbc_session_fail(
-            s, dbc_fail(DBCONN_EABORTED,
-                        "%s: the transaction was aborted by an earlier "
-                        "failure; roll back (to a savepoint) first",
-                        what));
-    if (needs_tx && s->tx == DBC_TX_IDLE)
+        return dbc_session_aborted_error(s, what);
+    if (needs_tx && !s->pc)
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL, "%s: no transaction is open", what));
-    if (s->tx == DBC_TX_IDLE) {
-        int rc = dbconn_begin(s, DBCONN_BEGIN_DEFAULT);
-        if (rc)
-            return rc;
-    }
+    if (s->tx == DBC_TX_IDLE && (rc = dbconn_begin(s, 0)) != 0)
+        return rc;
+    /* Quoted, so a keyword ("select") is a fine name too. */
     char sql[128];
-    snprintf(sql, sizeof sql, "%s %s", verb, name);
+    snprintf(sql, sizeof sql, "%s \"%s\"", verb, name);
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
-    int rc = s->db->drv->exec_script(s->pc->conn, sql);
+    rc = s->db->drv->exec_script(s->pc->conn, sql);
     if (rc) {
+        dbc_session_fail(s, rc);
         if (!recover)
-            s->tx = DBC_TX_ABORTED;
-        return dbc_session_fail(s, rc);
+            dbc_session_abort(s);
+        return rc;
     }
     if (recover)
         s->tx = DBC_TX_ACTIVE;

@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "result.h"
 #include "session.h"
+#include "async.h"
 
 int dbc_session_fail(dbconn_session *s, int code) {
     if (s) {
@@ -42,7 +43,7 @@ int dbconn_session_open(dbconn *db, dbconn_session **out) {
 }
 
 /* Usable session?  Records the failure on the thread and the session. */
-static int check(dbconn_session *s, const char *what) {
+int dbc_session_check(dbconn_session *s, const char *what) {
     if (!s)
         return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
     if (!s->db)
@@ -50,18 +51,34 @@ static int check(dbconn_session *s, const char *what) {
             s, dbc_fail(DBCONN_ECLOSED,
                         "%s: the session is closed (its dbconn was closed)",
                         what));
+    if (atomic_load(&s->db->closing))
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_ECLOSED, "%s: the dbconn is closing", what));
+    if (dbc_async_session_busy(s))
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL,
+                        "%s: the session has async operations queued or "
+                        "running; wait for their callbacks",
+                        what));
     return 0;
 }
 
-static int aborted(dbconn_session *s, const char *what) {
-    /* Keep the original failure in the message: it is what the user needs. */
-    char prev[DBC_ERRMSG_MAX];
-    snprintf(prev, sizeof prev, "%s", s->errmsg);
-    return dbc_session_fail(
-        s, dbc_fail(DBCONN_EABORTED,
+int dbc_session_aborted_error(dbconn_session *s, const char *what) {
+    /* Quote the failure that aborted (not the last EABORTED), and keep its
+     * native code: it is what the user needs. */
+    dbc_fail_native(DBCONN_EABORTED, s->abort_native,
                     "%s: the transaction was aborted by an earlier failure "
                     "(%.700s); call dbconn_rollback",
-                    what, prev));
+                    what, s->abort_msg);
+    return dbc_session_fail(s, DBCONN_EABORTED);
+}
+
+/* Records the failure (thread message -> session) and aborts the session:
+ * later work gets DBCONN_EABORTED until a rollback. */
+static int abort_with(dbconn_session *s, int rc) {
+    dbc_session_fail(s, rc);
+    dbc_session_abort(s);
+    return rc;
 }
 
 /* Gives the connection back and the gate up; the transaction is over. */
@@ -82,6 +99,12 @@ static int take_gate(dbconn_session *s) {
     dbconn *db = s->db;
     if (s->holds_gate || !db->drv->serialize_writers)
         return 0;
+    if (s->nonblocking) {
+        if (dbc_gate_try(&db->gate, s) != 0)
+            return DBC_WOULD_BLOCK;
+        s->holds_gate = true;
+        return 0;
+    }
     int rc = dbc_gate_acquire(&db->gate, s, db->cfg.busy_timeout_ms);
     if (rc == 0)
         s->holds_gate = true;
@@ -94,27 +117,42 @@ static int ensure_tx(dbconn_session *s, int mode) {
         return 0;
     if (s->tx == DBC_TX_ABORTED)
         return DBCONN_EABORTED;
-    dbconn *db = s->db;
-    int rc = dbc_pool_checkout(db->pool, &s->pc);
+    int rc = dbc_pool_checkout(s->db->pool, &s->pc);
     if (rc)
         return rc;
+    rc = dbc_session_begin_held(s, mode);
+    if (rc)
+        release(s, false);
+    return rc;
+}
+
+int dbc_session_begin_held(dbconn_session *s, int mode) {
+    dbconn *db = s->db;
+    int rc;
     if (!mode)
         mode = s->begin_mode ? s->begin_mode : db->cfg.begin_mode;
-    if (mode != DBCONN_BEGIN_DEFERRED && (rc = take_gate(s)) != 0) {
-        release(s, false);
+    if (mode != DBCONN_BEGIN_DEFERRED && (rc = take_gate(s)) != 0)
         return rc;
-    }
     if (DBC_ECHO(db))
         dbc_log_line(&db->log, DBCONN_LOG_INFO,
                      mode == DBCONN_BEGIN_DEFERRED ? "BEGIN (implicit)"
                                                    : db->drv->begin_sql(mode));
     rc = db->drv->control(s->pc->conn, DBC_CTL_BEGIN + mode);
     if (rc) {
-        release(s, false);
+        if (s->holds_gate) {
+            dbc_gate_release(&db->gate, s);
+            s->holds_gate = false;
+        }
         return rc;
     }
     s->tx = DBC_TX_ACTIVE;
     return 0;
+}
+
+void dbc_session_abort(dbconn_session *s) {
+    s->tx = DBC_TX_ABORTED;
+    memcpy(s->abort_msg, s->errmsg, sizeof s->abort_msg);
+    s->abort_native = s->native;
 }
 
 /* After a statement: SQL that ended the transaction itself (COMMIT in a
@@ -198,7 +236,9 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     if (rc < 0)
         goto done;
     rc = 0;
-    if (r)
+    /* Counts belong to statements that change rows; a SELECT would only
+     * repeat the connection's numbers from someone's earlier work. */
+    if (r && !drv->readonly(st))
         dbc_result_set_counts(r, drv->changes(pc->conn),
                               drv->last_insert_id(pc->conn));
 done:
@@ -216,10 +256,10 @@ int dbc_session_exec_held(dbconn_session *s, const char *sql,
                           dbconn_result **out) {
     run_ctx ctx = {.out = out};
     int rc = run(s, sql, params, nparams, &ctx);
-    if (rc) {
-        s->tx = DBC_TX_ABORTED;
-        return dbc_session_fail(s, rc);
-    }
+    if (rc == DBC_WOULD_BLOCK)
+        return rc; /* nothing happened: run it again with the gate */
+    if (rc)
+        return abort_with(s, rc);
     sync_tx(s);
     return 0;
 }
@@ -227,7 +267,7 @@ int dbc_session_exec_held(dbconn_session *s, const char *sql,
 static int exec_common(dbconn_session *s, const char *sql,
                        const dbconn_value *params, size_t nparams,
                        run_ctx *ctx, const char *what) {
-    int rc = check(s, what);
+    int rc = dbc_session_check(s, what);
     if (rc)
         return rc;
     if (!sql)
@@ -238,14 +278,12 @@ static int exec_common(dbconn_session *s, const char *sql,
             s, dbc_fail(DBCONN_EINVAL, "%s: params is NULL but nparams is %zu",
                         what, nparams));
     if (s->tx == DBC_TX_ABORTED)
-        return aborted(s, what);
+        return dbc_session_aborted_error(s, what);
     if ((rc = ensure_tx(s, 0)) != 0)
         return dbc_session_fail(s, rc);
     rc = run(s, sql, params, nparams, ctx);
-    if (rc) {
-        s->tx = DBC_TX_ABORTED;
-        return dbc_session_fail(s, rc);
-    }
+    if (rc)
+        return abort_with(s, rc);
     sync_tx(s);
     return 0;
 }
@@ -269,30 +307,32 @@ int dbconn_exec_each(dbconn_session *s, const char *sql,
 }
 
 int dbconn_exec_script(dbconn_session *s, const char *sql) {
-    int rc = check(s, "dbconn_exec_script");
+    int rc = dbc_session_check(s, "dbconn_exec_script");
     if (rc)
         return rc;
     if (!sql)
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_script: sql is NULL"));
     if (s->tx == DBC_TX_ABORTED)
-        return aborted(s, "dbconn_exec_script");
-    if ((rc = ensure_tx(s, 0)) != 0 || (rc = take_gate(s)) != 0)
+        return dbc_session_aborted_error(s, "dbconn_exec_script");
+    if ((rc = ensure_tx(s, 0)) != 0)
         return dbc_session_fail(s, rc);
+    if ((rc = take_gate(s)) != 0) /* scripts may write: the gate first */
+        return abort_with(s, rc);
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
     rc = s->db->drv->exec_script(s->pc->conn, sql);
     if (rc) {
-        s->tx = DBC_TX_ABORTED;
+        abort_with(s, rc);
         sync_tx(s);
-        return dbc_session_fail(s, rc);
+        return rc;
     }
     sync_tx(s);
     return 0;
 }
 
 int dbconn_begin(dbconn_session *s, int mode) {
-    int rc = check(s, "dbconn_begin");
+    int rc = dbc_session_check(s, "dbconn_begin");
     if (rc)
         return rc;
     if (mode < DBCONN_BEGIN_DEFAULT || mode > DBCONN_BEGIN_EXCLUSIVE)
@@ -314,22 +354,22 @@ int dbc_session_commit_held(dbconn_session *s) {
     int rc = db->drv->control(s->pc->conn, DBC_CTL_COMMIT);
     if (rc) {
         /* Still open (e.g. busy): only a rollback ends it now. */
-        s->tx = DBC_TX_ABORTED;
+        abort_with(s, rc);
         sync_tx(s);
-        return dbc_session_fail(s, rc);
+        return rc;
     }
     release(s, false);
     return 0;
 }
 
 int dbconn_commit(dbconn_session *s) {
-    int rc = check(s, "dbconn_commit");
+    int rc = dbc_session_check(s, "dbconn_commit");
     if (rc)
         return rc;
     if (s->tx == DBC_TX_IDLE)
         return 0;
     if (s->tx == DBC_TX_ABORTED)
-        return aborted(s, "dbconn_commit");
+        return dbc_session_aborted_error(s, "dbconn_commit");
     return dbc_session_commit_held(s);
 }
 
@@ -346,16 +386,22 @@ int dbc_session_rollback_held(dbconn_session *s) {
 }
 
 int dbconn_rollback(dbconn_session *s) {
-    int rc = check(s, "dbconn_rollback");
+    int rc = dbc_session_check(s, "dbconn_rollback");
     if (rc)
         return rc;
     if (s->tx == DBC_TX_IDLE)
         return 0;
+    if (!s->pc) { /* aborted before a transaction began (async pipeline) */
+        s->tx = DBC_TX_IDLE;
+        return 0;
+    }
     return dbc_session_rollback_held(s);
 }
 
 bool dbconn_in_transaction(const dbconn_session *s) {
-    return s && s->db && s->tx != DBC_TX_IDLE;
+    /* An async pipeline aborted before it got a connection has no
+     * transaction (it still needs a rollback to clear the aborted state). */
+    return s && s->db && s->tx != DBC_TX_IDLE && s->pc;
 }
 
 const char *dbconn_session_errmsg(const dbconn_session *s) {
@@ -372,8 +418,10 @@ int dbc_session_detach(dbconn_session *s) {
     int rc = 0;
     if (!s->db)
         return 0;
-    if (s->tx != DBC_TX_IDLE)
+    if (s->pc)
         rc = dbc_session_rollback_held(s);
+    s->tx = DBC_TX_IDLE;
+    dbc_async_session_drop(s);
     dbc_engine_unlink_session(s->db, s);
     s->db = NULL;
     return rc;
@@ -382,6 +430,8 @@ int dbc_session_detach(dbconn_session *s) {
 void dbc_session_free(dbconn_session *s) {
     if (!s)
         return;
+    if (s->db && s->async && dbc_async_session_close(s))
+        return; /* the async layer frees it when its running work ends */
     dbc_session_detach(s);
     dbc_free(s);
 }

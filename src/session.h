@@ -21,11 +21,14 @@ struct dbconn_session {
     dbc_pconn *pc;      /* held from the first statement to the end of the tx */
     dbc_txstate tx;
     bool holds_gate;
+    bool nonblocking;   /* async worker: the gate is tried, never waited for */
     bool scoped;        /* owned by the registry */
     void *scope_key;    /* registry key when scoped */
     int begin_mode;     /* mode for the next autobegin (0 = engine's) */
     int native;         /* last failure's native code */
     char errmsg[DBC_ERRMSG_MAX];
+    int abort_native;   /* the failure that aborted the transaction */
+    char abort_msg[DBC_ERRMSG_MAX];
     dbconn_session *prev, *next;     /* db's list of live sessions */
     struct dbc_async_session *async; /* lazily made by the async layer */
 };
@@ -39,9 +42,25 @@ void dbc_session_free(dbconn_session *s);
  * (s->db = NULL) but is not freed.  Used by dbconn_close. */
 int dbc_session_detach(dbconn_session *s);
 
+/* Returned (never to users) when a nonblocking session would have to wait
+ * for the write gate: nothing was done, run it again once the gate is ours. */
+#define DBC_WOULD_BLOCK 1
+
 /* The pieces the async layer drives directly (the caller holds s->pc or
  * wants it): each records a failure in s->errmsg. */
 int dbc_session_fail(dbconn_session *s, int code); /* copies the thread msg */
+/* Opens the transaction on the connection the session already holds. */
+int dbc_session_begin_held(dbconn_session *s, int mode);
+/* Usable for a synchronous call (open, not closing, no async work queued)?
+ * Records the failure on the thread and the session. */
+int dbc_session_check(dbconn_session *s, const char *what);
+/* Records and returns DBCONN_EABORTED, quoting the failure that aborted. */
+int dbc_session_aborted_error(dbconn_session *s, const char *what);
+/* Marks the session aborted (a failure outside a transaction, in a pipeline):
+ * later work gets DBCONN_EABORTED until a rollback. */
+void dbc_session_abort(dbconn_session *s);
+/* True while the async layer has work queued or running for s. */
+bool dbc_async_session_busy(const dbconn_session *s);
 int dbc_session_exec_held(dbconn_session *s, const char *sql,
                           const dbconn_value *params, size_t nparams,
                           dbconn_result **out);
