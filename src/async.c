@@ -207,8 +207,9 @@ static void deliver(dbc_async *a) {
              * session lives, dbconn_session_errmsg() (later ops of the same
              * job may have written it since). */
             dbc_fail_native(op->status, op->native, "%s", op->errmsg);
-            if (op->s)
-                dbc_session_fail(op->s, op->status);
+            if (op->s && !(op->s->async && op->s->async->state == AS_RUNNING))
+                dbc_session_fail(op->s, op->status); /* not while a job of
+                                                        its own writes it */
         }
         void *prev = dbconn_task_enter(op->task);
         if (op->type == DBC_OP_EXEC) {
@@ -392,7 +393,7 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
             return rc;
         if (rc) {
             dbc_session_fail(s, rc);
-            dbc_session_rollback_held(s); /* gives the connection back */
+            (void)dbc_session_rollback_held(s); /* gives the connection back */
             dbc_session_abort(s);
             return rc;
         }
@@ -659,10 +660,11 @@ static void on_wake(uv_async_t *h) {
 
 /* ---- lifetime ----------------------------------------------------------- */
 
+/* libuv's thread-pool size, as libuv itself reads it (default 4). */
 static int pool_threads(void) {
     const char *v = getenv("UV_THREADPOOL_SIZE");
-    int n = v ? atoi(v) : 4;
-    return n < 1 ? 4 : n > 1024 ? 1024 : n;
+    long n = v ? strtol(v, NULL, 10) : 4;
+    return n < 1 ? 4 : n > 1024 ? 1024 : (int)n;
 }
 
 void dbc_async_stats(dbconn *db, dbconn_stats *st) {
@@ -752,7 +754,7 @@ static void free_state(dbc_async_session *as) {
 }
 
 int dbc_async_submit(dbconn_session *s, dbc_op *op) {
-    dbc_async *a;
+    dbc_async *a = NULL;
     int rc = dbc_async_get(s->db, &a);
     if (rc)
         return rc;

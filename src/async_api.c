@@ -89,9 +89,9 @@ int dbconn_exec_async(dbconn_session *s, const char *sql,
         return dbc_fail(DBCONN_EINVAL,
                         "dbconn_exec_async: params is NULL but nparams is %zu",
                         nparams);
-    dbc_op *op;
-    if ((rc = new_exec_op(sql, params, nparams, &op)) != 0)
-        return rc;
+    dbc_op *op = NULL;
+    if ((rc = new_exec_op(sql, params, nparams, &op)) != 0 || !op)
+        return rc ? rc : dbc_nomem();
     op->exec_cb = cb;
     op->data = data;
     if ((rc = dbc_async_submit(s, op)) != 0)

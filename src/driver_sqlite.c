@@ -62,7 +62,7 @@ static int busy_handler(void *arg, int count) {
     if (slept + delay > t->busy_timeout_ms)
         delay = t->busy_timeout_ms - slept;
     struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    (void)nanosleep(&ts, NULL); /* an early wake-up just retries sooner */
     return 1;
 }
 

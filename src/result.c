@@ -34,27 +34,33 @@ struct dbconn_result {
     _Alignas(max_align_t) char inline_buf[INLINE_BYTES];
 };
 
-static int add_bytes(dbconn_result *r, const void *p, size_t n,
-                     size_t *off) {
-    if (r->nbytes + n + 1 > r->cap_bytes) {
-        size_t cap = r->cap_bytes ? r->cap_bytes * 2 : 256;
-        while (cap < r->nbytes + n + 1)
-            cap *= 2;
-        char *b = r->bytes_inline ? dbc_malloc(cap)
-                                  : dbc_realloc(r->bytes, cap);
-        if (!b)
-            return dbc_nomem();
-        if (r->bytes_inline)
-            memcpy(b, r->bytes, r->nbytes);
-        r->bytes = b;
-        r->cap_bytes = cap;
-        r->bytes_inline = false;
-    }
+static int grow_bytes(dbconn_result *r, size_t n);
+
+/* Appends n bytes and a NUL to the arena; *off is where they start. */
+static inline int add_bytes(dbconn_result *r, const void *p, size_t n,
+                            size_t *off) {
+    if (r->nbytes + n + 1 > r->cap_bytes && grow_bytes(r, n) != 0)
+        return DBCONN_ENOMEM;
     *off = r->nbytes;
     if (n)
         memcpy(r->bytes + r->nbytes, p, n);
     r->bytes[r->nbytes + n] = '\0';
     r->nbytes += n + 1;
+    return 0;
+}
+
+static int grow_bytes(dbconn_result *r, size_t n) {
+    size_t cap = r->cap_bytes ? r->cap_bytes * 2 : 256;
+    while (cap < r->nbytes + n + 1)
+        cap *= 2;
+    char *b = r->bytes_inline ? dbc_malloc(cap) : dbc_realloc(r->bytes, cap);
+    if (!b)
+        return dbc_nomem();
+    if (r->bytes_inline)
+        memcpy(b, r->bytes, r->nbytes);
+    r->bytes = b;
+    r->cap_bytes = cap;
+    r->bytes_inline = false;
     return 0;
 }
 

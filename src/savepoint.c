@@ -22,12 +22,14 @@ static int run(dbconn_session *s, const char *what, const char *verb,
     int rc = dbc_session_check(s, what);
     if (rc)
         return rc;
-    if (!valid_name(name))
+    if (!valid_name(name)) {
+        char shown[512];
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL,
-                        "%s: bad savepoint name \"%.64s\" (letters, digits "
-                        "and '_', not starting with a digit, at most 64)",
-                        what, name ? name : "(null)"));
+                        "%s: bad savepoint name \"%s\" (letters, digits and "
+                        "'_', not starting with a digit, at most 64)",
+                        what, dbc_show(name, shown, sizeof shown)));
+    }
     bool recover = strcmp(verb, "ROLLBACK TO SAVEPOINT") == 0;
     if (s->tx == DBC_TX_ABORTED && !recover)
         return dbc_session_aborted_error(s, what);

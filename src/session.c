@@ -51,15 +51,15 @@ int dbc_session_check(dbconn_session *s, const char *what) {
             s, dbc_fail(DBCONN_ECLOSED,
                         "%s: the session is closed (its dbconn was closed)",
                         what));
+    /* Below, a job may be running for s: record on the thread only, never
+     * in the session a worker is writing. */
     if (atomic_load(&s->db->closing))
-        return dbc_session_fail(
-            s, dbc_fail(DBCONN_ECLOSED, "%s: the dbconn is closing", what));
+        return dbc_fail(DBCONN_ECLOSED, "%s: the dbconn is closing", what);
     if (dbc_async_session_busy(s))
-        return dbc_session_fail(
-            s, dbc_fail(DBCONN_EINVAL,
+        return dbc_fail(DBCONN_EINVAL,
                         "%s: the session has async operations queued or "
                         "running; wait for their callbacks",
-                        what));
+                        what);
     return 0;
 }
 
@@ -205,7 +205,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         return rc;
     if (pc->cache.capacity)
         dbc_pool_count_cache(db->pool, hit);
-    if (!drv->readonly(st) && (rc = take_gate(s)) != 0)
+    bool writes = !drv->readonly(st);
+    if (writes && (rc = take_gate(s)) != 0)
         goto done;
     if ((rc = drv->bind(st, params, nparams)) != 0)
         goto done;
@@ -238,7 +239,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     rc = 0;
     /* Counts belong to statements that change rows; a SELECT would only
      * repeat the connection's numbers from someone's earlier work. */
-    if (r && !drv->readonly(st))
+    if (r && writes)
         dbc_result_set_counts(r, drv->changes(pc->conn),
                               drv->last_insert_id(pc->conn));
 done:
