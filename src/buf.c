@@ -45,7 +45,7 @@ void dbc_buf_printf(dbc_buf *b, const char *fmt, ...) {
     if (n < 0 || !grow(b, (size_t)n))
         return;
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    (void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap); /* n fits */
     va_end(ap);
     b->len += (size_t)n;
 }

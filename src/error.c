@@ -38,12 +38,12 @@ const char *dbconn_err_name(int code) {
 }
 
 static int vfail(int code, int native, const char *fmt, va_list ap) {
-    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+    (void)vsnprintf(last_msg, sizeof last_msg, fmt, ap); /* truncates */
     last_native = native;
     return code;
 }
 
-int dbc_fail(int code, const char *fmt, ...) {
+int(dbc_fail)(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vfail(code, 0, fmt, ap);
@@ -51,7 +51,7 @@ int dbc_fail(int code, const char *fmt, ...) {
     return code;
 }
 
-int dbc_fail_native(int code, int native, const char *fmt, ...) {
+int(dbc_fail_native)(int code, int native, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vfail(code, native, fmt, ap);
@@ -59,7 +59,7 @@ int dbc_fail_native(int code, int native, const char *fmt, ...) {
     return code;
 }
 
-int dbc_nomem(void) {
+int(dbc_nomem)(void) {
     strcpy(last_msg, "out of memory");
     last_native = 0;
     return DBCONN_ENOMEM;

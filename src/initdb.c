@@ -37,7 +37,7 @@ typedef struct failure {
 static void failure_take(failure *f, dbconn_session *s, int rc) {
     f->rc = rc;
     f->native = dbconn_session_db_errcode(s);
-    snprintf(f->msg, sizeof f->msg, "%s", dbconn_session_errmsg(s));
+    (void)snprintf(f->msg, sizeof f->msg, "%s", dbconn_session_errmsg(s));
     dbconn_rollback(s);
     dbconn_session_close(s);
 }

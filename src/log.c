@@ -27,8 +27,8 @@ void dbc_log_line(dbc_log *l, int level, const char *line) {
     if (l->fn)
         l->fn(l->data, level, line);
     else
-        fprintf(stderr, "dbconn.engine %s %s\n", dbc_log_level_name(level),
-                line);
+        (void)fprintf(stderr, "dbconn.engine %s %s\n", /* best effort */
+                      dbc_log_level_name(level), line);
     uv_mutex_unlock(&l->lock);
 }
 
@@ -36,7 +36,7 @@ void dbc_log_printf(dbc_log *l, int level, const char *fmt, ...) {
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    (void)vsnprintf(line, sizeof line, fmt, ap); /* a long line is cut */
     va_end(ap);
     dbc_log_line(l, level, line);
 }

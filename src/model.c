@@ -9,7 +9,9 @@
 #include "error.h"
 
 static char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c;
 }
 
 bool dbc_name_eqn(const char *a, const char *b, size_t blen) {

@@ -144,23 +144,6 @@ bool dbc_option_known(const char *key) { return key && lookup(key); }
 /* Messages                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* A user string for a message: at most 48 bytes, control characters,
- * quotes, backslashes and non-ASCII bytes as \xNN. */
-static const char *show(const char *s, char *out, size_t cap) {
-    size_t n = 0, i = 0;
-    for (; s[i] && i < 48 && n + 8 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            out[n++] = (char)c;
-        else
-            n += (size_t)snprintf(out + n, cap - n, "\\x%02X", c);
-    }
-    if (s[i])
-        n += (size_t)snprintf(out + n, cap - n, "... (%zu bytes)", strlen(s));
-    out[n < cap ? n : cap - 1] = '\0';
-    return out;
-}
-
 /* `<origin> "<key>": invalid value "<value>": <what is accepted>`. */
 static int bad_value(const char *origin, const char *key, const char *value,
                      const char *fmt, ...) DBC_PRINTF(4, 5);
@@ -170,10 +153,10 @@ static int bad_value(const char *origin, const char *key, const char *value,
     char v[512], detail[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    (void)vsnprintf(detail, sizeof detail, fmt, ap); /* truncates */
     va_end(ap);
     return dbc_fail(DBCONN_EOPTION, "%s \"%s\": invalid value \"%s\": %s",
-                    origin, key, show(value, v, sizeof v), detail);
+                    origin, key, dbc_show(value, v, sizeof v), detail);
 }
 
 /* "delete, truncate, ..." for a K_STR or K_ENUM option. */
@@ -192,11 +175,12 @@ static const char *choice_list(const optdef *d, char *out, size_t cap) {
 /* The accepted integers for a by-name message. */
 static const char *int_help(const optdef *d, char *out, size_t cap) {
     if (d->neg)
-        snprintf(out, cap, "a decimal integer in %d..%d (0 = %s, -1 = %s)",
-                 d->min, d->max, d->zero, d->neg);
+        (void)snprintf(out, cap,
+                       "a decimal integer in %d..%d (0 = %s, -1 = %s)", d->min,
+                       d->max, d->zero, d->neg);
     else
-        snprintf(out, cap, "a decimal integer in %d..%d (0 = %s)", d->min,
-                 d->max, d->zero);
+        (void)snprintf(out, cap, "a decimal integer in %d..%d (0 = %s)",
+                       d->min, d->max, d->zero);
     return out;
 }
 
@@ -360,7 +344,7 @@ static int set_by_name(dbconn_options *o, const char *key, const char *value,
     if (!d)
         return dbc_fail(DBCONN_EOPTION,
                         "unknown engine option \"%s\" (known: " KNOWN_NAMES ")",
-                        show(key, k, sizeof k));
+                        dbc_show(key, k, sizeof k));
     if (d->kind == K_REJECT)
         return dbc_fail(DBCONN_EOPTION, "%s \"%s\" %s", origin, key, d->why);
     size_t n = strlen(value);
@@ -368,14 +352,15 @@ static int set_by_name(dbconn_options *o, const char *key, const char *value,
         return dbc_fail(DBCONN_EOPTION,
                         "%s \"%s\": value \"%s\" is too long (%zu bytes, at "
                         "most %d)",
-                        origin, key, show(value, v, sizeof v), n, VALUE_MAX);
+                        origin, key, dbc_show(value, v, sizeof v), n,
+                        VALUE_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)value[i];
         if (c < 0x20 || c == 0x7f)
             return dbc_fail(DBCONN_EOPTION,
                             "%s \"%s\": value \"%s\" contains a control "
                             "character (0x%02X at byte %zu)",
-                            origin, key, show(value, v, sizeof v), c, i);
+                            origin, key, dbc_show(value, v, sizeof v), c, i);
     }
     return set_value(o, d, key, value, origin);
 }
@@ -413,7 +398,7 @@ static int check_field(dbconn_options *o, const optdef *d) {
         if (v == DBCONN_NONE || (v >= d->min && v <= d->max))
             return 0;
         if (d->neg)
-            snprintf(help, sizeof help, "-1 (%s), ", d->neg);
+            (void)snprintf(help, sizeof help, "-1 (%s), ", d->neg);
         return dbc_fail(DBCONN_EOPTION, "dbconn_options.%s = %d is invalid: "
                         "expected 0 (default: %s), %s1..%d or DBCONN_NONE "
                         "(%s)", d->name, v, d->dflt, d->neg ? help : "",
@@ -438,7 +423,7 @@ static int check_field(dbconn_options *o, const optdef *d) {
             }
         return dbc_fail(DBCONN_EOPTION, "dbconn_options.%s = \"%s\" is "
                         "invalid: expected NULL (driver default) or one of %s "
-                        "(any case)", d->name, show(s, help, 80),
+                        "(any case)", d->name, dbc_show(s, help, 80),
                         choice_list(d, help + 80, sizeof help - 80));
     case K_BOOL:
     case K_SECONDS:

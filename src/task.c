@@ -24,10 +24,11 @@
  * addresses have bit 63 clear (also with 5-level paging and Intel LAM); on
  * AArch64 they have bit 55 clear (also with top-byte tags); the top half is
  * the kernel's on every mainstream 64-bit OS.  2^44 threads at a million
- * threads a second is half a year of nothing but thread creation. */
-#if UINTPTR_MAX <= 0xffffffffu
-#error "libdbconn's thread keys need 64-bit pointers (see task.c)"
-#endif
+ * threads a second is half a year of nothing but thread creation.
+ * (A static assertion rather than #if/#error, so that cppcheck, which does
+ * not read <stdint.h>, still analyses this file.) */
+_Static_assert(UINTPTR_MAX > 0xffffffffu,
+               "libdbconn's thread keys need 64-bit pointers (see task.c)");
 #define KEY_LIMIT (UINT64_C(1) << 44)
 
 /* The one process-wide mutable variable besides the thread-locals: the
@@ -63,11 +64,13 @@ void *dbc_thread_key(void) {
             abort(); /* unreachable in practice; see KEY_LIMIT */
         own_key = UINTPTR_MAX - ((uintptr_t)n << 4);
     }
+    /* A made-up identity that is never dereferenced: the integer-to-pointer
+     * cast is the point.  NOLINTNEXTLINE(performance-no-int-to-ptr) */
     return (void *)own_key;
 }
 
 bool dbc_is_own_thread_key(const void *key) {
-    return own_key != 0 && key == (const void *)own_key;
+    return own_key != 0 && (uintptr_t)key == own_key;
 }
 
 void *dbconn_current_task(void) {

@@ -1,0 +1,70 @@
+/* Private to the URL module: what url.c (parsing, accessors) and
+ * url_render.c (rendering, masking) share.  Nothing outside src/url*.c
+ * includes this; the rest of the library sees only url.h and dbconn.h.
+ * Owner: the URL module. */
+#ifndef DBCONN_URL_INT_H
+#define DBCONN_URL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "dbconn.h"
+
+/* One query pair, both strings owned by the URL. */
+typedef struct dbc_url_pair {
+    char *key;
+    char *value;
+} dbc_url_pair;
+
+/* A parsed URL owns every string in it (url.c allocates and frees them;
+ * url_render.c only reads them). */
+struct dbconn_url {
+    char *dialect;    /* as written (never NULL) */
+    char *driver;     /* NULL when there is no "+driver" */
+    char *username;   /* decoded; NULL when there is no "...@" */
+    char *password;   /* decoded; NULL when the userinfo has no ':' */
+    char *host;       /* as written; IPv6 without brackets; NULL when empty */
+    int port;         /* 0 = none */
+    char *database;   /* decoded; NULL when no '/' follows the authority */
+    dbc_url_pair *query; /* decoded, in order, repeats kept */
+    size_t nquery;
+};
+
+/* Character classes shared by the parser and the renderer, so that what the
+ * renderer leaves unencoded is exactly what the parser takes as is. */
+static inline bool dbc_url_is_alnum(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+}
+
+static inline bool dbc_url_is_ctl(unsigned char c) {
+    return c < 0x20 || c == 0x7f;
+}
+
+/* An snprintf-style output: writes what fits in buf[0..size-1) and counts
+ * every byte the whole output needs in len.  buf is borrowed; it may be NULL
+ * when size is 0. */
+typedef struct dbc_url_sink {
+    char *buf;
+    size_t size;
+    size_t len; /* bytes the full output needs */
+} dbc_url_sink;
+
+static inline void dbc_url_put(dbc_url_sink *k, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++, k->len++)
+        if (k->len + 1 < k->size)
+            k->buf[k->len] = s[i];
+}
+
+static inline void dbc_url_puts(dbc_url_sink *k, const char *s) {
+    dbc_url_put(k, s, strlen(s));
+}
+
+/* NUL-terminates what was written (when there is any room at all). */
+static inline void dbc_url_finish(dbc_url_sink *k) {
+    if (k->size)
+        k->buf[k->len < k->size ? k->len : k->size - 1] = '\0';
+}
+
+#endif
