@@ -407,7 +407,7 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
             continue;
         char msg[DBC_ERRMSG_MAX];
         int native = s->native;
-        snprintf(msg, sizeof msg, "%s", s->errmsg);
+        (void)snprintf(msg, sizeof msg, "%s", s->errmsg);
         dbc_session_rollback_held(s);
         dbc_initdb_stmt_failed(&op->ddl.stmts[i], rc, native, msg);
         return dbc_session_fail(s, rc);

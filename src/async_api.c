@@ -33,6 +33,8 @@ static size_t value_bytes(const dbconn_value *v) {
 static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
                        dbc_op **out) {
     *out = NULL;
+    if (n && !params)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_exec_async: params is NULL");
     size_t sql_len = strlen(sql) + 1, extra = 0;
     for (size_t i = 0; i < n; i++) {
         int t = params[i].type;
@@ -60,7 +62,7 @@ static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
     for (size_t i = 0; i < n; i++) {
         vals[i] = params[i];
         size_t len = value_bytes(&params[i]);
-        if (!len)
+        if (!len || !params[i].u.b.ptr) /* (no bytes: nothing to copy) */
             continue;
         bool text = params[i].type != DBCONN_TYPE_BLOB;
         memcpy(bytes, params[i].u.b.ptr, text ? len - 1 : len);

@@ -68,7 +68,8 @@ static int busy_handler(void *arg, int count) {
 
 static int pragma(sqlite3 *db, const char *name, const char *value) {
     char sql[96];
-    snprintf(sql, sizeof sql, "PRAGMA %s=%s", name, value);
+    (void)snprintf(sql, sizeof sql, "PRAGMA %s=%s", name, value); /* fixed
+                                                                   sets */
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : dbc_sqlite_fail(db, rc, sql);
 }

@@ -25,6 +25,18 @@ int dbc_nomem(void);
  * control characters, quotes, backslashes and non-ASCII bytes as \xNN;
  * written to out (cap >= 16), which is returned.  NULL shows as (null). */
 const char *dbc_show(const char *s, char *out, size_t cap);
+/* The failure recorders return their `code` argument; these wrappers let
+ * static analysers see that (so `return dbc_fail(...)` is known to be an
+ * error path).  error.c defines the functions as (dbc_fail) etc. */
+static inline int dbc_code_(int code, int ignored) {
+    (void)ignored;
+    return code;
+}
+#define dbc_fail(code, ...) dbc_code_((code), dbc_fail((code), __VA_ARGS__))
+#define dbc_fail_native(code, native, ...)                                      \
+    dbc_code_((code), dbc_fail_native((code), (native), __VA_ARGS__))
+#define dbc_nomem() dbc_code_(DBCONN_ENOMEM, dbc_nomem())
+
 /* This thread's last message / native code. */
 const char *dbc_last_msg(void);
 int dbc_last_native(void);

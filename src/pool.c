@@ -246,11 +246,11 @@ static void disconnect_slot(dbc_pool *p, dbc_pconn *c) {
 }
 
 int dbc_pool_prepare(dbc_pool *p, dbc_pconn *c) {
-    if (c->conn && p->recycle_s > 0 &&
-        now_ms() - c->created_ms >= (uint64_t)p->recycle_s * 1000u)
+    /* Too old, or dead when pinged: reconnect below. */
+    if (c->conn && ((p->recycle_s > 0 && now_ms() - c->created_ms >=
+                                             (uint64_t)p->recycle_s * 1000u) ||
+                    (p->pre_ping && p->drv->ping(c->conn) != 0)))
         disconnect_slot(p, c);
-    else if (c->conn && p->pre_ping && p->drv->ping(c->conn) != 0)
-        disconnect_slot(p, c); /* stale: reconnect below */
     if (!c->conn)
         return connect_slot(p, c);
     return 0;

@@ -40,7 +40,8 @@ static int run(dbconn_session *s, const char *what, const char *verb,
         return rc;
     /* Quoted, so a keyword ("select") is a fine name too. */
     char sql[128];
-    snprintf(sql, sizeof sql, "%s \"%s\"", verb, name);
+    (void)snprintf(sql, sizeof sql, "%s \"%s\"", verb, name); /* fits: name
+                                                                 <= 64 */
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
     rc = s->db->drv->exec_script(s->pc->conn, sql);

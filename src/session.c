@@ -11,7 +11,7 @@
 
 int dbc_session_fail(dbconn_session *s, int code) {
     if (s) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%s", dbc_last_msg());
+        (void)snprintf(s->errmsg, sizeof s->errmsg, "%s", dbc_last_msg());
         s->native = dbc_last_native();
     }
     return code;
@@ -219,9 +219,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         goto done;
     if (want_rows && echo && db->cfg.echo > 1 && dbconn_result_ncols(r))
         dbc_echo_cols(db, r);
-    bool stop = false;
     while ((rc = drv->step(st)) == DBC_STEP_ROW) {
-        if (!want_rows || stop)
+        if (!want_rows)
             continue;
         if (ctx->each)
             dbc_result_clear_rows(r);
@@ -229,10 +228,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
             goto done;
         if (echo && db->cfg.echo > 1)
             dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
-        if (ctx->each && ctx->each(ctx->each_data, r) != 0) {
-            stop = true;
-            break;
-        }
+        if (ctx->each && ctx->each(ctx->each_data, r) != 0)
+            break; /* the caller has seen enough; reset discards the rest */
     }
     if (rc < 0)
         goto done;
