@@ -74,6 +74,9 @@ typedef struct dbc_driver {
     int (*exec_script)(dbc_conn *c, const char *sql);
     bool (*in_transaction)(dbc_conn *c);
     int64_t (*changes)(dbc_conn *c);
+    /* Rows changed since the connection opened (to tell whether the last
+     * statement changed any: DDL leaves it as it was). */
+    int64_t (*total_changes)(dbc_conn *c);
     int64_t (*last_insert_id)(dbc_conn *c);
     /* SQL to begin a transaction in DBCONN_BEGIN_* mode (for echo). */
     const char *(*begin_sql)(int mode);

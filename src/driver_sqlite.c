@@ -159,6 +159,10 @@ static bool sq_in_transaction(dbc_conn *c) {
 
 static int64_t sq_changes(dbc_conn *c) { return sqlite3_changes64(c->db); }
 
+static int64_t sq_total_changes(dbc_conn *c) {
+    return sqlite3_total_changes64(c->db);
+}
+
 static int64_t sq_last_insert_id(dbc_conn *c) {
     return sqlite3_last_insert_rowid(c->db);
 }
@@ -406,6 +410,7 @@ const dbc_driver dbc_driver_sqlite = {
     .exec_script = sq_exec_script,
     .in_transaction = sq_in_transaction,
     .changes = sq_changes,
+    .total_changes = sq_total_changes,
     .last_insert_id = sq_last_insert_id,
     .begin_sql = sq_begin_sql,
     .control = sq_control,

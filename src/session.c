@@ -206,6 +206,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     if (pc->cache.capacity)
         dbc_pool_count_cache(db->pool, hit);
     bool writes = !drv->readonly(st);
+    int64_t total = 0;
     if (writes && (rc = take_gate(s)) != 0)
         goto done;
     if ((rc = drv->bind(st, params, nparams)) != 0)
@@ -215,6 +216,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         dbc_echo_params(db, hit, age, params, nparams);
     }
     bool want_rows = ctx->out || ctx->each;
+    if (writes && ctx->out)
+        total = drv->total_changes(pc->conn);
     if (want_rows && (rc = new_result(drv, st, entry, &r)) != 0)
         goto done;
     if (want_rows && echo && db->cfg.echo > 1 && dbconn_result_ncols(r))
@@ -234,9 +237,9 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     if (rc < 0)
         goto done;
     rc = 0;
-    /* Counts belong to statements that change rows; a SELECT would only
-     * repeat the connection's numbers from someone's earlier work. */
-    if (r && writes)
+    /* Counts belong to statements that changed rows; a SELECT or DDL would
+     * only repeat the connection's numbers from someone's earlier work. */
+    if (r && writes && drv->total_changes(pc->conn) != total)
         dbc_result_set_counts(r, drv->changes(pc->conn),
                               drv->last_insert_id(pc->conn));
 done:
@@ -336,6 +339,8 @@ int dbconn_begin(dbconn_session *s, int mode) {
     if (mode < DBCONN_BEGIN_DEFAULT || mode > DBCONN_BEGIN_EXCLUSIVE)
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL, "dbconn_begin: unknown mode %d", mode));
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, "dbconn_begin");
     if (s->tx != DBC_TX_IDLE)
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL,

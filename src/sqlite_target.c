@@ -206,12 +206,10 @@ static int check_config(dbc_target *t, const dbc_config *cfg) {
     t->foreign_keys = cfg->foreign_keys;
     t->synchronous = cfg->synchronous;
     t->journal_mode = cfg->journal_mode;
-    if (!t->journal_mode)
-        /* Files: readers never wait for the writer.  memdb: the rollback
-         * journal stays in each connection's heap instead of being a memdb
-         * file created and deleted at every commit (30% of a short
-         * transaction). */
-        t->journal_mode = t->memory ? "memory" : "wal";
+    if (!t->journal_mode && !t->memory)
+        t->journal_mode = "wal"; /* readers never wait for the writer */
+    /* memdb keeps its journal in memory already; setting it would take a
+     * lock for every new connection. */
     return 0;
 }
 

@@ -51,6 +51,19 @@ static void test_types_round_trip(void **state) {
     assert_int_equal(dbconn_result_last_insert_id(r), 1);
     assert_int_equal(dbconn_result_ncols(r), 0);
     dbconn_result_free(r);
+    /* Statements that change no rows report no counts (not the
+     * connection's numbers from the INSERT before them). */
+    tu_ok(dbconn_exec(f->s, "CREATE TABLE counts_ddl (x)", NULL, 0, &r));
+    assert_int_equal(dbconn_result_changes(r), 0);
+    assert_int_equal(dbconn_result_last_insert_id(r), 0);
+    dbconn_result_free(r);
+    tu_ok(dbconn_exec(f->s, "SELECT count(*) FROM users", NULL, 0, &r));
+    assert_int_equal(dbconn_result_changes(r), 0);
+    assert_int_equal(dbconn_result_last_insert_id(r), 0);
+    dbconn_result_free(r);
+    tu_ok(dbconn_exec(f->s, "UPDATE users SET score = score", NULL, 0, &r));
+    assert_int_equal(dbconn_result_changes(r), 1);
+    dbconn_result_free(r);
     tu_ok(dbconn_exec(f->s, "SELECT id, name, email, age, score, pic FROM users",
                       NULL, 0, &r));
     tu_ok(dbconn_commit(f->s));
