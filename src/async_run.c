@@ -1,0 +1,281 @@
+/* Jobs: what a session can run without waiting runs in one job, on a
+ * thread-pool worker or inline; jobs start in the idle phase of the loop
+ * turn that submitted them, at most UV_THREADPOOL_SIZE at once (see
+ * async_int.h). */
+#include <stdio.h>
+
+#include "async_int.h"
+
+/* Closes a session whose close had to wait for its running work. */
+void dbc_async_finish_free(dbc_async_session *as) {
+    dbconn_session *s = as->s;
+    dbc_async_free_state(as);
+    dbc_session_free(s);
+}
+
+/* One op of the queue on the connection the session holds.  Returns
+ * DBC_WOULD_BLOCK when the op must wait (gate, connection): it stays at the
+ * head untouched. */
+static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
+    dbconn_session *s = as->s;
+    dbconn *db = s->db;
+    int rc;
+    if (s->tx == DBC_TX_ABORTED && op->type != DBC_OP_ROLLBACK)
+        return dbc_session_aborted_error(s, op->type == DBC_OP_COMMIT
+                                                ? "dbconn_commit_async"
+                                                : "dbconn_exec_async");
+    if (op->type == DBC_OP_ROLLBACK) {
+        if (!s->pc) {
+            s->tx = DBC_TX_IDLE;
+            return 0;
+        }
+        return dbc_session_rollback_held(s);
+    }
+    if (op->type == DBC_OP_COMMIT)
+        return s->tx == DBC_TX_ACTIVE ? dbc_session_commit_held(s) : 0;
+    if (!s->pc) { /* a commit earlier in this job gave it back */
+        dbc_pconn *pc;
+        if (dbc_pool_try(db->pool, &pc) != 0)
+            return DBC_WOULD_BLOCK;
+        s->pc = pc;
+        if ((rc = dbc_pool_prepare(db->pool, pc)) != 0) {
+            dbc_pool_checkin(db->pool, pc, true);
+            s->pc = NULL;
+            dbc_session_abort(s);
+            return dbc_session_fail(s, rc);
+        }
+    }
+    if (s->tx == DBC_TX_IDLE) {
+        rc = dbc_session_begin_held(s, op->type == DBC_OP_INITDB
+                                            ? DBCONN_BEGIN_IMMEDIATE
+                                            : 0);
+        if (rc == DBC_WOULD_BLOCK)
+            return rc;
+        if (rc) {
+            dbc_session_fail(s, rc);
+            (void)dbc_session_rollback_held(s); /* gives the connection back */
+            dbc_session_abort(s);
+            return rc;
+        }
+    }
+    if (op->type == DBC_OP_EXEC)
+        return dbc_session_exec_held(s, op->sql, op->params, op->nparams, res);
+    /* DBC_OP_INITDB: every statement or none */
+    for (size_t i = 0; i < op->ddl.n; i++) {
+        rc = dbc_session_exec_held(s, op->ddl.stmts[i].sql, NULL, 0, NULL);
+        if (rc == 0)
+            continue;
+        char msg[DBC_ERRMSG_MAX];
+        int native = s->native;
+        (void)snprintf(msg, sizeof msg, "%s", s->errmsg);
+        dbc_session_rollback_held(s);
+        dbc_initdb_stmt_failed(&op->ddl.stmts[i], rc, native, msg);
+        return dbc_session_fail(s, rc);
+    }
+    return dbc_session_commit_held(s);
+}
+
+/* The job: drains the session's queue while it can go on without waiting.
+ * Runs on a worker (threadpool) or on the loop thread (inline). */
+static void run_ops(dbc_async_session *as) {
+    dbc_async *a = as->a;
+    dbconn_session *s = as->s;
+    dbconn *db = s->db;
+    s->nonblocking = true;
+    if (as->pc_fresh) {
+        as->pc_fresh = false;
+        int rc = dbc_pool_prepare(db->pool, s->pc);
+        if (rc) {
+            dbc_pool_checkin(db->pool, s->pc, true);
+            s->pc = NULL;
+            dbc_session_fail(s, rc);
+            dbc_session_abort(s);
+            uv_mutex_lock(&a->lock);
+            dbc_op *op = dbc_async_pop_head_locked(as);
+            uv_mutex_unlock(&a->lock);
+            dbc_op_set_outcome(op, rc, NULL, s->errmsg, s->native);
+            uv_mutex_lock(&a->lock);
+            dbc_async_push_done_locked(a, op);
+            uv_mutex_unlock(&a->lock);
+        }
+    }
+    for (;;) {
+        uv_mutex_lock(&a->lock);
+        dbc_op *op = as->head;
+        as->running = op;
+        uv_mutex_unlock(&a->lock);
+        if (!op)
+            break;
+        dbconn_result *res = NULL;
+        int rc = run_one(as, op, &res);
+        if (rc == DBC_WOULD_BLOCK) {
+            uv_mutex_lock(&a->lock);
+            as->running = NULL;
+            as->job_last = NULL; /* it waits again: queued, cancellable */
+            uv_mutex_unlock(&a->lock);
+            as->need_gate = s->pc != NULL; /* else: needs a connection */
+            break;
+        }
+        dbc_op_set_outcome(op, rc, res, s->errmsg, s->native);
+        uv_mutex_lock(&a->lock);
+        dbc_async_pop_head_locked(as);
+        dbc_async_push_done_locked(a, op);
+        uv_mutex_unlock(&a->lock);
+    }
+    s->nonblocking = false;
+}
+
+static void work_cb(uv_work_t *req) {
+    run_ops(CONTAINER(req, dbc_async_session, work));
+}
+
+void dbc_async_start_throttled(dbc_async *a) {
+    while (a->qhead && a->inflight < a->max_inflight) {
+        dbc_async_session *as = a->qhead;
+        a->qhead = as->qnext;
+        if (!a->qhead)
+            a->qtail = NULL;
+        as->qnext = NULL;
+        as->state = AS_IDLE;
+        dbc_async_schedule(as);
+    }
+}
+
+static void after_work(uv_work_t *req, int status) {
+    (void)status; /* jobs are never uv_cancel()ed */
+    dbc_async_session *as = CONTAINER(req, dbc_async_session, work);
+    dbc_async *a = as->a;
+    a->inflight--;
+    as->state = AS_IDLE;
+    if (as->free_pending)
+        dbc_async_finish_free(as);
+    else
+        dbc_async_schedule(as);
+    dbc_async_start_throttled(a);
+    dbc_async_deliver(a);
+    dbc_async_maybe_finish_close(a);
+}
+
+static void count_job(dbc_async *a) {
+    uv_mutex_lock(&a->lock);
+    a->jobs++;
+    if ((uint64_t)a->inflight + 1 > a->peak)
+        a->peak = (uint64_t)a->inflight + 1;
+    uv_mutex_unlock(&a->lock);
+}
+
+/* Moves as on as far as it can without waiting (the loop thread). */
+void dbc_async_schedule(dbc_async_session *as) {
+    dbc_async *a = as->a;
+    dbconn_session *s = as->s;
+    while (as->state == AS_IDLE && as->head) {
+        dbconn *db = s->db;
+        dbc_op *op = as->head;
+        if (a->closing) {
+            dbc_async_cancel_queued(as, "the dbconn was closed before this operation "
+                              "ran");
+            return;
+        }
+        /* What needs no connection completes here (callback next turn). */
+        if (s->tx == DBC_TX_ABORTED && op->type != DBC_OP_ROLLBACK && !s->pc) {
+            dbc_async_complete_head(as, dbc_session_aborted_error(
+                                  s, op->type == DBC_OP_COMMIT
+                                         ? "dbconn_commit_async"
+                                         : "dbconn_exec_async"));
+            continue;
+        }
+        if (!s->pc && (op->type == DBC_OP_COMMIT ||
+                       op->type == DBC_OP_ROLLBACK)) {
+            s->tx = DBC_TX_IDLE;
+            dbc_async_complete_head(as, 0);
+            continue;
+        }
+        if (!s->pc) {
+            dbc_pconn *pc;
+            int rc = dbc_pool_acquire_or_park(db->pool, &pc, &as->pool_w);
+            if (rc == 1) {
+                dbc_async_park(as, AS_PARKED_POOL, db->cfg.pool_timeout_ms);
+                return;
+            }
+            if (rc < 0) {
+                dbc_session_fail(s, rc);
+                dbc_session_abort(s);
+                dbc_async_complete_head(as, rc);
+                continue;
+            }
+            s->pc = pc;
+            as->pc_fresh = true;
+            as->need_gate = op->type == DBC_OP_INITDB &&
+                            db->drv->serialize_writers;
+        }
+        if (as->need_gate && !s->holds_gate && op->type != DBC_OP_ROLLBACK) {
+            int rc = dbc_gate_acquire_or_park(&db->gate, s, &as->gate_w);
+            if (rc == 1) {
+                dbc_async_park(as, AS_PARKED_GATE, db->cfg.busy_timeout_ms);
+                return;
+            }
+            s->holds_gate = true;
+        }
+        as->need_gate = false;
+        if (a->inline_policy) {
+            count_job(a);
+            run_ops(as);
+            uv_async_send(&a->wake); /* callbacks in a later turn */
+            continue;
+        }
+        if (a->inflight >= a->max_inflight) {
+            as->state = AS_THROTTLED;
+            if (a->qtail)
+                a->qtail->qnext = as;
+            else
+                a->qhead = as;
+            a->qtail = as;
+            return;
+        }
+        count_job(a);
+        uv_mutex_lock(&a->lock);
+        as->job_last = as->tail;
+        uv_mutex_unlock(&a->lock);
+        as->state = AS_RUNNING;
+        a->inflight++;
+        if (uv_queue_work(a->loop, &as->work, work_cb, after_work) != 0) {
+            /* Only fails for a NULL callback: cannot happen; stay safe. */
+            a->inflight--;
+            as->state = AS_IDLE;
+            dbc_async_complete_head(as, dbc_fail(DBCONN_EINVAL, "uv_queue_work failed"));
+        }
+        return;
+    }
+}
+
+/* Submissions start their session in the idle phase of the loop turn, so
+ * everything a callback (or main) submits back to back is in the queue
+ * when the job starts: one hop, deterministically. */
+static void on_start(uv_idle_t *h) {
+    dbc_async *a = CONTAINER(h, dbc_async, starter);
+    uv_idle_stop(h);
+    dbc_async_session *list = a->start_list;
+    a->start_list = NULL;
+    while (list) {
+        dbc_async_session *as = list;
+        list = as->snext;
+        as->snext = NULL;
+        as->to_start = false;
+        dbc_async_schedule(as);
+    }
+    dbc_async_start_throttled(a);
+    dbc_async_deliver(a);
+    dbc_async_maybe_finish_close(a);
+}
+
+void dbc_async_start_later(dbc_async_session *as) {
+    dbc_async *a = as->a;
+    if (as->to_start || as->state != AS_IDLE)
+        return; /* a running job or a parked wait picks the op up */
+    as->to_start = true;
+    as->snext = a->start_list;
+    a->start_list = as;
+    uv_idle_start(&a->starter, on_start);
+}
+
+/* Grants arriving from other threads, then callbacks. */
