@@ -4,6 +4,7 @@
 #ifndef DBCONN_GATE_H
 #define DBCONN_GATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -14,6 +15,7 @@ typedef struct dbc_gate {
     const void *owner; /* NULL = free */
     dbc_waitq waiters;
     uint64_t waits;    /* acquisitions that had to wait */
+    bool spinning;     /* a sync writer is polling before it queues */
 } dbc_gate;
 
 int dbc_gate_init(dbc_gate *g);
