@@ -78,7 +78,7 @@ static dbc_async_session *state_of(dbconn_session *s, dbc_async *a) {
 void dbc_async_free_state(dbc_async_session *as) {
     dbc_async *a = as->a;
     uv_mutex_lock(&a->lock); /* its finished ops no longer point at it */
-    for (dbc_op *op = a->done_head; op; op = op->next)
+    for (dbc_op *op = as->ndone ? a->done_head : NULL; op; op = op->next)
         if (op->s == as->s)
             op->s = NULL;
     uv_mutex_unlock(&a->lock);
@@ -157,6 +157,7 @@ int dbc_async_session_close(dbconn_session *s) {
     }
     case AS_PARKED_POOL:
     case AS_PARKED_GATE:
+    case AS_PARKED_RETRY:
         if (!dbc_async_unpark(as)) {
             as->cancelled = true;
             as->a->grants_expected++;
@@ -221,7 +222,8 @@ int dbc_async_close(dbconn *db, int first, dbconn_done_cb cb, void *data) {
     a->close_data = data;
     for (dbc_async_session *as = a->all; as; as = as->anext) {
         dbc_async_cancel_queued(as, "the dbconn was closed before this operation ran");
-        if (as->state == AS_PARKED_POOL || as->state == AS_PARKED_GATE) {
+        if (as->state == AS_PARKED_POOL || as->state == AS_PARKED_GATE ||
+            as->state == AS_PARKED_RETRY) {
             if (!dbc_async_unpark(as)) {
                 as->cancelled = true;
                 a->grants_expected++;

@@ -22,8 +22,8 @@
 
 #include "async.h"
 
-enum { AS_IDLE, AS_PARKED_POOL, AS_PARKED_GATE, AS_GRANTED, AS_THROTTLED,
-       AS_RUNNING };
+enum { AS_IDLE, AS_PARKED_POOL, AS_PARKED_GATE, AS_PARKED_RETRY, AS_GRANTED,
+       AS_THROTTLED, AS_RUNNING };
 
 typedef struct dbc_async dbc_async; /* the dbconn's async state */
 typedef struct dbc_async_session dbc_async_session;
@@ -40,6 +40,9 @@ struct dbc_async_session {
     void *grant;             /* what ready() handed over (a->lock) */
     int grant_kind;          /* AS_PARKED_POOL / AS_PARKED_GATE */
     bool need_gate;          /* the next op must wait for the write gate */
+    bool retry;              /* the next op met another connection's lock */
+    int busy_tries;          /* retries so far for that op */
+    uint64_t busy_since;     /* uv_hrtime() of its first lock conflict */
     bool pc_fresh;           /* s->pc not prepared yet (connect/recycle/ping) */
     bool cancelled;          /* unparked too late: release the grant */
     bool free_pending;       /* the session was closed while busy */
@@ -50,6 +53,7 @@ struct dbc_async_session {
     dbc_async_session *aprev, *anext;  /* every session with async state */
     dbc_async_session *snext;          /* start list */
     bool to_start;
+    size_t ndone;            /* its ops in the done list (a->lock) */
     uv_work_t work;
 };
 
@@ -66,7 +70,7 @@ struct dbc_async {
     dbc_op *done_head, *done_tail;   /* a->lock */
     dbc_async_session *ready;        /* a->lock */
     dbc_async_session *qhead, *qtail; /* throttled */
-    dbc_async_session *parked;
+    dbc_async_session *parked, *parked_tail; /* by deadline */
     dbc_async_session *all;
     size_t pending;          /* accepted ops whose callback has not run */
     int inflight, max_inflight;
@@ -100,6 +104,9 @@ void dbc_async_unlink_parked(dbc_async_session *as);
 void dbc_async_pool_ready(dbc_waiter *w, void *resource);
 void dbc_async_gate_ready(dbc_waiter *w, void *resource);
 bool dbc_async_unpark(dbc_async_session *as);
+/* Waits (on the timer, no thread blocked) before trying a locked op again,
+ * with SQLite's back-off schedule, until busy_timeout_ms. */
+void dbc_async_park_retry(dbc_async_session *as);
 void dbc_async_on_timer(uv_timer_t *t);
 void dbc_async_on_wake(uv_async_t *h);
 

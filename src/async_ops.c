@@ -25,6 +25,8 @@ void dbc_async_update_ref(dbc_async *a) {
 /* Moves a finished op to the done list (lock held by the caller). */
 void dbc_async_push_done_locked(dbc_async *a, dbc_op *op) {
     op->next = NULL;
+    if (op->s && op->s->async)
+        op->s->async->ndone++;
     if (a->done_tail)
         a->done_tail->next = op;
     else
@@ -106,6 +108,8 @@ void dbc_async_deliver(dbc_async *a) {
             a->done_head = op->next;
             if (!a->done_head)
                 a->done_tail = NULL;
+            if (op->s && op->s->async)
+                op->s->async->ndone--;
         }
         uv_mutex_unlock(&a->lock);
         if (!op)

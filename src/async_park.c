@@ -4,15 +4,15 @@
  * pool_timeout_ms / busy_timeout_ms (see async_int.h). */
 #include "async_int.h"
 
+/* The parked list is kept in deadline order (new deadlines are nearly always
+ * the latest, so inserting from the tail is O(1) in practice): the timer
+ * needs only the head. */
 void dbc_async_rearm_timer(dbc_async *a) {
-    uint64_t first = UINT64_MAX;
-    for (dbc_async_session *p = a->parked; p; p = p->pnext)
-        if (p->deadline < first)
-            first = p->deadline;
-    if (first == UINT64_MAX) {
+    if (!a->parked) {
         uv_timer_stop(&a->timer);
         return;
     }
+    uint64_t first = a->parked->deadline;
     uint64_t now = uv_hrtime();
     uint64_t ms = first > now ? (first - now + 999999) / 1000000 : 0;
     uv_timer_start(&a->timer, dbc_async_on_timer, ms, 0);
@@ -22,11 +22,19 @@ void dbc_async_park(dbc_async_session *as, int state, int timeout_ms) {
     dbc_async *a = as->a;
     as->state = state;
     as->deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
-    as->pprev = NULL;
-    as->pnext = a->parked;
-    if (a->parked)
-        a->parked->pprev = as;
-    a->parked = as;
+    dbc_async_session *after = a->parked_tail;
+    while (after && after->deadline > as->deadline)
+        after = after->pprev;
+    as->pprev = after;
+    as->pnext = after ? after->pnext : a->parked;
+    if (as->pnext)
+        as->pnext->pprev = as;
+    else
+        a->parked_tail = as;
+    if (after)
+        after->pnext = as;
+    else
+        a->parked = as;
     dbc_async_rearm_timer(a);
 }
 
@@ -38,6 +46,8 @@ void dbc_async_unlink_parked(dbc_async_session *as) {
         a->parked = as->pnext;
     if (as->pnext)
         as->pnext->pprev = as->pprev;
+    else if (a->parked_tail == as)
+        a->parked_tail = as->pprev;
     as->pprev = as->pnext = NULL;
 }
 
@@ -66,7 +76,8 @@ void dbc_async_gate_ready(dbc_waiter *w, void *resource) {
  * way (it will arrive through the ready list and must be given back). */
 bool dbc_async_unpark(dbc_async_session *as) {
     dbconn *db = as->a->db;
-    int still = as->state == AS_PARKED_POOL
+    int still = as->state == AS_PARKED_RETRY ? 1
+                : as->state == AS_PARKED_POOL
                     ? dbc_pool_unpark(db->pool, &as->pool_w)
                     : dbc_gate_unpark(&db->gate, &as->gate_w);
     if (still) {
@@ -79,14 +90,56 @@ bool dbc_async_unpark(dbc_async_session *as) {
     return false;
 }
 
+void dbc_async_park_retry(dbc_async_session *as) {
+    static const int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    static const int ndelays = (int)(sizeof delays / sizeof *delays);
+    int timeout = as->a->db->cfg.busy_timeout_ms;
+    uint64_t now = uv_hrtime();
+    if (as->busy_tries++ == 0)
+        as->busy_since = now;
+    int waited = (int)((now - as->busy_since) / 1000000u);
+    int delay = delays[as->busy_tries <= ndelays ? as->busy_tries - 1
+                                                 : ndelays - 1];
+    if (waited + delay > timeout)
+        delay = timeout > waited ? timeout - waited : 0;
+    dbc_async_park(as, AS_PARKED_RETRY, delay);
+}
+
+/* A locked op's next try: again, or DBCONN_EBUSY past busy_timeout_ms. */
+static void retry_due(dbc_async_session *p) {
+    dbconn *db = p->a->db;
+    dbc_async_unlink_parked(p);
+    p->state = AS_IDLE;
+    p->retry = false;
+    if ((uv_hrtime() - p->busy_since) / 1000000u <
+        (uint64_t)db->cfg.busy_timeout_ms) {
+        dbc_async_schedule(p); /* runs the op again */
+        return;
+    }
+    p->busy_tries = 0;
+    dbc_fail(DBCONN_EBUSY,
+             "database is locked by another connection: waited %d ms "
+             "(busy_timeout_ms)",
+             db->cfg.busy_timeout_ms);
+    dbc_session_fail(p->s, DBCONN_EBUSY);
+    dbc_session_abort(p->s);
+    dbc_async_complete_head(p, DBCONN_EBUSY);
+    dbc_async_schedule(p);
+}
+
 void dbc_async_on_timer(uv_timer_t *t) {
     dbc_async *a = CONTAINER(t, dbc_async, timer);
     uint64_t now = uv_hrtime();
     dbc_async_session *p = a->parked, *next;
     for (; p; p = next) {
         next = p->pnext;
-        if (p->deadline > now || (p->state != AS_PARKED_POOL &&
-                                  p->state != AS_PARKED_GATE))
+        if (p->deadline > now)
+            break; /* in deadline order */
+        if (p->state == AS_PARKED_RETRY) {
+            retry_due(p);
+            continue;
+        }
+        if (p->state != AS_PARKED_POOL && p->state != AS_PARKED_GATE)
             continue;
         int state = p->state;
         if (!dbc_async_unpark(p))

@@ -49,7 +49,7 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
         rc = dbc_session_begin_held(s, op->type == DBC_OP_INITDB
                                             ? DBCONN_BEGIN_IMMEDIATE
                                             : 0);
-        if (rc == DBC_WOULD_BLOCK)
+        if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY)
             return rc;
         if (rc) {
             dbc_session_fail(s, rc);
@@ -108,14 +108,18 @@ static void run_ops(dbc_async_session *as) {
             break;
         dbconn_result *res = NULL;
         int rc = run_one(as, op, &res);
-        if (rc == DBC_WOULD_BLOCK) {
+        if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY) {
             uv_mutex_lock(&a->lock);
             as->running = NULL;
             as->job_last = NULL; /* it waits again: queued, cancellable */
             uv_mutex_unlock(&a->lock);
-            as->need_gate = s->pc != NULL; /* else: needs a connection */
+            if (rc == DBC_RETRY)
+                as->retry = true; /* a lock another connection holds */
+            else
+                as->need_gate = s->pc != NULL; /* else: needs a connection */
             break;
         }
+        as->busy_tries = 0; /* it ran: the next lock conflict starts anew */
         dbc_op_set_outcome(op, rc, res, s->errmsg, s->native);
         uv_mutex_lock(&a->lock);
         dbc_async_pop_head_locked(as);
@@ -171,6 +175,10 @@ void dbc_async_schedule(dbc_async_session *as) {
     while (as->state == AS_IDLE && as->head) {
         dbconn *db = s->db;
         dbc_op *op = as->head;
+        if (as->retry && !a->closing) {
+            dbc_async_park_retry(as);
+            return;
+        }
         if (a->closing) {
             dbc_async_cancel_queued(as, "the dbconn was closed before this operation "
                               "ran");

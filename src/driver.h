@@ -70,6 +70,12 @@ typedef struct dbc_driver {
     int (*ping)(dbc_conn *c);
     /* Thread-safe: makes a running statement on c fail soon. */
     void (*interrupt)(dbc_conn *c);
+    /* Nonblocking: a lock held by another connection fails at once
+     * (DBCONN_EBUSY) instead of waiting busy_timeout_ms in this thread. */
+    void (*set_nonblocking)(dbc_conn *c, bool on);
+    /* True for a native code of a lock another connection holds (worth
+     * retrying once it is released). */
+    bool (*retryable)(int native);
     /* Runs SQL that returns no rows (transaction control, scripts). */
     int (*exec_script)(dbc_conn *c, const char *sql);
     bool (*in_transaction)(dbc_conn *c);

@@ -51,8 +51,11 @@ int dbc_sqlite_fail(sqlite3 *db, int rc, const char *sql) {
 static int busy_handler(void *arg, int count) {
     static const int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
     static const int ndelays = (int)(sizeof delays / sizeof *delays);
-    dbc_target *t = arg;
+    dbc_conn *c = arg;
+    dbc_target *t = c->target;
     atomic_fetch_add(&t->busy_calls, 1);
+    if (c->nonblocking)
+        return 0; /* the async layer waits on its timer, not in a thread */
     int slept = 0;
     for (int i = 0; i < count; i++)
         slept += delays[i < ndelays ? i : ndelays - 1];
@@ -76,7 +79,6 @@ static int pragma(sqlite3 *db, const char *name, const char *value) {
 
 int dbc_sqlite_setup(dbc_target *t, sqlite3 *db) {
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_handler(db, busy_handler, t);
     /* A pooled connection closed while the others are idle would believe it
      * is the last one: it takes an EXCLUSIVE lock to checkpoint and delete
      * the WAL, and a connection opening meanwhile meets the busy handler.
@@ -116,6 +118,7 @@ static int sq_connect(dbc_target *t, dbc_conn **out) {
                             "cannot open sqlite database \"%s\": %s",
                             t->filename, sqlite3_errmsg(c->db));
     } else {
+        sqlite3_busy_handler(c->db, busy_handler, c);
         rc = dbc_sqlite_setup(t, c->db);
     }
     if (rc) {
@@ -145,6 +148,15 @@ static int sq_ping(dbc_conn *c) {
 }
 
 static void sq_interrupt(dbc_conn *c) { sqlite3_interrupt(c->db); }
+
+static void sq_set_nonblocking(dbc_conn *c, bool on) { c->nonblocking = on; }
+
+/* Busy because another connection holds a lock: worth trying again later.
+ * (A stale snapshot is not: the transaction must start over.) */
+static bool sq_retryable(int native) {
+    return native != SQLITE_BUSY_SNAPSHOT &&
+           ((native & 0xff) == SQLITE_BUSY || (native & 0xff) == SQLITE_LOCKED);
+}
 
 static int sq_exec_script(dbc_conn *c, const char *sql) {
     char *err = NULL;
@@ -407,6 +419,8 @@ const dbc_driver dbc_driver_sqlite = {
     .disconnect = sq_disconnect,
     .ping = sq_ping,
     .interrupt = sq_interrupt,
+    .set_nonblocking = sq_set_nonblocking,
+    .retryable = sq_retryable,
     .exec_script = sq_exec_script,
     .in_transaction = sq_in_transaction,
     .changes = sq_changes,

@@ -81,6 +81,20 @@ static int abort_with(dbconn_session *s, int rc) {
     return rc;
 }
 
+/* The connection waits for locks the way the session does: nonblocking for
+ * an async job, busy_timeout_ms otherwise (set before each use). */
+static void use_conn(dbconn_session *s) {
+    s->db->drv->set_nonblocking(s->pc->conn, s->nonblocking);
+}
+
+/* A nonblocking session's lock conflict becomes "try again later". */
+static int busy_retry(dbconn_session *s, int rc) {
+    if (s->nonblocking && rc == DBCONN_EBUSY &&
+        s->db->drv->retryable(dbc_last_native()))
+        return DBC_RETRY;
+    return rc;
+}
+
 /* Gives the connection back and the gate up; the transaction is over. */
 static void release(dbconn_session *s, bool discard) {
     dbconn *db = s->db;
@@ -89,6 +103,8 @@ static void release(dbconn_session *s, bool discard) {
         s->holds_gate = false;
     }
     if (s->pc) {
+        if (s->pc->conn)
+            db->drv->set_nonblocking(s->pc->conn, false);
         dbc_pool_checkin(db->pool, s->pc, discard);
         s->pc = NULL;
     }
@@ -137,7 +153,8 @@ int dbc_session_begin_held(dbconn_session *s, int mode) {
         dbc_log_line(&db->log, DBCONN_LOG_INFO,
                      mode == DBCONN_BEGIN_DEFERRED ? "BEGIN (implicit)"
                                                    : db->drv->begin_sql(mode));
-    rc = db->drv->control(s->pc->conn, DBC_CTL_BEGIN + mode);
+    use_conn(s);
+    rc = busy_retry(s, db->drv->control(s->pc->conn, DBC_CTL_BEGIN + mode));
     if (rc) {
         if (s->holds_gate) {
             dbc_gate_release(&db->gate, s);
@@ -199,10 +216,11 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     int hit = 0;
     double age = 0;
     bool echo = DBC_ECHO(db);
+    use_conn(s);
     int rc = dbc_stmtcache_get(&pc->cache, pc->conn, sql, &st, &entry, &hit,
                                echo ? &age : NULL);
     if (rc)
-        return rc;
+        return busy_retry(s, rc); /* preparing may read the schema */
     if (pc->cache.capacity)
         dbc_pool_count_cache(db->pool, hit);
     bool writes = !drv->readonly(st);
@@ -249,7 +267,7 @@ done:
         r = NULL;
     }
     dbconn_result_free(r);
-    return rc;
+    return busy_retry(s, rc);
 }
 
 int dbc_session_exec_held(dbconn_session *s, const char *sql,
@@ -257,8 +275,8 @@ int dbc_session_exec_held(dbconn_session *s, const char *sql,
                           dbconn_result **out) {
     run_ctx ctx = {.out = out};
     int rc = run(s, sql, params, nparams, &ctx);
-    if (rc == DBC_WOULD_BLOCK)
-        return rc; /* nothing happened: run it again with the gate */
+    if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY)
+        return rc; /* nothing happened: run it again later */
     if (rc)
         return abort_with(s, rc);
     sync_tx(s);
@@ -354,7 +372,10 @@ int dbc_session_commit_held(dbconn_session *s) {
     dbconn *db = s->db;
     if (DBC_ECHO(db))
         dbc_log_line(&db->log, DBCONN_LOG_INFO, "COMMIT");
-    int rc = db->drv->control(s->pc->conn, DBC_CTL_COMMIT);
+    use_conn(s);
+    int rc = busy_retry(s, db->drv->control(s->pc->conn, DBC_CTL_COMMIT));
+    if (rc == DBC_RETRY)
+        return rc; /* still open; committing again later may succeed */
     if (rc) {
         /* Still open (e.g. busy): only a rollback ends it now. */
         abort_with(s, rc);

@@ -45,6 +45,10 @@ int dbc_session_detach(dbconn_session *s);
 /* Returned (never to users) when a nonblocking session would have to wait
  * for the write gate: nothing was done, run it again once the gate is ours. */
 #define DBC_WOULD_BLOCK 1
+/* Returned (never to users) when a nonblocking session met a lock another
+ * connection holds: nothing was done; run it again later (the async layer
+ * retries on its timer until busy_timeout_ms). */
+#define DBC_RETRY 2
 
 /* The pieces the async layer drives directly (the caller holds s->pc or
  * wants it): each records a failure in s->errmsg. */

@@ -27,6 +27,7 @@ struct dbc_target {
 struct dbc_conn {
     sqlite3 *db;
     dbc_target *target;
+    bool nonblocking; /* an async job: SQLITE_BUSY at once, never sleep */
     sqlite3_stmt *ctl[DBC_CTL_COUNT]; /* BEGIN / COMMIT / ROLLBACK, prepared
                                           at first use */
 };

@@ -441,6 +441,78 @@ static void test_gate_wait_times_out_ebusy(void **state) {
     close_fx(&f);
 }
 
+/* In memory (no WAL) an open read transaction makes a commit wait: the
+ * async layer waits on its timer, never in SQLite's busy handler inside a
+ * worker or the loop thread, and the commit goes through once the reader
+ * is done -- or fails with EBUSY after busy_timeout_ms. */
+static void memdb_commit_waits_for_reader(int policy, bool reader_finishes) {
+    uv_loop_t loop;
+    dbconn *db;
+    dbconn_session *reader, *writer;
+    rec ins = {0}, com = {0}, rb = {0};
+    assert_int_equal(uv_loop_init(&loop), 0);
+    dbconn_options o = {.loop = &loop, .busy_timeout_ms = 300,
+                        .execution_policy = policy};
+    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_session_open(db, &reader));
+    tu_ok(dbconn_session_open(db, &writer));
+    tu_ok(dbconn_exec(writer, "CREATE TABLE m (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(writer));
+    tu_ok(dbconn_exec(reader, "SELECT count(*) FROM m", NULL, 0, NULL));
+    tu_ok(dbconn_exec_async(writer, "INSERT INTO m VALUES (1)", NULL, 0,
+                            on_exec, &ins));
+    tu_ok(dbconn_commit_async(writer, on_done, &com));
+    ticker tk = {.ticks = 0};
+    uv_timer_init(&loop, &tk.t);
+    uv_timer_start(&tk.t, on_tick, 5, 5);
+    uint64_t t0 = uv_hrtime();
+    while (uv_hrtime() - t0 < 100 * 1000000ull && !com.calls)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* 100 ms in: the commit is still waiting and the loop kept running */
+    assert_int_equal(ins.status, 0);
+    assert_int_equal(com.calls, 0);
+    assert_true(tk.ticks >= 10);
+    /* the commit was tried, given up and tried again in new jobs: no job
+     * sat in SQLite's busy handler */
+    dbconn_stats st;
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_true(st.async_jobs >= 3);
+    assert_true(st.busy_handler_calls >= 2);
+    if (reader_finishes)
+        tu_ok(dbconn_commit(reader));
+    while (!com.calls)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tk.t, NULL);
+    if (reader_finishes) {
+        assert_int_equal(com.status, 0);
+    } else {
+        assert_int_equal(com.status, DBCONN_EBUSY);
+        assert_true(uv_hrtime() - t0 >= 290 * 1000000ull);
+        assert_non_null(strstr(dbconn_session_errmsg(writer), "locked"));
+        tu_ok(dbconn_rollback_async(writer, on_done, &rb));
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(rb.status, 0);
+        tu_ok(dbconn_commit(reader));
+    }
+    dbconn_session_close(reader);
+    dbconn_session_close(writer);
+    tu_ok(dbconn_close(db, NULL));
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_memdb_lock_waits_on_timer_threadpool(void **state) {
+    (void)state;
+    memdb_commit_waits_for_reader(DBCONN_EXEC_THREADPOOL, true);
+    memdb_commit_waits_for_reader(DBCONN_EXEC_THREADPOOL, false);
+}
+
+static void test_memdb_lock_waits_on_timer_inline(void **state) {
+    (void)state;
+    memdb_commit_waits_for_reader(DBCONN_EXEC_INLINE, true);
+    memdb_commit_waits_for_reader(DBCONN_EXEC_INLINE, false);
+}
+
 /* ---- tasks -------------------------------------------------------------- */
 
 typedef struct task_probe {
@@ -795,6 +867,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_gate_wait_parks_then_runs, setup,
                                         teardown),
         cmocka_unit_test(test_gate_wait_times_out_ebusy),
+        cmocka_unit_test(test_memdb_lock_waits_on_timer_threadpool),
+        cmocka_unit_test(test_memdb_lock_waits_on_timer_inline),
         cmocka_unit_test_setup_teardown(test_callback_runs_in_submitting_task,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
