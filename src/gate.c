@@ -18,8 +18,8 @@
 #include "error.h"
 #include "gate.h"
 
-#define BARGE_NS (2u * 1000000u) /* 2 ms */
-#define SPIN_NS (300u * 1000u)     /* 300 us */
+#define BARGE_NS ((uint64_t)2000000u) /* 2 ms */
+#define SPIN_NS ((uint64_t)300000u)  /* 300 us */
 
 int dbc_gate_init(dbc_gate *g) {
     g->owner = NULL;
