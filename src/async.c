@@ -248,6 +248,6 @@ int dbc_async_close(dbconn *db, int first, dbconn_done_cb cb, void *data) {
         return a->close_err;
     }
     dbc_async_update_ref(a);
-    uv_async_send(&a->wake); /* the rest happens in later loop turns */
+    dbc_async_kick(a); /* the rest happens in later loop turns */
     return first;
 }

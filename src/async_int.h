@@ -114,6 +114,9 @@ void dbc_async_on_wake(uv_async_t *h);
 void dbc_async_schedule(dbc_async_session *as);
 void dbc_async_start_throttled(dbc_async *a);
 void dbc_async_start_later(dbc_async_session *as);
+/* Runs start-ups, deliveries and close steps in a coming loop turn (the
+ * loop thread only; other threads uv_async_send the wake). */
+void dbc_async_kick(dbc_async *a);
 
 /* async.c: lifetimes */
 void dbc_async_free_state(dbc_async_session *as);

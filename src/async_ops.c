@@ -71,7 +71,7 @@ void dbc_async_complete_head(dbc_async_session *as, int status) {
     uv_mutex_lock(&a->lock);
     dbc_async_push_done_locked(a, op);
     uv_mutex_unlock(&a->lock);
-    uv_async_send(&a->wake);
+    dbc_async_kick(a);
 }
 
 /* Queued (not running) ops of as get DBCONN_ECANCELED. */
@@ -95,7 +95,7 @@ void dbc_async_cancel_queued(dbc_async_session *as, const char *why) {
     }
     uv_mutex_unlock(&a->lock);
     if (any)
-        uv_async_send(&a->wake);
+        dbc_async_kick(a);
 }
 
 /* Runs the callbacks of finished ops, each in its submitter's task. */

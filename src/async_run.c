@@ -3,8 +3,41 @@
  * turn that submitted them, at most UV_THREADPOOL_SIZE at once (see
  * async_int.h). */
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "async_int.h"
+
+/* Does the SQL start with a keyword of a statement that writes?  (Leading
+ * white space and comments skipped; WITH ... is left to the job.) */
+static bool looks_like_write(const char *sql) {
+    static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE",
+                                        "REPLACE", "CREATE", "DROP", "ALTER"};
+    const char *p = sql;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e)
+                return false;
+            p = e + 2;
+        } else {
+            break;
+        }
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
+        size_t n = strlen(verbs[i]);
+        if (strncasecmp(p, verbs[i], n) == 0 &&
+            !((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') ||
+              (p[n] >= '0' && p[n] <= '9') || p[n] == '_'))
+            return true;
+    }
+    return false;
+}
 
 /* Closes a session whose close had to wait for its running work. */
 void dbc_async_finish_free(dbc_async_session *as) {
@@ -180,16 +213,16 @@ void dbc_async_schedule(dbc_async_session *as) {
             return;
         }
         if (a->closing) {
-            dbc_async_cancel_queued(as, "the dbconn was closed before this operation "
-                              "ran");
+            dbc_async_cancel_queued(
+                as, "the dbconn was closed before this operation ran");
             return;
         }
         /* What needs no connection completes here (callback next turn). */
         if (s->tx == DBC_TX_ABORTED && op->type != DBC_OP_ROLLBACK && !s->pc) {
-            dbc_async_complete_head(as, dbc_session_aborted_error(
-                                  s, op->type == DBC_OP_COMMIT
-                                         ? "dbconn_commit_async"
-                                         : "dbconn_exec_async"));
+            dbc_async_complete_head(
+                as, dbc_session_aborted_error(s, op->type == DBC_OP_COMMIT
+                                                     ? "dbconn_commit_async"
+                                                     : "dbconn_exec_async"));
             continue;
         }
         if (!s->pc && (op->type == DBC_OP_COMMIT ||
@@ -216,6 +249,13 @@ void dbc_async_schedule(dbc_async_session *as) {
             as->need_gate = op->type == DBC_OP_INITDB &&
                             db->drv->serialize_writers;
         }
+        /* A statement that will write needs the gate: take it (or park for
+         * it) here, rather than start a job that would only find it taken
+         * and come back -- a wasted hop.  Only a hint: the job checks. */
+        if (!s->holds_gate && db->drv->serialize_writers &&
+            op->type == DBC_OP_EXEC && s->tx != DBC_TX_ABORTED &&
+            looks_like_write(op->sql))
+            as->need_gate = true;
         if (as->need_gate && !s->holds_gate && op->type != DBC_OP_ROLLBACK) {
             int rc = dbc_gate_acquire_or_park(&db->gate, s, &as->gate_w);
             if (rc == 1) {
@@ -228,7 +268,7 @@ void dbc_async_schedule(dbc_async_session *as) {
         if (a->inline_policy) {
             count_job(a);
             run_ops(as);
-            uv_async_send(&a->wake); /* callbacks in a later turn */
+            dbc_async_kick(a); /* callbacks in a later turn */
             continue;
         }
         if (a->inflight >= a->max_inflight) {
@@ -275,6 +315,10 @@ static void on_start(uv_idle_t *h) {
     dbc_async_deliver(a);
     dbc_async_maybe_finish_close(a);
 }
+
+/* On the loop thread, the idle handle brings the next turn without a
+ * syscall (uv_async_send writes an eventfd); other threads use the wake. */
+void dbc_async_kick(dbc_async *a) { uv_idle_start(&a->starter, on_start); }
 
 void dbc_async_start_later(dbc_async_session *as) {
     dbc_async *a = as->a;
