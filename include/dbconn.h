@@ -229,7 +229,8 @@ enum {
     DBCONN_EXEC_DEFAULT = 0,    /* threadpool */
     DBCONN_EXEC_THREADPOOL = 1, /* statements on libuv's thread pool */
     DBCONN_EXEC_INLINE = 2      /* statements on the loop thread; callbacks
-                                   still deferred to a later loop turn */
+                                   never inside the submitting call (a later
+                                   loop phase) */
 };
 
 /* Sets an option by name, the C spelling of Python keyword arguments.
