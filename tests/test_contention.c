@@ -8,37 +8,6 @@
 
 #include "testutil.h"
 
-/* A child process that takes the write lock and holds it until told. */
-static pid_t hold_write_lock(const char *path, int *release_fd) {
-    int ready[2], release[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(release), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        sqlite3 *db;
-        char c = 'x';
-        close(ready[0]);
-        close(release[1]);
-        if (sqlite3_open(path, &db) != SQLITE_OK ||
-            sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO t VALUES (100)",
-                         NULL, NULL, NULL) != SQLITE_OK)
-            _exit(1);
-        if (write(ready[1], &c, 1) != 1 || read(release[0], &c, 1) != 1)
-            _exit(2);
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-        sqlite3_close(db);
-        _exit(0);
-    }
-    close(ready[1]);
-    close(release[0]);
-    char c;
-    assert_int_equal(read(ready[0], &c, 1), 1);
-    close(ready[0]);
-    *release_fd = release[1];
-    return pid;
-}
-
 static void test_other_process_lock_is_ebusy(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
@@ -54,7 +23,10 @@ static void test_other_process_lock_is_ebusy(void **state) {
     tu_ok(dbconn_commit(s));
 
     int release_fd;
-    pid_t pid = hold_write_lock(path, &release_fd);
+    long long seen;
+    pid_t pid = tu_hold_in_child(path, "INSERT INTO t VALUES (100) RETURNING x",
+                                 &release_fd, &seen);
+    assert_int_equal(seen, 100);
     uint64_t t0 = uv_hrtime();
     int rc = dbconn_exec(s, "INSERT INTO t VALUES (2)", NULL, 0, NULL);
     assert_int_equal(rc, DBCONN_EBUSY);
@@ -66,12 +38,7 @@ static void test_other_process_lock_is_ebusy(void **state) {
     assert_true(st.busy_handler_calls > 0); /* the other process: waited */
     tu_ok(dbconn_rollback(s));
 
-    char c = 'x';
-    assert_int_equal(write(release_fd, &c, 1), 1);
-    close(release_fd);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tu_release_child(pid, release_fd);
 
     tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
     tu_ok(dbconn_commit(s));

@@ -40,56 +40,6 @@ static char *group(dbconn_session *s) {
     return buf;
 }
 
-/* A child that runs `sql` on the file and holds the transaction open until
- * told; it reports the first column of the last row it read. */
-static pid_t hold(const char *path, const char *sql, int *release_fd,
-                  long long *seen) {
-    int ready[2], release[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(release), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        sqlite3 *db;
-        sqlite3_stmt *st;
-        long long v = -1;
-        char c;
-        close(ready[0]);
-        close(release[1]);
-        if (sqlite3_open(path, &db) != SQLITE_OK ||
-            sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-            _exit(1);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        if (write(ready[1], &v, sizeof v) != (ssize_t)sizeof v ||
-            read(release[0], &c, 1) != 1)
-            _exit(2);
-        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-            _exit(3);
-        sqlite3_close(db);
-        _exit(0);
-    }
-    close(ready[1]);
-    close(release[0]);
-    assert_int_equal(read(ready[0], seen, sizeof *seen), (ssize_t)sizeof *seen);
-    close(ready[0]);
-    *release_fd = release[1];
-    return pid;
-}
-
-static void release_and_reap(pid_t pid, int fd) {
-    char c = 'x';
-    assert_int_equal(write(fd, &c, 1), 1);
-    close(fd);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-}
-
 static void test_other_process_reader_blocks_commit(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
@@ -108,7 +58,7 @@ static void test_other_process_reader_blocks_commit(void **state) {
 
     int fd;
     long long seen;
-    pid_t pid = hold(path, "SELECT count(*) FROM t", &fd, &seen);
+    pid_t pid = tu_hold_in_child(path, "SELECT count(*) FROM t", &fd, &seen);
     assert_int_equal(seen, 1);
     /* The write itself proceeds (RESERVED next to a SHARED lock)... */
     tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
@@ -125,7 +75,7 @@ static void test_other_process_reader_blocks_commit(void **state) {
     tu_ok(dbconn_rollback(s));
     assert_false(dbconn_in_transaction(s));
     assert_int_equal(stats(db).checked_out, 0);
-    release_and_reap(pid, fd);
+    tu_release_child(pid, fd);
 
     /* The first commit survived, the failed one left nothing; it can be
      * done again now. */
@@ -137,9 +87,9 @@ static void test_other_process_reader_blocks_commit(void **state) {
     tu_ok(dbconn_close(db, NULL));
 
     /* And another process sees exactly that. */
-    pid = hold(path, "SELECT sum(x) FROM t", &fd, &seen);
+    pid = tu_hold_in_child(path, "SELECT sum(x) FROM t", &fd, &seen);
     assert_int_equal(seen, 3);
-    release_and_reap(pid, fd);
+    tu_release_child(pid, fd);
     tu_rmdir(dir);
 }
 
@@ -160,7 +110,7 @@ static void test_other_process_writer_blocks_begin_immediate(void **state) {
     int fd;
     long long seen;
     /* INSERT ... RETURNING: the child holds the write lock. */
-    pid_t pid = hold(path, "INSERT INTO t VALUES (100) RETURNING x", &fd,
+    pid_t pid = tu_hold_in_child(path, "INSERT INTO t VALUES (100) RETURNING x", &fd,
                      &seen);
     assert_int_equal(seen, 100);
     uint64_t t0 = uv_hrtime();
@@ -172,7 +122,7 @@ static void test_other_process_writer_blocks_begin_immediate(void **state) {
     assert_int_equal(stats(db).checked_out, 0);
     /* Readers are not blocked by the other writer (WAL). */
     assert_string_equal(group(s), "1");
-    release_and_reap(pid, fd);
+    tu_release_child(pid, fd);
     tu_ok(dbconn_begin(s, DBCONN_BEGIN_IMMEDIATE));
     tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
     tu_ok(dbconn_commit(s));

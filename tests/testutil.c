@@ -1,6 +1,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -32,4 +34,54 @@ const char *tu_file_url(const char *dir, const char *name) {
     char *u = next_slot();
     snprintf(u, 4096, "sqlite:///%s/%s", dir, name);
     return u;
+}
+
+/* A child that runs `sql` on the file and holds the transaction open until
+ * told; it reports the first column of the last row it read. */
+pid_t tu_hold_in_child(const char *path, const char *sql, int *release_fd,
+                       long long *seen) {
+    int ready[2], release[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        long long v = -1;
+        char c;
+        close(ready[0]);
+        close(release[1]);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+            _exit(1);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        if (write(ready[1], &v, sizeof v) != (ssize_t)sizeof v ||
+            read(release[0], &c, 1) != 1)
+            _exit(2);
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(3);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(release[0]);
+    assert_int_equal(read(ready[0], seen, sizeof *seen), (ssize_t)sizeof *seen);
+    close(ready[0]);
+    *release_fd = release[1];
+    return pid;
+}
+
+void tu_release_child(pid_t pid, int fd) {
+    char c = 'x';
+    assert_int_equal(write(fd, &c, 1), 1);
+    close(fd);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <cmocka.h>
 #include <uv.h>
 
@@ -18,6 +19,15 @@ const char *tu_tmpdir(void);
 void tu_rmdir(const char *dir);
 /* "sqlite:///<dir>/<name>" in a static buffer slot. */
 const char *tu_file_url(const char *dir, const char *name);
+
+/* A child process (forked: call it before any thread starts) that opens the
+ * SQLite file `path` directly, runs BEGIN and `sql` (holding the locks that
+ * leaves: SHARED for a read, RESERVED for a write), reports the last first
+ * column it saw in *seen (-1 for none) and waits; *release_fd is the pipe
+ * end that tu_release_child() writes to make it COMMIT and exit. */
+pid_t tu_hold_in_child(const char *path, const char *sql, int *release_fd,
+                       long long *seen);
+void tu_release_child(pid_t pid, int release_fd);
 
 /* assert_int_equal with the thread's dbconn_errmsg printed on mismatch. */
 #define tu_ok(expr)                                                             \
