@@ -266,10 +266,13 @@ DBCONN_EXTERN int dbconn_init_db(dbconn *db, dbconn_base *base);
 /* Unbinds every base bound to `db` (`base`: NULL or a base bound to db),
  * closes every scoped session (rolling back what is uncommitted, logging how
  * many were open at DBCONN_LOG_WARN), turns factory-made sessions into closed
- * ones, cancels queued async work, lets in-flight work finish, closes every
- * pooled connection and releases `db` (at once, or during later uv_run turns
- * when async work is in flight).  Always disposes of `db`; returns 0 or the
- * first teardown error.  NULL is a no-op. */
+ * ones, cancels queued async work (DBCONN_ECANCELED), lets started jobs
+ * finish, closes every pooled connection and releases `db`.  That happens
+ * inside the call unless async callbacks are pending; then it finishes
+ * during later uv_run turns (see dbconn_close_async to learn when).  After
+ * any async use, call it on the loop's thread and run the loop afterwards:
+ * the async layer's handles are released there.  Always disposes of `db`;
+ * returns 0 or the first teardown error.  NULL is a no-op. */
 DBCONN_EXTERN int dbconn_close(dbconn *db, dbconn_base *base);
 
 /* The URL as given, password masked; owned by db. */
