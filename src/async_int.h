@@ -50,6 +50,7 @@ struct dbc_async_session {
     dbc_async_session *rnext;          /* ready list (a->lock) */
     dbc_async_session *qnext;          /* throttled queue */
     dbc_async_session *pprev, *pnext;  /* parked list */
+    int plist;                         /* which one: state - AS_PARKED_POOL */
     dbc_async_session *aprev, *anext;  /* every session with async state */
     dbc_async_session *snext;          /* start list */
     bool to_start;
@@ -70,7 +71,10 @@ struct dbc_async {
     dbc_op *done_head, *done_tail;   /* a->lock */
     dbc_async_session *ready;        /* a->lock */
     dbc_async_session *qhead, *qtail; /* throttled */
-    dbc_async_session *parked, *parked_tail; /* by deadline */
+    struct {                 /* one list per kind of wait (pool, gate,
+                                retry), each in deadline order */
+        dbc_async_session *head, *tail;
+    } parked[3];
     dbc_async_session *all;
     size_t pending;          /* accepted ops whose callback has not run */
     int inflight, max_inflight;

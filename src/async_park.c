@@ -4,15 +4,19 @@
  * pool_timeout_ms / busy_timeout_ms (see async_int.h). */
 #include "async_int.h"
 
-/* The parked list is kept in deadline order (new deadlines are nearly always
- * the latest, so inserting from the tail is O(1) in practice): the timer
- * needs only the head. */
+/* Parked sessions wait in one list per kind of wait, each in deadline
+ * order: a kind has one timeout, so a new deadline is nearly always the
+ * latest of its list (inserting from the tail is O(1) in practice; retries
+ * vary but are few), and the timer needs only the three heads. */
 void dbc_async_rearm_timer(dbc_async *a) {
-    if (!a->parked) {
+    uint64_t first = UINT64_MAX;
+    for (int k = 0; k < 3; k++)
+        if (a->parked[k].head && a->parked[k].head->deadline < first)
+            first = a->parked[k].head->deadline;
+    if (first == UINT64_MAX) {
         uv_timer_stop(&a->timer);
         return;
     }
-    uint64_t first = a->parked->deadline;
     uint64_t now = uv_hrtime();
     uint64_t ms = first > now ? (first - now + 999999) / 1000000 : 0;
     uv_timer_start(&a->timer, dbc_async_on_timer, ms, 0);
@@ -20,34 +24,39 @@ void dbc_async_rearm_timer(dbc_async *a) {
 
 void dbc_async_park(dbc_async_session *as, int state, int timeout_ms) {
     dbc_async *a = as->a;
+    int k = state - AS_PARKED_POOL;
     as->state = state;
+    as->plist = k;
     as->deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
-    dbc_async_session *after = a->parked_tail;
+    dbc_async_session *after = a->parked[k].tail;
     while (after && after->deadline > as->deadline)
         after = after->pprev;
     as->pprev = after;
-    as->pnext = after ? after->pnext : a->parked;
+    as->pnext = after ? after->pnext : a->parked[k].head;
     if (as->pnext)
         as->pnext->pprev = as;
     else
-        a->parked_tail = as;
+        a->parked[k].tail = as;
     if (after)
         after->pnext = as;
     else
-        a->parked = as;
+        a->parked[k].head = as;
     dbc_async_rearm_timer(a);
 }
 
 void dbc_async_unlink_parked(dbc_async_session *as) {
     dbc_async *a = as->a;
+    int k = as->plist;
     if (as->pprev)
         as->pprev->pnext = as->pnext;
-    else if (a->parked == as)
-        a->parked = as->pnext;
+    else if (a->parked[k].head == as)
+        a->parked[k].head = as->pnext;
+    else
+        return; /* not in a list */
     if (as->pnext)
         as->pnext->pprev = as->pprev;
-    else if (a->parked_tail == as)
-        a->parked_tail = as->pprev;
+    else if (a->parked[k].tail == as)
+        a->parked[k].tail = as->pprev;
     as->pprev = as->pnext = NULL;
 }
 
@@ -127,10 +136,19 @@ static void retry_due(dbc_async_session *p) {
     dbc_async_schedule(p);
 }
 
+static void expire(dbc_async *a, int k, uint64_t now);
+
 void dbc_async_on_timer(uv_timer_t *t) {
     dbc_async *a = CONTAINER(t, dbc_async, timer);
     uint64_t now = uv_hrtime();
-    dbc_async_session *p = a->parked, *next;
+    for (int k = 0; k < 3; k++)
+        expire(a, k, now);
+    dbc_async_rearm_timer(a);
+}
+
+/* Everything of list k whose deadline has passed. */
+static void expire(dbc_async *a, int k, uint64_t now) {
+    dbc_async_session *p = a->parked[k].head, *next;
     for (; p; p = next) {
         next = p->pnext;
         if (p->deadline > now)
@@ -162,7 +180,6 @@ void dbc_async_on_timer(uv_timer_t *t) {
         dbc_async_complete_head(p, code);
         dbc_async_schedule(p);
     }
-    dbc_async_rearm_timer(a);
 }
 
 
