@@ -66,7 +66,9 @@ static dbc_async_session *state_of(dbconn_session *s, dbc_async *a) {
     as->a = a;
     as->s = s;
     as->pool_w.ready = dbc_async_pool_ready;
+    as->pool_w.ready_quiet = dbc_async_pool_ready_quiet;
     as->gate_w.ready = dbc_async_gate_ready;
+    as->gate_w.ready_quiet = dbc_async_gate_ready_quiet;
     as->anext = a->all;
     if (a->all)
         a->all->aprev = as;

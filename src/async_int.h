@@ -113,6 +113,11 @@ bool dbc_async_unpark(dbc_async_session *as);
 void dbc_async_park_retry(dbc_async_session *as);
 void dbc_async_on_timer(uv_timer_t *t);
 void dbc_async_on_wake(uv_async_t *h);
+void dbc_async_pool_ready_quiet(dbc_waiter *w, void *resource);
+void dbc_async_gate_ready_quiet(dbc_waiter *w, void *resource);
+/* Puts the grants of the ready list to work (the loop thread): called by
+ * the wake, and after every job, whose releases hand over quietly. */
+void dbc_async_process_ready(dbc_async *a);
 
 /* async_run.c: jobs */
 void dbc_async_schedule(dbc_async_session *as);

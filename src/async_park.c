@@ -61,7 +61,8 @@ void dbc_async_unlink_parked(dbc_async_session *as) {
 }
 
 /* ready() of the pool and the gate: any thread, no pool/gate lock held. */
-static void granted(dbc_async_session *as, void *resource, int kind) {
+static void granted(dbc_async_session *as, void *resource, int kind,
+                    bool quiet) {
     dbc_async *a = as->a;
     uv_mutex_lock(&a->lock);
     as->grant = resource;
@@ -69,16 +70,30 @@ static void granted(dbc_async_session *as, void *resource, int kind) {
     as->rnext = a->ready;
     a->ready = as;
     uv_mutex_unlock(&a->lock);
-    uv_async_send(&a->wake);
+    if (!quiet) /* quiet: the releasing job's completion wakes the loop */
+        uv_async_send(&a->wake);
 }
 
 void dbc_async_pool_ready(dbc_waiter *w, void *resource) {
-    granted(CONTAINER(w, dbc_async_session, pool_w), resource, AS_PARKED_POOL);
+    granted(CONTAINER(w, dbc_async_session, pool_w), resource, AS_PARKED_POOL,
+            false);
 }
 
 void dbc_async_gate_ready(dbc_waiter *w, void *resource) {
     (void)resource;
-    granted(CONTAINER(w, dbc_async_session, gate_w), NULL, AS_PARKED_GATE);
+    granted(CONTAINER(w, dbc_async_session, gate_w), NULL, AS_PARKED_GATE,
+            false);
+}
+
+void dbc_async_pool_ready_quiet(dbc_waiter *w, void *resource) {
+    granted(CONTAINER(w, dbc_async_session, pool_w), resource, AS_PARKED_POOL,
+            true);
+}
+
+void dbc_async_gate_ready_quiet(dbc_waiter *w, void *resource) {
+    (void)resource;
+    granted(CONTAINER(w, dbc_async_session, gate_w), NULL, AS_PARKED_GATE,
+            true);
 }
 
 /* Takes as out of its wait; returns false when the grant is already on its
@@ -185,6 +200,14 @@ static void expire(dbc_async *a, int k, uint64_t now) {
 
 void dbc_async_on_wake(uv_async_t *h) {
     dbc_async *a = CONTAINER(h, dbc_async, wake);
+    dbc_async_process_ready(a);
+    dbc_async_start_throttled(a);
+    dbc_async_deliver(a);
+    dbc_async_maybe_finish_close(a);
+}
+
+/* Grants handed over by other threads (or quietly by a job) go to work. */
+void dbc_async_process_ready(dbc_async *a) {
     uv_mutex_lock(&a->lock);
     dbc_async_session *list = a->ready;
     a->ready = NULL;
@@ -217,7 +240,4 @@ void dbc_async_on_wake(uv_async_t *h) {
         dbc_async_schedule(as);
     }
     dbc_async_rearm_timer(a);
-    dbc_async_start_throttled(a);
-    dbc_async_deliver(a);
-    dbc_async_maybe_finish_close(a);
 }

@@ -188,6 +188,7 @@ static void after_work(uv_work_t *req, int status) {
         dbc_async_finish_free(as);
     else
         dbc_async_schedule(as);
+    dbc_async_process_ready(a); /* what the job handed over quietly */
     dbc_async_start_throttled(a);
     dbc_async_deliver(a);
     dbc_async_maybe_finish_close(a);
@@ -302,6 +303,7 @@ void dbc_async_schedule(dbc_async_session *as) {
 static void on_start(uv_idle_t *h) {
     dbc_async *a = CONTAINER(h, dbc_async, starter);
     uv_idle_stop(h);
+    dbc_async_process_ready(a); /* inline jobs hand over quietly */
     dbc_async_session *list = a->start_list;
     a->start_list = NULL;
     while (list) {

@@ -180,7 +180,7 @@ int dbc_gate_unpark(dbc_gate *g, dbc_waiter *w) {
     return parked;
 }
 
-void dbc_gate_release(dbc_gate *g, const void *owner) {
+static void release(dbc_gate *g, const void *owner, bool quiet) {
     uv_mutex_lock(&g->lock);
     if (g->owner != owner) { /* not ours: nothing to release */
         uv_mutex_unlock(&g->lock);
@@ -189,8 +189,18 @@ void dbc_gate_release(dbc_gate *g, const void *owner) {
     g->owner = NULL;
     dbc_waiter *handed = pass_on(g);
     uv_mutex_unlock(&g->lock);
-    if (handed)
+    if (handed && quiet && handed->ready_quiet)
+        handed->ready_quiet(handed, NULL);
+    else if (handed)
         handed->ready(handed, NULL);
+}
+
+void dbc_gate_release(dbc_gate *g, const void *owner) {
+    release(g, owner, false);
+}
+
+void dbc_gate_release_quiet(dbc_gate *g, const void *owner) {
+    release(g, owner, true);
 }
 
 uint64_t dbc_gate_waits(dbc_gate *g) {

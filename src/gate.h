@@ -31,6 +31,9 @@ int dbc_gate_try(dbc_gate *g, const void *owner);
 int dbc_gate_unpark(dbc_gate *g, dbc_waiter *w);
 /* Releases (owner must hold it) and hands it to the first waiter. */
 void dbc_gate_release(dbc_gate *g, const void *owner);
+/* Same, from an async job whose completion wakes the loop anyway: a parked
+ * waiter is handed the gate through ready_quiet (no wake-up of its own). */
+void dbc_gate_release_quiet(dbc_gate *g, const void *owner);
 uint64_t dbc_gate_waits(dbc_gate *g);
 
 #endif

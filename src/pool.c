@@ -256,7 +256,17 @@ int dbc_pool_prepare(dbc_pool *p, dbc_pconn *c) {
     return 0;
 }
 
+static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet);
+
 void dbc_pool_checkin(dbc_pool *p, dbc_pconn *c, bool discard) {
+    checkin(p, c, discard, false);
+}
+
+void dbc_pool_checkin_quiet(dbc_pool *p, dbc_pconn *c, bool discard) {
+    checkin(p, c, discard, true);
+}
+
+static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet) {
     dbc_waiter *w = NULL;
     dbc_pconn *handed = NULL, *closing = NULL;
     uv_mutex_lock(&p->lock);
@@ -290,7 +300,9 @@ void dbc_pool_checkin(dbc_pool *p, dbc_pconn *c, bool discard) {
     uv_mutex_unlock(&p->lock);
     if (closing)
         close_conn(p, closing);
-    if (w)
+    if (w && quiet && w->ready_quiet)
+        w->ready_quiet(w, handed);
+    else if (w)
         w->ready(w, handed);
 }
 

@@ -47,6 +47,9 @@ int dbc_pool_unpark(dbc_pool *p, dbc_waiter *w);
 int dbc_pool_prepare(dbc_pool *p, dbc_pconn *c);
 /* Returns a connection (the caller rolled it back).  discard = close it. */
 void dbc_pool_checkin(dbc_pool *p, dbc_pconn *c, bool discard);
+/* Same, from an async job whose completion wakes the loop anyway (a parked
+ * waiter is handed the connection through ready_quiet). */
+void dbc_pool_checkin_quiet(dbc_pool *p, dbc_pconn *c, bool discard);
 /* Interrupts the statements running on checked-out connections. */
 void dbc_pool_interrupt_all(dbc_pool *p);
 void dbc_pool_stats(dbc_pool *p, dbconn_stats *st);

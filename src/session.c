@@ -98,14 +98,22 @@ static int busy_retry(dbconn_session *s, int rc) {
 /* Gives the connection back and the gate up; the transaction is over. */
 static void release(dbconn_session *s, bool discard) {
     dbconn *db = s->db;
+    /* In an async job the job's completion wakes the loop, which then hands
+     * the gate and the connection on: no wake-up per hand-over. */
     if (s->holds_gate) {
-        dbc_gate_release(&db->gate, s);
+        if (s->nonblocking)
+            dbc_gate_release_quiet(&db->gate, s);
+        else
+            dbc_gate_release(&db->gate, s);
         s->holds_gate = false;
     }
     if (s->pc) {
         if (s->pc->conn)
             db->drv->set_nonblocking(s->pc->conn, false);
-        dbc_pool_checkin(db->pool, s->pc, discard);
+        if (s->nonblocking)
+            dbc_pool_checkin_quiet(db->pool, s->pc, discard);
+        else
+            dbc_pool_checkin(db->pool, s->pc, discard);
         s->pc = NULL;
     }
     s->tx = DBC_TX_IDLE;

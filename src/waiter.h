@@ -7,6 +7,9 @@
 typedef struct dbc_waiter dbc_waiter;
 struct dbc_waiter {
     void (*ready)(dbc_waiter *w, void *resource);
+    /* Optional: what a releaser that promised to wake the waiter's loop
+     * anyway calls instead of ready() (no wake-up of its own). */
+    void (*ready_quiet)(dbc_waiter *w, void *resource);
     dbc_waiter *prev, *next;
     int queued; /* 1 while in a queue */
     const void *owner; /* who asks (the gate records it as its owner) */
