@@ -1,0 +1,123 @@
+/* The write gate on its own: a waiter that has waited past the overtaking
+ * bound is handed the gate directly (a newcomer cannot take it), parked
+ * (async) waiters are always handed it directly and never overtaken, and
+ * waiters are served in arrival order. */
+#include <pthread.h>
+#include <string.h>
+
+#include "gate.h"
+#include "testutil.h"
+
+typedef struct waiter_thread {
+    dbc_gate *g;
+    int rc;
+    int owner;
+} waiter_thread;
+
+static void *wait_main(void *arg) {
+    waiter_thread *w = arg;
+    w->rc = dbc_gate_acquire(w->g, &w->owner, 5000);
+    return NULL;
+}
+
+static int queued(dbc_gate *g) {
+    uv_mutex_lock(&g->lock);
+    int n = g->waiters.count;
+    uv_mutex_unlock(&g->lock);
+    return n;
+}
+
+static void test_long_waiter_is_handed_the_gate(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a, c;
+    tu_ok(dbc_gate_init(&g));
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    waiter_thread b = {.g = &g, .rc = 99};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, wait_main, &b), 0);
+    while (queued(&g) == 0)
+        uv_sleep(1);
+    uv_sleep(10); /* well past the 2 ms a newcomer may overtake */
+    dbc_gate_release(&g, &a);
+    /* Handed to b at release: a newcomer cannot take it, even before b
+     * has woken up. */
+    assert_int_equal(dbc_gate_try(&g, &c), 1);
+    pthread_join(th, NULL);
+    assert_int_equal(b.rc, 0);
+    assert_ptr_equal(g.owner, &b.owner);
+    dbc_gate_release(&g, &b.owner);
+    assert_int_equal(dbc_gate_try(&g, &c), 0);
+    dbc_gate_release(&g, &c);
+    assert_int_equal(dbc_gate_waits(&g), 1);
+    dbc_gate_destroy(&g);
+}
+
+typedef struct parked {
+    dbc_waiter w; /* first */
+    int readies;
+} parked;
+
+static void parked_ready(dbc_waiter *w, void *resource) {
+    (void)resource;
+    ((parked *)(void *)w)->readies++;
+}
+
+static void test_parked_waiter_handed_directly_fifo(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a, c;
+    parked p1 = {.w = {.ready = parked_ready}}, p2 = {.w = {.ready = parked_ready}};
+    tu_ok(dbc_gate_init(&g));
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    assert_int_equal(dbc_gate_acquire_or_park(&g, &p1, &p1.w), 1);
+    assert_int_equal(dbc_gate_acquire_or_park(&g, &p2, &p2.w), 1);
+    /* a newcomer never overtakes a parked waiter */
+    assert_int_equal(dbc_gate_try(&g, &c), 1);
+    dbc_gate_release(&g, &a);
+    assert_int_equal(p1.readies, 1);
+    assert_int_equal(p2.readies, 0);
+    assert_ptr_equal(g.owner, &p1);
+    dbc_gate_release(&g, &p1);
+    assert_int_equal(p2.readies, 1);
+    assert_ptr_equal(g.owner, &p2);
+    /* unpark after the hand-over says so */
+    assert_int_equal(dbc_gate_unpark(&g, &p2.w), 0);
+    dbc_gate_release(&g, &p2);
+    assert_null(g.owner);
+    dbc_gate_destroy(&g);
+}
+
+static void test_sync_waiter_then_parked_in_order(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a;
+    parked p = {.w = {.ready = parked_ready}};
+    tu_ok(dbc_gate_init(&g));
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    waiter_thread b = {.g = &g, .rc = 99};
+    pthread_t th;
+    /* b waits (sync) with a short timeout; p parks behind it */
+    assert_int_equal(pthread_create(&th, NULL, wait_main, &b), 0);
+    while (queued(&g) == 0)
+        uv_sleep(1);
+    assert_int_equal(dbc_gate_acquire_or_park(&g, &p, &p.w), 1);
+    dbc_gate_release(&g, &a); /* b may now take it */
+    pthread_join(th, NULL);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(p.readies, 0);
+    dbc_gate_release(&g, &b.owner); /* the parked one is next */
+    assert_int_equal(p.readies, 1);
+    assert_ptr_equal(g.owner, &p);
+    dbc_gate_release(&g, &p);
+    dbc_gate_destroy(&g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_long_waiter_is_handed_the_gate),
+        cmocka_unit_test(test_parked_waiter_handed_directly_fifo),
+        cmocka_unit_test(test_sync_waiter_then_parked_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
