@@ -293,7 +293,10 @@ typedef struct dbconn_stats {
     uint64_t gate_waits;        /* writers that waited for the write gate */
     uint64_t async_jobs;        /* thread-pool hops (or inline runs) made */
     uint64_t async_peak;        /* most async jobs ever in flight at once */
-    uint64_t reserved[4];
+    uint64_t async_chained;     /* session queues a worker ran right after
+                                   its own job, when it handed them the
+                                   write gate (no hop; not in async_jobs) */
+    uint64_t reserved[3];
 } dbconn_stats;
 
 /* Fills *st (caller-owned) with a consistent snapshot. */

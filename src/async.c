@@ -19,6 +19,7 @@ void dbc_async_stats(dbconn *db, dbconn_stats *st) {
     uv_mutex_lock(&a->lock);
     st->async_jobs = a->jobs;
     st->async_peak = a->peak;
+    st->async_chained = a->chained;
     uv_mutex_unlock(&a->lock);
 }
 
@@ -91,10 +92,12 @@ void dbc_async_free_state(dbc_async_session *as) {
     if (as->anext)
         as->anext->aprev = as->aprev;
     if (as->to_start) {
-        dbc_async_session **pp = &a->start_list;
+        dbc_async_session **pp = &a->start_list, *prev = NULL;
         while (*pp != as)
-            pp = &(*pp)->snext;
+            prev = *pp, pp = &(*pp)->snext;
         *pp = as->snext;
+        if (a->start_tail == as)
+            a->start_tail = prev;
     }
     as->s->async = NULL;
     dbc_free(as);
@@ -160,11 +163,17 @@ int dbc_async_session_close(dbconn_session *s) {
     case AS_PARKED_POOL:
     case AS_PARKED_GATE:
     case AS_PARKED_RETRY:
-        if (!dbc_async_unpark(as)) {
+        switch (dbc_async_unpark(as)) {
+        case DBC_GRANTED:
             as->cancelled = true;
             as->a->grants_expected++;
             as->free_pending = true;
             return 1;
+        case DBC_TAKEN: /* running in another session's job */
+            as->free_pending = true;
+            return 1;
+        default:
+            break;
         }
         break;
     case AS_GRANTED:
@@ -226,10 +235,10 @@ int dbc_async_close(dbconn *db, int first, dbconn_done_cb cb, void *data) {
         dbc_async_cancel_queued(as, "the dbconn was closed before this operation ran");
         if (as->state == AS_PARKED_POOL || as->state == AS_PARKED_GATE ||
             as->state == AS_PARKED_RETRY) {
-            if (!dbc_async_unpark(as)) {
+            if (dbc_async_unpark(as) == DBC_GRANTED) {
                 as->cancelled = true;
                 a->grants_expected++;
-            }
+            } /* DBC_TAKEN: in flight in another session's job */
         } else if (as->state == AS_GRANTED && !as->cancelled) {
             as->cancelled = true;
             a->grants_expected++;

@@ -16,7 +16,11 @@
  * a->lock (workers and releasing threads touch them); everything else is the
  * loop thread's.  States move only on the loop thread, except that a parked
  * session's grant arrives from whichever thread released the resource
- * (ready callbacks) and is picked up by dbc_async_on_wake(). */
+ * (ready callbacks) and is picked up by dbc_async_on_wake() -- or, for the
+ * write gate, by the worker that released it (chaining, async_run.c): that
+ * worker marks the session stolen under a->lock and runs its queue; the
+ * loop leaves a stolen session alone (dbc_async_unpark says DBC_TAKEN) and
+ * settles it when the stealing job's after_work runs. */
 #ifndef DBCONN_ASYNC_INT_H
 #define DBCONN_ASYNC_INT_H
 
@@ -45,6 +49,12 @@ struct dbc_async_session {
     uint64_t busy_since;     /* uv_hrtime() of its first lock conflict */
     bool pc_fresh;           /* s->pc not prepared yet (connect/recycle/ping) */
     bool cancelled;          /* unparked too late: release the grant */
+    bool stolen;             /* a job of another session runs it (a->lock) */
+    bool no_steal;           /* the loop took it out of its wait: no job may
+                                run it before the loop has seen it (a->lock) */
+    dbc_async_session *chain; /* what this job ran after its own session:
+                                 the worker's until after_work */
+    dbc_async_session *cnext;
     bool free_pending;       /* the session was closed while busy */
     uint64_t deadline;       /* uv_hrtime() limit while parked */
     dbc_async_session *rnext;          /* ready list (a->lock) */
@@ -65,7 +75,7 @@ struct dbc_async {
     uv_async_t wake;
     uv_timer_t timer;
     uv_idle_t starter;       /* starts the jobs of this loop turn's submits */
-    dbc_async_session *start_list;
+    dbc_async_session *start_list, *start_tail; /* in submission order */
     int handles_open;
     uv_mutex_t lock;
     dbc_op *done_head, *done_tail;   /* a->lock */
@@ -78,7 +88,7 @@ struct dbc_async {
     dbc_async_session *all;
     size_t pending;          /* accepted ops whose callback has not run */
     int inflight, max_inflight;
-    uint64_t jobs, peak;     /* stats (a->lock) */
+    uint64_t jobs, peak, chained; /* stats (a->lock) */
     int grants_expected;     /* cancelled parks whose grant is on its way */
     int delivering;
     bool inline_policy;
@@ -107,7 +117,11 @@ void dbc_async_park(dbc_async_session *as, int state, int timeout_ms);
 void dbc_async_unlink_parked(dbc_async_session *as);
 void dbc_async_pool_ready(dbc_waiter *w, void *resource);
 void dbc_async_gate_ready(dbc_waiter *w, void *resource);
-bool dbc_async_unpark(dbc_async_session *as);
+/* What dbc_async_unpark found: */
+enum { DBC_UNPARKED,   /* it was waiting: now AS_IDLE */
+       DBC_GRANTED,    /* the grant is on its way: now AS_GRANTED */
+       DBC_TAKEN };    /* a job took the grant and runs it: now AS_RUNNING */
+int dbc_async_unpark(dbc_async_session *as);
 /* Waits (on the timer, no thread blocked) before trying a locked op again,
  * with SQLite's back-off schedule, until busy_timeout_ms. */
 void dbc_async_park_retry(dbc_async_session *as);

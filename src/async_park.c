@@ -28,6 +28,11 @@ void dbc_async_park(dbc_async_session *as, int state, int timeout_ms) {
     as->state = state;
     as->plist = k;
     as->deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
+    if (state == AS_PARKED_GATE) { /* its grant may go to the releaser */
+        uv_mutex_lock(&a->lock);
+        as->no_steal = false;
+        uv_mutex_unlock(&a->lock);
+    }
     dbc_async_session *after = a->parked[k].tail;
     while (after && after->deadline > as->deadline)
         after = after->pprev;
@@ -96,10 +101,23 @@ void dbc_async_gate_ready_quiet(dbc_waiter *w, void *resource) {
             true);
 }
 
-/* Takes as out of its wait; returns false when the grant is already on its
- * way (it will arrive through the ready list and must be given back). */
-bool dbc_async_unpark(dbc_async_session *as) {
-    dbconn *db = as->a->db;
+/* Takes as out of its wait (the loop thread).  A gate grant may have been
+ * taken by a worker already (DBC_TAKEN): the session runs, and the stealing
+ * job's after_work settles it.  Otherwise no worker may take it from now
+ * on: the loop decides what happens to its grant. */
+int dbc_async_unpark(dbc_async_session *as) {
+    dbc_async *a = as->a;
+    dbconn *db = a->db;
+    uv_mutex_lock(&a->lock);
+    bool stolen = as->stolen;
+    as->no_steal = true;
+    uv_mutex_unlock(&a->lock);
+    if (stolen) {
+        dbc_async_unlink_parked(as); /* its deadline no longer applies */
+        as->state = AS_RUNNING;
+        dbc_async_rearm_timer(a);
+        return DBC_TAKEN;
+    }
     int still = as->state == AS_PARKED_RETRY ? 1
                 : as->state == AS_PARKED_POOL
                     ? dbc_pool_unpark(db->pool, &as->pool_w)
@@ -107,11 +125,11 @@ bool dbc_async_unpark(dbc_async_session *as) {
     if (still) {
         dbc_async_unlink_parked(as);
         as->state = AS_IDLE;
-        dbc_async_rearm_timer(as->a);
-        return true;
+        dbc_async_rearm_timer(a);
+        return DBC_UNPARKED;
     }
     as->state = AS_GRANTED;
-    return false;
+    return DBC_GRANTED;
 }
 
 void dbc_async_park_retry(dbc_async_session *as) {
@@ -175,8 +193,8 @@ static void expire(dbc_async *a, int k, uint64_t now) {
         if (p->state != AS_PARKED_POOL && p->state != AS_PARKED_GATE)
             continue;
         int state = p->state;
-        if (!dbc_async_unpark(p))
-            continue; /* granted meanwhile: on_wake takes it */
+        if (dbc_async_unpark(p) != DBC_UNPARKED)
+            continue; /* granted meanwhile: on_wake or a job takes it */
         dbconn *db = a->db;
         if (state == AS_PARKED_POOL)
             dbc_fail(DBCONN_ETIMEOUT,

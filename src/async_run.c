@@ -162,8 +162,74 @@ static void run_ops(dbc_async_session *as) {
     s->nonblocking = false;
 }
 
+/* Chaining.  When a job's commit releases the write gate to a session
+ * that parked for it (it holds a connection and waits only for the gate),
+ * the loop would need a round trip -- worker -> loop -> worker, tens of
+ * microseconds -- before that session's job starts, while the gate, the
+ * one thing every writer waits for, sits idle.  Instead the releasing
+ * worker takes the grant from the ready list and runs that session's queue
+ * itself, then the next one's, up to CHAIN_MAX sessions: writers follow
+ * each other at the speed of the database, not of the hops.  The chained
+ * sessions stay in their parked state for the loop, which leaves a stolen
+ * session alone (dbc_async_unpark) and settles it in the job's after_work.
+ * Every chained session still ran as one job of its own queue, in order;
+ * jobs in flight do not grow (the worker was busy anyway). */
+enum { CHAIN_MAX = 64 };
+
+static dbc_async_session *steal_gate_grant(dbc_async *a) {
+    uv_mutex_lock(&a->lock);
+    dbc_async_session **pp = &a->ready, *as;
+    while ((as = *pp) != NULL &&
+           (as->grant_kind != AS_PARKED_GATE || as->no_steal || !as->s->pc))
+        pp = &as->rnext;
+    if (as) {
+        *pp = as->rnext;
+        as->rnext = NULL;
+        as->stolen = true;
+        as->job_last = as->tail;
+    }
+    uv_mutex_unlock(&a->lock);
+    return as;
+}
+
 static void work_cb(uv_work_t *req) {
-    run_ops(CONTAINER(req, dbc_async_session, work));
+    dbc_async_session *as = CONTAINER(req, dbc_async_session, work);
+    dbc_async *a = as->a;
+    run_ops(as);
+    dbc_async_session **tail = &as->chain;
+    for (int n = 0; n < CHAIN_MAX; n++) {
+        dbc_async_session *next = steal_gate_grant(a);
+        if (!next)
+            break;
+        *tail = next;
+        tail = &next->cnext;
+        uv_mutex_lock(&a->lock);
+        a->chained++;
+        uv_mutex_unlock(&a->lock);
+        /* What ran so far is done: its callbacks need not wait for this. */
+        uv_async_send(&a->wake);
+        next->s->holds_gate = true;
+        run_ops(next);
+    }
+}
+
+/* The loop thread takes back the sessions a job chained. */
+static void settle_chain(dbc_async_session *c) {
+    while (c) {
+        dbc_async_session *next = c->cnext;
+        dbc_async *a = c->a;
+        c->cnext = NULL;
+        uv_mutex_lock(&a->lock);
+        c->stolen = false;
+        uv_mutex_unlock(&a->lock);
+        dbc_async_unlink_parked(c);
+        c->state = AS_IDLE;
+        if (c->free_pending)
+            dbc_async_finish_free(c);
+        else
+            dbc_async_schedule(c);
+        c = next;
+    }
 }
 
 void dbc_async_start_throttled(dbc_async *a) {
@@ -182,12 +248,16 @@ static void after_work(uv_work_t *req, int status) {
     (void)status; /* jobs are never uv_cancel()ed */
     dbc_async_session *as = CONTAINER(req, dbc_async_session, work);
     dbc_async *a = as->a;
+    dbc_async_session *chain = as->chain;
+    as->chain = NULL;
     a->inflight--;
     as->state = AS_IDLE;
     if (as->free_pending)
         dbc_async_finish_free(as);
     else
         dbc_async_schedule(as);
+    settle_chain(chain);
+    dbc_async_rearm_timer(a);
     dbc_async_process_ready(a); /* what the job handed over quietly */
     dbc_async_start_throttled(a);
     dbc_async_deliver(a);
@@ -305,7 +375,7 @@ static void on_start(uv_idle_t *h) {
     uv_idle_stop(h);
     dbc_async_process_ready(a); /* inline jobs hand over quietly */
     dbc_async_session *list = a->start_list;
-    a->start_list = NULL;
+    a->start_list = a->start_tail = NULL;
     while (list) {
         dbc_async_session *as = list;
         list = as->snext;
@@ -327,8 +397,12 @@ void dbc_async_start_later(dbc_async_session *as) {
     if (as->to_start || as->state != AS_IDLE)
         return; /* a running job or a parked wait picks the op up */
     as->to_start = true;
-    as->snext = a->start_list;
-    a->start_list = as;
+    as->snext = NULL; /* FIFO: sessions start in the order they submitted */
+    if (a->start_tail)
+        a->start_tail->snext = as;
+    else
+        a->start_list = as;
+    a->start_tail = as;
     uv_idle_start(&a->starter, on_start);
 }
 

@@ -1,0 +1,361 @@
+/* Chaining: a worker whose commit releases the write gate to a parked
+ * writer runs that writer's queue itself (src/async_run.c).  These tests
+ * prove that it happens, that the chained session keeps every contract of
+ * a job of its own (order, loop-thread callbacks in the submitting task,
+ * one callback per op), and that the loop's other ways of touching a parked
+ * session -- closing it, closing the dbconn, its wait timing out -- are safe
+ * while a worker runs it.
+ *
+ * A chain is made deterministic like this: session a takes the write gate
+ * (an awaited INSERT), session b queues its writes and parks for the gate,
+ * then a commits.  a's job releases the gate quietly (no wake-up of the
+ * loop), so nobody but that worker can pick b's grant up.  A slow read in
+ * b's queue keeps the chained run going while the loop delivers a's
+ * callbacks, which is where the tests interfere. */
+#include <string.h>
+
+#include "testutil.h"
+
+/* ~0.1 s natively; slower under the sanitizers and valgrind, like the loop
+ * it races with, so the margin scales. */
+#define SLOW_SQL                                                               \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "         \
+    "WHERE x < 600000) SELECT count(*) FROM c"
+
+typedef struct fx {
+    uv_loop_t loop;
+    const char *dir;
+    dbconn *db;
+    dbconn_session *a, *b;
+} fx;
+
+static void open_fx(fx *f, const char *query) {
+    char url[4400];
+    memset(f, 0, sizeof *f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    f->dir = tu_tmpdir();
+    snprintf(url, sizeof url, "%s%s", tu_file_url(f->dir, "c.db"),
+             query ? query : "");
+    dbconn_options o = {.loop = &f->loop};
+    tu_ok(dbconn_open(&f->db, url, &o));
+    dbconn_session *s;
+    tu_ok(dbconn_session_open(f->db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+                      NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_session_open(f->db, &f->a));
+    tu_ok(dbconn_session_open(f->db, &f->b));
+}
+
+static void close_fx(fx *f) {
+    if (f->a)
+        dbconn_session_close(f->a);
+    if (f->b)
+        dbconn_session_close(f->b);
+    if (f->db)
+        assert_int_equal(dbconn_close(f->db, NULL), 0);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    tu_rmdir(f->dir);
+}
+
+typedef struct rec {
+    int calls;
+    int status;
+    int64_t value;
+    uv_thread_t thread;
+    void *task;
+    int order;
+} rec;
+
+static int seq;
+
+static void on_exec(int status, dbconn_result *res, void *data) {
+    rec *r = data;
+    r->calls++;
+    r->status = status;
+    r->thread = uv_thread_self();
+    r->task = dbconn_current_task();
+    r->order = ++seq;
+    if (res && dbconn_result_nrows(res) > 0)
+        r->value = dbconn_result_int(res, 0, 0);
+    dbconn_result_free(res);
+}
+
+static void on_done(int status, void *data) {
+    rec *r = data;
+    r->calls++;
+    r->status = status;
+    r->thread = uv_thread_self();
+    r->task = dbconn_current_task();
+    r->order = ++seq;
+}
+
+static int64_t count_rows(dbconn *db) {
+    dbconn_session *s;
+    dbconn_result *r;
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "SELECT count(*) FROM t", NULL, 0, &r));
+    int64_t n = dbconn_result_int(r, 0, 0);
+    dbconn_result_free(r);
+    dbconn_session_close(s);
+    return n;
+}
+
+static dbconn_stats stats(dbconn *db) {
+    dbconn_stats st;
+    tu_ok(dbconn_pool_stats(db, &st));
+    return st;
+}
+
+/* a takes the gate with an awaited INSERT; b's queue (submitted from inside
+ * task b_task) parks for the gate.  Returns when b is parked. */
+static void a_holds_gate_b_parks(fx *f, void *b_task, bool slow, rec *ra,
+                                 rec rb[3]) {
+    tu_ok(dbconn_exec_async(f->a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,
+                            on_exec, ra));
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(ra->status, 0);
+    void *prev = dbconn_task_enter(b_task);
+    tu_ok(dbconn_exec_async(f->b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
+                            on_exec, &rb[0]));
+    tu_ok(dbconn_exec_async(f->b, slow ? SLOW_SQL : "SELECT count(*) FROM t",
+                            NULL, 0, on_exec, &rb[1]));
+    tu_ok(dbconn_commit_async(f->b, on_done, &rb[2]));
+    dbconn_task_leave(prev);
+    for (int i = 0; i < 1000 && stats(f->db).gate_waits == 0; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(stats(f->db).gate_waits, 1);
+    assert_int_equal(rb[0].calls, 0);
+}
+
+/* ---- the chain happens, and keeps the contract --------------------------- */
+
+static void test_commit_chains_the_parked_writer(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f, NULL);
+    int b_task;
+    rec ra = {0}, ca = {0}, rb[3] = {{0}};
+    a_holds_gate_b_parks(&f, &b_task, false, &ra, rb);
+    dbconn_stats before = stats(f.db);
+    tu_ok(dbconn_commit_async(f.a, on_done, &ca));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    dbconn_stats after = stats(f.db);
+    /* b ran in a's job: one more hop (a's commit), one chained queue */
+    assert_int_equal(after.async_jobs - before.async_jobs, 1);
+    assert_int_equal(after.async_chained - before.async_chained, 1);
+    assert_int_equal(after.busy_handler_calls, 0);
+    assert_int_equal(ca.status, 0);
+    uv_thread_t self = uv_thread_self();
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rb[i].calls, 1);
+        assert_int_equal(rb[i].status, 0);
+        assert_true(uv_thread_equal(&rb[i].thread, &self));
+        assert_ptr_equal(rb[i].task, &b_task);
+        assert_true(rb[i].order > ca.order); /* after a's, in b's order */
+        if (i)
+            assert_true(rb[i].order > rb[i - 1].order);
+    }
+    assert_int_equal(rb[1].value, 2); /* b saw a's committed row and its own */
+    assert_int_equal(count_rows(f.db), 2);
+    assert_false(dbconn_in_transaction(f.b));
+    /* settled: b takes new work, async and sync */
+    rec more = {0};
+    tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (v) VALUES ('b2')", NULL, 0,
+                            on_exec, &more));
+    tu_ok(dbconn_commit_async(f.b, NULL, NULL));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(more.status, 0);
+    tu_ok(dbconn_exec(f.b, "INSERT INTO t (v) VALUES ('b3')", NULL, 0, NULL));
+    tu_ok(dbconn_commit(f.b));
+    assert_int_equal(count_rows(f.db), 4);
+    close_fx(&f);
+}
+
+/* A failure inside a chained queue aborts that session's pipeline only;
+ * its rollback gives the gate back, and the chain goes on to the next parked
+ * writer. */
+static void test_failure_in_chain_stays_in_its_session(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f, NULL);
+    dbconn_session *c;
+    tu_ok(dbconn_session_open(f.db, &c));
+    rec ra = {0}, ca = {0}, rb[3] = {{0}}, rc[2] = {{0}};
+    tu_ok(dbconn_exec_async(f.a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,
+                            on_exec, &ra));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (id, v) VALUES (1, 'dup')",
+                            NULL, 0, on_exec, &rb[0]));
+    tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
+                            on_exec, &rb[1]));
+    tu_ok(dbconn_rollback_async(f.b, on_done, &rb[2]));
+    tu_ok(dbconn_exec_async(c, "INSERT INTO t (v) VALUES ('c')", NULL, 0,
+                            on_exec, &rc[0]));
+    tu_ok(dbconn_commit_async(c, on_done, &rc[1]));
+    for (int i = 0; i < 1000 && stats(f.db).gate_waits < 2; i++)
+        uv_run(&f.loop, UV_RUN_ONCE);
+    assert_int_equal(stats(f.db).gate_waits, 2);
+    tu_ok(dbconn_commit_async(f.a, on_done, &ca));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(stats(f.db).async_chained, 2);
+    assert_int_equal(rb[0].status, DBCONN_ECONSTRAINT);
+    assert_int_equal(rb[1].status, DBCONN_EABORTED);
+    assert_int_equal(rb[2].status, 0);
+    assert_true(rc[0].order > rb[2].order);
+    assert_int_equal(rc[0].status, 0);
+    assert_int_equal(rc[1].status, 0);
+    assert_false(dbconn_in_transaction(f.b));
+    assert_int_equal(count_rows(f.db), 2); /* a and c */
+    dbconn_session_close(c);
+    close_fx(&f);
+}
+
+/* ---- the loop touching a session a worker runs --------------------------- */
+
+typedef struct interfere {
+    fx *f;
+    int calls;
+    rec late;        /* an op submitted to b while its chain runs */
+    bool close_b, close_db;
+} interfere;
+
+/* a's commit callback: runs while b's slow chained read is on the worker. */
+static void on_a_commit(int status, void *data) {
+    interfere *in = data;
+    in->calls++;
+    assert_int_equal(status, 0);
+    assert_int_equal(stats(in->f->db).async_chained, 1);
+    tu_ok(dbconn_exec_async(in->f->b, "SELECT 42", NULL, 0, on_exec,
+                            &in->late));
+    if (in->close_b) {
+        dbconn_session_close(in->f->b); /* deferred until its chain ends */
+        in->f->b = NULL;
+    }
+    if (in->close_db) {
+        assert_int_equal(dbconn_close(in->f->db, NULL), 0);
+        in->f->db = NULL;
+    }
+}
+
+static void test_session_closed_while_chained(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f, NULL);
+    int b_task;
+    rec ra = {0}, rb[3] = {{0}};
+    a_holds_gate_b_parks(&f, &b_task, true, &ra, rb);
+    interfere in = {.f = &f, .close_b = true};
+    tu_ok(dbconn_commit_async(f.a, on_a_commit, &in));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(in.calls, 1);
+    /* what the chain had taken on completes; what came later is cancelled */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rb[i].calls, 1);
+        assert_int_equal(rb[i].status, 0);
+    }
+    assert_int_equal(rb[1].value, 600000);
+    assert_int_equal(in.late.calls, 1);
+    assert_int_equal(in.late.status, DBCONN_ECANCELED);
+    assert_int_equal(count_rows(f.db), 2);
+    close_fx(&f);
+}
+
+static void test_dbconn_closed_while_chained(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f, NULL);
+    int b_task;
+    rec ra = {0}, rb[3] = {{0}};
+    a_holds_gate_b_parks(&f, &b_task, true, &ra, rb);
+    interfere in = {.f = &f, .close_db = true};
+    tu_ok(dbconn_commit_async(f.a, on_a_commit, &in));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rb[i].calls, 1);
+        assert_int_equal(rb[i].status, 0);
+    }
+    assert_int_equal(in.late.calls, 1);
+    assert_int_equal(in.late.status, DBCONN_ECANCELED);
+    close_fx(&f);
+}
+
+/* b's wait for the gate times out while b is already running chained: the
+ * timeout must not fail work that got the gate in time. */
+static void test_wait_deadline_passes_while_chained(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f, "?busy_timeout_ms=50");
+    int b_task;
+    rec ra = {0}, rb[3] = {{0}};
+    a_holds_gate_b_parks(&f, &b_task, true, &ra, rb);
+    interfere in = {.f = &f};
+    tu_ok(dbconn_commit_async(f.a, on_a_commit, &in));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rb[i].calls, 1);
+        assert_int_equal(rb[i].status, 0);
+    }
+    assert_int_equal(in.late.status, 0); /* ran after the chain, settled */
+    assert_int_equal(in.late.value, 42);
+    assert_int_equal(count_rows(f.db), 2);
+    close_fx(&f);
+}
+
+/* ---- many writers: chains under load --------------------------------------- */
+
+enum { WRITERS = 300 };
+
+typedef struct writer {
+    dbconn_session *s;
+    rec ins, sel, commit;
+} writer;
+
+static void test_many_pipelined_writers_every_row(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f, "?pool_size=3&max_overflow=0");
+    static writer w[WRITERS];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < WRITERS; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "w%d", i);
+        tu_ok(dbconn_session_open(f.db, &w[i].s));
+        dbconn_value p[] = {DBCONN_INT(1000 + i), DBCONN_TEXT(v)};
+        tu_ok(dbconn_exec_async(w[i].s, "INSERT INTO t (id, v) VALUES (?, ?)",
+                                p, 2, on_exec, &w[i].ins));
+        tu_ok(dbconn_exec_async(w[i].s, "SELECT id FROM t WHERE v = ?",
+                                &p[1], 1, on_exec, &w[i].sel));
+        tu_ok(dbconn_commit_async(w[i].s, on_done, &w[i].commit));
+    }
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < WRITERS; i++) {
+        assert_int_equal(w[i].ins.calls, 1);
+        assert_int_equal(w[i].ins.status, 0);
+        assert_int_equal(w[i].sel.value, 1000 + i);
+        assert_int_equal(w[i].commit.status, 0);
+        assert_true(w[i].commit.order > w[i].sel.order);
+        dbconn_session_close(w[i].s);
+    }
+    dbconn_stats st = stats(f.db);
+    assert_int_equal(count_rows(f.db), WRITERS);
+    assert_int_equal(st.busy_handler_calls, 0);
+    assert_true(st.async_chained > 0);
+    assert_true(st.async_jobs + st.async_chained >= WRITERS);
+    assert_true(st.async_peak <= 4); /* chains add no job in flight */
+    close_fx(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commit_chains_the_parked_writer),
+        cmocka_unit_test(test_failure_in_chain_stays_in_its_session),
+        cmocka_unit_test(test_session_closed_while_chained),
+        cmocka_unit_test(test_dbconn_closed_while_chained),
+        cmocka_unit_test(test_wait_deadline_passes_while_chained),
+        cmocka_unit_test(test_many_pipelined_writers_every_row),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
