@@ -30,7 +30,9 @@
  * ...), same seed every run; each configuration warms up untimed first
  * (connections, statements, pages).  The "hops" column is thread-pool jobs
  * (libdbconn: dbconn_stats.async_jobs; inline: inline runs) per operation
- * of the workload (per task, per select).
+ * of the workload (per task, per select); a parked writer's queue that the
+ * worker releasing the gate ran itself (dbconn_stats.async_chained) is not
+ * a hop, so pipelined writers show fewer than one.
  *
  * Targets (printed next to the figures; informative only -- CI never gates
  * on timing):
