@@ -58,79 +58,25 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* ---- recording callbacks ------------------------------------------------ */
-
-typedef struct rec {
-    int calls;
-    int status;
-    int64_t value;    /* first cell, when there is a row */
-    char text[64];
-    uv_thread_t thread;
-    void *task;
-    int order;        /* global sequence number of the call */
-    bool had_result;
-} rec;
-
-static int seq;
-
-static void on_exec(int status, dbconn_result *res, void *data) {
-    rec *r = data;
-    r->calls++;
-    r->status = status;
-    r->thread = uv_thread_self();
-    r->task = dbconn_current_task();
-    r->order = ++seq;
-    r->had_result = res != NULL;
-    if (res && dbconn_result_nrows(res) > 0) {
-        r->value = dbconn_result_int(res, 0, 0);
-        const char *t = dbconn_result_text(res, 0, 0);
-        snprintf(r->text, sizeof r->text, "%s", t ? t : "");
-    }
-    dbconn_result_free(res);
-}
-
-static void on_done(int status, void *data) {
-    rec *r = data;
-    r->calls++;
-    r->status = status;
-    r->thread = uv_thread_self();
-    r->task = dbconn_current_task();
-    r->order = ++seq;
-}
-
-static int64_t count_rows(dbconn *db, const char *where) {
-    dbconn_session *s;
-    dbconn_result *r;
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM t%s%s", where ? " WHERE " : "",
-             where ? where : "");
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec(s, sql, NULL, 0, &r));
-    int64_t n = dbconn_result_int(r, 0, 0);
-    dbconn_result_free(r);
-    dbconn_session_close(s);
-    return n;
-}
-
 /* ---- tests -------------------------------------------------------------- */
 
 static void test_errors_never_call_back(void **state) {
     fx *f = *state;
-    rec r = {0};
+    tu_rec r = {0};
     dbconn_session *s;
     tu_ok(dbconn_session_open(f->db, &s));
-    assert_int_equal(dbconn_exec_async(NULL, "SELECT 1", NULL, 0, on_exec, &r),
+    assert_int_equal(dbconn_exec_async(NULL, "SELECT 1", NULL, 0, tu_on_exec, &r),
                      DBCONN_EINVAL);
-    assert_int_equal(dbconn_exec_async(s, NULL, NULL, 0, on_exec, &r),
+    assert_int_equal(dbconn_exec_async(s, NULL, NULL, 0, tu_on_exec, &r),
                      DBCONN_EINVAL);
-    assert_int_equal(dbconn_exec_async(s, "SELECT ?", NULL, 1, on_exec, &r),
+    assert_int_equal(dbconn_exec_async(s, "SELECT ?", NULL, 1, tu_on_exec, &r),
                      DBCONN_EINVAL);
     dbconn_value bad = {.type = 99};
-    assert_int_equal(dbconn_exec_async(s, "SELECT ?", &bad, 1, on_exec, &r),
+    assert_int_equal(dbconn_exec_async(s, "SELECT ?", &bad, 1, tu_on_exec, &r),
                      DBCONN_EINVAL);
     assert_non_null(strstr(dbconn_errmsg(NULL), "unknown type"));
-    assert_int_equal(dbconn_commit_async(NULL, on_done, &r), DBCONN_EINVAL);
-    assert_int_equal(dbconn_init_db_async(NULL, NULL, on_done, &r),
+    assert_int_equal(dbconn_commit_async(NULL, tu_on_done, &r), DBCONN_EINVAL);
+    assert_int_equal(dbconn_init_db_async(NULL, NULL, tu_on_done, &r),
                      DBCONN_EINVAL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(r.calls, 0);
@@ -139,11 +85,11 @@ static void test_errors_never_call_back(void **state) {
 
 static void test_callback_once_on_loop_thread_never_inline(void **state) {
     fx *f = *state;
-    rec r = {0}, c = {0};
+    tu_rec r = {0}, c = {0};
     dbconn_session *s;
     tu_ok(dbconn_session_open(f->db, &s));
-    tu_ok(dbconn_exec_async(s, "SELECT 42", NULL, 0, on_exec, &r));
-    tu_ok(dbconn_commit_async(s, on_done, &c));
+    tu_ok(dbconn_exec_async(s, "SELECT 42", NULL, 0, tu_on_exec, &r));
+    tu_ok(dbconn_commit_async(s, tu_on_done, &c));
     /* never from inside the submitting call */
     assert_int_equal(r.calls, 0);
     assert_int_equal(c.calls, 0);
@@ -157,8 +103,8 @@ static void test_callback_once_on_loop_thread_never_inline(void **state) {
     assert_true(uv_thread_equal(&r.thread, &me));
     assert_true(uv_thread_equal(&c.thread, &me));
     /* a commit with nothing open still calls back, in a later turn */
-    rec idle = {0};
-    tu_ok(dbconn_commit_async(s, on_done, &idle));
+    tu_rec idle = {0};
+    tu_ok(dbconn_commit_async(s, tu_on_done, &idle));
     assert_int_equal(idle.calls, 0);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(idle.calls, 1);
@@ -168,17 +114,17 @@ static void test_callback_once_on_loop_thread_never_inline(void **state) {
 static void test_params_copied_at_submission(void **state) {
     fx *f = *state;
     dbconn_session *s;
-    rec ins = {0}, sel = {0}, c = {0};
+    tu_rec ins = {0}, sel = {0}, c = {0};
     char text[16] = "original";
     unsigned char blob[4] = {1, 2, 3, 4};
     dbconn_value params[3] = {DBCONN_TEXT(text), DBCONN_INT(7),
                               DBCONN_BLOB(blob, sizeof blob)};
     tu_ok(dbconn_session_open(f->db, &s));
     tu_ok(dbconn_exec_async(s, "INSERT INTO t (v, n) VALUES (?, ?)", params, 2,
-                            on_exec, &ins));
+                            tu_on_exec, &ins));
     tu_ok(dbconn_exec_async(s, "SELECT v FROM t WHERE n = 7 AND ? IS NOT NULL",
-                            &params[2], 1, on_exec, &sel));
-    tu_ok(dbconn_commit_async(s, on_done, &c));
+                            &params[2], 1, tu_on_exec, &sel));
+    tu_ok(dbconn_commit_async(s, tu_on_done, &c));
     /* the caller reuses everything at once */
     strcpy(text, "CHANGED");
     params[1] = DBCONN_INT(8);
@@ -188,17 +134,17 @@ static void test_params_copied_at_submission(void **state) {
     assert_int_equal(sel.status, 0);
     assert_string_equal(sel.text, "original");
     assert_int_equal(c.status, 0);
-    assert_int_equal(count_rows(f->db, "n = 7 AND v = 'original'"), 1);
+    assert_int_equal(tu_count_rows(f->db, "t", "n = 7 AND v = 'original'"), 1);
     dbconn_session_close(s);
 }
 
 static void test_result_owned_null_on_failure(void **state) {
     fx *f = *state;
     dbconn_session *s;
-    rec bad = {0}, rb = {0};
+    tu_rec bad = {0}, rb = {0};
     tu_ok(dbconn_session_open(f->db, &s));
-    tu_ok(dbconn_exec_async(s, "SELECT * FROM nope", NULL, 0, on_exec, &bad));
-    tu_ok(dbconn_rollback_async(s, on_done, &rb));
+    tu_ok(dbconn_exec_async(s, "SELECT * FROM nope", NULL, 0, tu_on_exec, &bad));
+    tu_ok(dbconn_rollback_async(s, tu_on_done, &rb));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(bad.status, DBCONN_EDB);
     assert_false(bad.had_result);
@@ -222,20 +168,20 @@ static void on_exec_msg(int status, dbconn_result *res, void *data) {
 static void test_failure_aborts_pipeline_until_rollback(void **state) {
     fx *f = *state;
     dbconn_session *s;
-    rec a = {0}, b = {0}, c = {0}, rb = {0}, d = {0}, e = {0};
+    tu_rec a = {0}, b = {0}, c = {0}, rb = {0}, d = {0}, e = {0};
     errmsg_probe p = {0};
     tu_ok(dbconn_session_open(f->db, &s));
     tu_ok(dbconn_exec_async(s, "INSERT INTO t (v, n) VALUES ('a', 1)", NULL, 0,
-                            on_exec, &a));
+                            tu_on_exec, &a));
     tu_ok(dbconn_exec_async(s, "INSERT INTO t (v, n) VALUES ('dup', 1)", NULL, 0,
                             on_exec_msg, &p));
     tu_ok(dbconn_exec_async(s, "INSERT INTO t (v, n) VALUES ('b', 2)", NULL, 0,
-                            on_exec, &b));
-    tu_ok(dbconn_commit_async(s, on_done, &c));
-    tu_ok(dbconn_rollback_async(s, on_done, &rb));
+                            tu_on_exec, &b));
+    tu_ok(dbconn_commit_async(s, tu_on_done, &c));
+    tu_ok(dbconn_rollback_async(s, tu_on_done, &rb));
     tu_ok(dbconn_exec_async(s, "INSERT INTO t (v, n) VALUES ('d', 4)", NULL, 0,
-                            on_exec, &d));
-    tu_ok(dbconn_commit_async(s, on_done, &e));
+                            tu_on_exec, &d));
+    tu_ok(dbconn_commit_async(s, tu_on_done, &e));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(a.status, 0);
     assert_int_equal(p.status, DBCONN_ECONSTRAINT);
@@ -245,23 +191,23 @@ static void test_failure_aborts_pipeline_until_rollback(void **state) {
     assert_int_equal(rb.status, 0);
     assert_int_equal(d.status, 0);
     assert_int_equal(e.status, 0);
-    assert_int_equal(count_rows(f->db, NULL), 1); /* only 'd' */
-    assert_int_equal(count_rows(f->db, "v = 'd'"), 1);
+    assert_int_equal(tu_count_rows(f->db, "t", NULL), 1); /* only 'd' */
+    assert_int_equal(tu_count_rows(f->db, "t", "v = 'd'"), 1);
     dbconn_session_close(s);
 }
 
 static void test_fifo_and_one_hop_for_back_to_back(void **state) {
     fx *f = *state;
     dbconn_session *s;
-    rec r[20] = {{0}}, c = {0};
+    tu_rec r[20] = {{0}}, c = {0};
     dbconn_stats before, after;
     tu_ok(dbconn_session_open(f->db, &s));
     tu_ok(dbconn_pool_stats(f->db, &before));
     for (int i = 0; i < 20; i++)
         tu_ok(dbconn_exec_async(s, "INSERT INTO t (v, n) VALUES ('x', ?)",
-                                DBCONN_PARAMS(DBCONN_INT(100 + i)), on_exec,
+                                DBCONN_PARAMS(DBCONN_INT(100 + i)), tu_on_exec,
                                 &r[i]));
-    tu_ok(dbconn_commit_async(s, on_done, &c));
+    tu_ok(dbconn_commit_async(s, tu_on_done, &c));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     tu_ok(dbconn_pool_stats(f->db, &after));
     for (int i = 0; i < 20; i++) {
@@ -272,7 +218,7 @@ static void test_fifo_and_one_hop_for_back_to_back(void **state) {
     assert_true(c.order == r[19].order + 1);
     /* 21 operations submitted back to back: one thread-pool hop */
     assert_int_equal(after.async_jobs - before.async_jobs, 1);
-    assert_int_equal(count_rows(f->db, "n >= 100"), 20);
+    assert_int_equal(tu_count_rows(f->db, "t", "n >= 100"), 20);
     dbconn_session_close(s);
 }
 
@@ -281,13 +227,13 @@ static void test_fifo_and_one_hop_for_back_to_back(void **state) {
 static void test_sessions_run_in_parallel(void **state) {
     fx *f = *state;
     dbconn_session *a, *b;
-    rec ra = {0}, rb = {0};
+    tu_rec ra = {0}, rb = {0};
     const char *slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
                        "FROM n WHERE i < 300000) SELECT count(*) FROM n";
     tu_ok(dbconn_session_open(f->db, &a));
     tu_ok(dbconn_session_open(f->db, &b));
-    tu_ok(dbconn_exec_async(a, slow, NULL, 0, on_exec, &ra));
-    tu_ok(dbconn_exec_async(b, slow, NULL, 0, on_exec, &rb));
+    tu_ok(dbconn_exec_async(a, slow, NULL, 0, tu_on_exec, &ra));
+    tu_ok(dbconn_exec_async(b, slow, NULL, 0, tu_on_exec, &rb));
     dbconn_stats st;
     uv_run(&f->loop, UV_RUN_NOWAIT); /* the jobs start this turn */
     tu_ok(dbconn_pool_stats(f->db, &st));
@@ -315,19 +261,19 @@ static void test_pool_wait_parks_not_blocks(void **state) {
     fx f = {0};
     assert_int_equal(open_fx(&f, "?pool_size=1&max_overflow=0"), 0);
     dbconn_session *a, *b;
-    rec ra = {0}, rb = {0}, ca = {0}, cb = {0};
+    tu_rec ra = {0}, rb = {0}, ca = {0}, cb = {0};
     tu_ok(dbconn_session_open(f.db, &a));
     tu_ok(dbconn_session_open(f.db, &b));
     /* a holds the only connection (open transaction) */
     tu_ok(dbconn_exec_async(a, "INSERT INTO t (v, n) VALUES ('a', 1)", NULL, 0,
-                            on_exec, &ra));
+                            tu_on_exec, &ra));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(ra.status, 0);
     assert_true(dbconn_in_transaction(a));
     /* b must wait: it parks; the loop keeps running timers meanwhile */
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v, n) VALUES ('b', 2)", NULL, 0,
-                            on_exec, &rb));
-    tu_ok(dbconn_commit_async(b, on_done, &cb));
+                            tu_on_exec, &rb));
+    tu_ok(dbconn_commit_async(b, tu_on_done, &cb));
     ticker tk = {.ticks = 0};
     uv_timer_init(&f.loop, &tk.t);
     uv_timer_start(&tk.t, on_tick, 5, 5);
@@ -340,13 +286,13 @@ static void test_pool_wait_parks_not_blocks(void **state) {
     assert_int_equal(st.waiters, 1);
     uv_close((uv_handle_t *)&tk.t, NULL);
     /* a's commit hands the connection over */
-    tu_ok(dbconn_commit_async(a, on_done, &ca));
+    tu_ok(dbconn_commit_async(a, tu_on_done, &ca));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(ca.status, 0);
     assert_int_equal(rb.status, 0);
     assert_int_equal(cb.status, 0);
     assert_true(cb.order > ca.order);
-    assert_int_equal(count_rows(f.db, NULL), 2);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
     dbconn_session_close(a);
     dbconn_session_close(b);
     close_fx(&f);
@@ -359,19 +305,19 @@ static void test_pool_wait_times_out(void **state) {
                                  "pool_timeout_ms=60"),
                      0);
     dbconn_session *a, *b;
-    rec ra = {0}, rb = {0}, cb2 = {0}, rbb = {0};
+    tu_rec ra = {0}, rb = {0}, cb2 = {0}, rbb = {0};
     tu_ok(dbconn_session_open(f.db, &a));
     tu_ok(dbconn_session_open(f.db, &b));
-    tu_ok(dbconn_exec_async(a, "SELECT 1", NULL, 0, on_exec, &ra));
+    tu_ok(dbconn_exec_async(a, "SELECT 1", NULL, 0, tu_on_exec, &ra));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     uint64_t t0 = uv_hrtime();
-    tu_ok(dbconn_exec_async(b, "SELECT 2", NULL, 0, on_exec, &rb));
-    tu_ok(dbconn_commit_async(b, on_done, &cb2));
+    tu_ok(dbconn_exec_async(b, "SELECT 2", NULL, 0, tu_on_exec, &rb));
+    tu_ok(dbconn_commit_async(b, tu_on_done, &cb2));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(rb.status, DBCONN_ETIMEOUT);
     assert_true(uv_hrtime() - t0 >= 55 * 1000000ull);
     assert_int_equal(cb2.status, DBCONN_EABORTED);
-    tu_ok(dbconn_rollback_async(b, on_done, &rbb));
+    tu_ok(dbconn_rollback_async(b, tu_on_done, &rbb));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(rbb.status, 0);
     dbconn_stats st;
@@ -387,15 +333,15 @@ static void test_pool_wait_times_out(void **state) {
 static void test_gate_wait_parks_then_runs(void **state) {
     fx *f = *state;
     dbconn_session *a, *b;
-    rec ra = {0}, rb = {0}, ca = {0}, cb = {0};
+    tu_rec ra = {0}, rb = {0}, ca = {0}, cb = {0};
     tu_ok(dbconn_session_open(f->db, &a));
     tu_ok(dbconn_session_open(f->db, &b));
     tu_ok(dbconn_exec_async(a, "INSERT INTO t (v, n) VALUES ('a', 1)", NULL, 0,
-                            on_exec, &ra));
+                            tu_on_exec, &ra));
     uv_run(&f->loop, UV_RUN_DEFAULT); /* a holds the write gate */
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v, n) VALUES ('b', 2)", NULL, 0,
-                            on_exec, &rb));
-    tu_ok(dbconn_commit_async(b, on_done, &cb));
+                            tu_on_exec, &rb));
+    tu_ok(dbconn_commit_async(b, tu_on_done, &cb));
     dbconn_stats st;
     /* b's job finds the gate taken and parks (the loop is never blocked) */
     for (int i = 0; i < 1000; i++) {
@@ -406,7 +352,7 @@ static void test_gate_wait_parks_then_runs(void **state) {
     }
     assert_int_equal(st.gate_waits, 1);
     assert_int_equal(rb.calls, 0);
-    tu_ok(dbconn_commit_async(a, on_done, &ca));
+    tu_ok(dbconn_commit_async(a, tu_on_done, &ca));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(rb.status, 0);
     assert_int_equal(cb.status, 0);
@@ -422,15 +368,15 @@ static void test_gate_wait_times_out_ebusy(void **state) {
     fx f = {0};
     assert_int_equal(open_fx(&f, "?busy_timeout_ms=50"), 0);
     dbconn_session *a, *b;
-    rec ra = {0}, rb = {0}, rbb = {0};
+    tu_rec ra = {0}, rb = {0}, rbb = {0};
     tu_ok(dbconn_session_open(f.db, &a));
     tu_ok(dbconn_session_open(f.db, &b));
     tu_ok(dbconn_exec_async(a, "INSERT INTO t (v, n) VALUES ('a', 1)", NULL, 0,
-                            on_exec, &ra));
+                            tu_on_exec, &ra));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v, n) VALUES ('b', 2)", NULL, 0,
-                            on_exec, &rb));
-    tu_ok(dbconn_rollback_async(b, on_done, &rbb));
+                            tu_on_exec, &rb));
+    tu_ok(dbconn_rollback_async(b, tu_on_done, &rbb));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(rb.status, DBCONN_EBUSY);
     assert_non_null(strstr(dbconn_session_errmsg(b), "busy_timeout_ms"));
@@ -449,7 +395,7 @@ static void memdb_commit_waits_for_reader(int policy, bool reader_finishes) {
     uv_loop_t loop;
     dbconn *db;
     dbconn_session *reader, *writer;
-    rec ins = {0}, com = {0}, rb = {0};
+    tu_rec ins = {0}, com = {0}, rb = {0};
     assert_int_equal(uv_loop_init(&loop), 0);
     dbconn_options o = {.loop = &loop, .busy_timeout_ms = 300,
                         .execution_policy = policy};
@@ -460,8 +406,8 @@ static void memdb_commit_waits_for_reader(int policy, bool reader_finishes) {
     tu_ok(dbconn_commit(writer));
     tu_ok(dbconn_exec(reader, "SELECT count(*) FROM m", NULL, 0, NULL));
     tu_ok(dbconn_exec_async(writer, "INSERT INTO m VALUES (1)", NULL, 0,
-                            on_exec, &ins));
-    tu_ok(dbconn_commit_async(writer, on_done, &com));
+                            tu_on_exec, &ins));
+    tu_ok(dbconn_commit_async(writer, tu_on_done, &com));
     ticker tk = {.ticks = 0};
     uv_timer_init(&loop, &tk.t);
     uv_timer_start(&tk.t, on_tick, 5, 5);
@@ -489,7 +435,7 @@ static void memdb_commit_waits_for_reader(int policy, bool reader_finishes) {
         assert_int_equal(com.status, DBCONN_EBUSY);
         assert_true(uv_hrtime() - t0 >= 290 * 1000000ull);
         assert_non_null(strstr(dbconn_session_errmsg(writer), "locked"));
-        tu_ok(dbconn_rollback_async(writer, on_done, &rb));
+        tu_ok(dbconn_rollback_async(writer, tu_on_done, &rb));
         uv_run(&loop, UV_RUN_DEFAULT);
         assert_int_equal(rb.status, 0);
         tu_ok(dbconn_commit(reader));
@@ -559,18 +505,18 @@ static void test_callback_runs_in_submitting_task(void **state) {
 static void test_close_cancels_queued_inflight_completes(void **state) {
     fx *f = *state;
     dbconn_session *a, *b;
-    rec ra = {0}, ra2 = {0}, rb = {0}, rb2 = {0};
+    tu_rec ra = {0}, ra2 = {0}, rb = {0}, rb2 = {0};
     tu_ok(dbconn_session_open(f->db, &a));
     tu_ok(dbconn_session_open(f->db, &b));
     /* a's job is in flight; b waits at the gate (queued) */
     tu_ok(dbconn_exec_async(a, "INSERT INTO t (v, n) VALUES ('a', 1)", NULL, 0,
-                            on_exec, &ra));
+                            tu_on_exec, &ra));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v, n) VALUES ('b', 2)", NULL, 0,
-                            on_exec, &rb));
-    tu_ok(dbconn_exec_async(b, "SELECT 1", NULL, 0, on_exec, &rb2));
+                            tu_on_exec, &rb));
+    tu_ok(dbconn_exec_async(b, "SELECT 1", NULL, 0, tu_on_exec, &rb2));
     tu_ok(dbconn_exec_async(a, "INSERT INTO t (v, n) VALUES ('a2', 3)", NULL, 0,
-                            on_exec, &ra2));
+                            tu_on_exec, &ra2));
     assert_int_equal(dbconn_close(f->db, NULL), 0);
     f->db = NULL;
     /* nothing is called from inside dbconn_close */
@@ -580,7 +526,7 @@ static void test_close_cancels_queued_inflight_completes(void **state) {
     assert_int_equal(rb2.status, DBCONN_ECANCELED);
     assert_int_equal(rb.calls + rb2.calls + ra2.calls, 3);
     /* the sessions are closed now; their owner frees them */
-    assert_int_equal(dbconn_exec_async(a, "SELECT 1", NULL, 0, on_exec, &ra),
+    assert_int_equal(dbconn_exec_async(a, "SELECT 1", NULL, 0, tu_on_exec, &ra),
                      DBCONN_ECLOSED);
     dbconn_session_close(a);
     dbconn_session_close(b);
@@ -591,13 +537,13 @@ static void test_close_cancels_queued_inflight_completes(void **state) {
 static void test_close_with_jobs_in_flight(void **state) {
     fx *f = *state;
     dbconn_session *a, *b;
-    rec ra = {0}, rb = {0};
+    tu_rec ra = {0}, rb = {0};
     const char *slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
                        "FROM n WHERE i < 200000) SELECT count(*) FROM n";
     tu_ok(dbconn_session_open(f->db, &a));
     tu_ok(dbconn_session_open(f->db, &b));
-    tu_ok(dbconn_exec_async(a, slow, NULL, 0, on_exec, &ra));
-    tu_ok(dbconn_exec_async(b, slow, NULL, 0, on_exec, &rb));
+    tu_ok(dbconn_exec_async(a, slow, NULL, 0, tu_on_exec, &ra));
+    tu_ok(dbconn_exec_async(b, slow, NULL, 0, tu_on_exec, &rb));
     uv_run(&f->loop, UV_RUN_NOWAIT); /* both in flight */
     assert_int_equal(dbconn_close(f->db, NULL), 0);
     f->db = NULL;
@@ -634,11 +580,11 @@ static void test_free_and_close_inside_callbacks(void **state) {
     fx *f = *state;
     dbconn_session *s, *t;
     closer c1 = {0}, c2 = {0};
-    rec after = {0};
+    tu_rec after = {0};
     tu_ok(dbconn_session_open(f->db, &s));
     c1.s = s;
     tu_ok(dbconn_exec_async(s, "SELECT 1", NULL, 0, close_session_in_cb, &c1));
-    tu_ok(dbconn_exec_async(s, "SELECT 2", NULL, 0, on_exec, &after));
+    tu_ok(dbconn_exec_async(s, "SELECT 2", NULL, 0, tu_on_exec, &after));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(c1.calls, 1);
     assert_int_equal(after.calls, 1); /* ran in the same hop, before the close */
@@ -675,8 +621,8 @@ static void test_init_db_async_and_close_async(void **state) {
     dbconn_base *base;
     tu_ok(dbconn_base_new(&base));
     tu_ok(dbconn_base_add(base, &m));
-    rec r = {0};
-    tu_ok(dbconn_init_db_async(f->db, base, on_done, &r));
+    tu_rec r = {0};
+    tu_ok(dbconn_init_db_async(f->db, base, tu_on_done, &r));
     assert_null(dbconn_base_bound(base)); /* bound just before the callback */
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(r.status, 0);
@@ -718,8 +664,8 @@ static void test_init_db_async_failure_creates_nothing(void **state) {
     tu_ok(dbconn_base_add(base, &m1));
     tu_ok(dbconn_base_add(base, &m2));
     errmsg_probe p = {0};
-    rec r = {0};
-    tu_ok(dbconn_init_db_async(f->db, base, on_done, &r));
+    tu_rec r = {0};
+    tu_ok(dbconn_init_db_async(f->db, base, tu_on_done, &r));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(r.status, DBCONN_EDB);
     (void)p;
@@ -739,9 +685,9 @@ static void test_init_db_async_failure_creates_nothing(void **state) {
 static void test_sync_call_on_busy_session_is_einval(void **state) {
     fx *f = *state;
     dbconn_session *s;
-    rec r = {0};
+    tu_rec r = {0};
     tu_ok(dbconn_session_open(f->db, &s));
-    tu_ok(dbconn_exec_async(s, "SELECT 1", NULL, 0, on_exec, &r));
+    tu_ok(dbconn_exec_async(s, "SELECT 1", NULL, 0, tu_on_exec, &r));
     assert_int_equal(dbconn_exec(s, "SELECT 1", NULL, 0, NULL), DBCONN_EINVAL);
     assert_non_null(strstr(dbconn_errmsg(NULL), "async"));
     uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -755,18 +701,18 @@ static void test_inline_policy_defers_callbacks(void **state) {
     fx f = {0};
     assert_int_equal(open_fx(&f, "?execution_policy=inline"), 0);
     dbconn_session *s;
-    rec r = {0}, c = {0};
+    tu_rec r = {0}, c = {0};
     tu_ok(dbconn_session_open(f.db, &s));
     tu_ok(dbconn_exec_async(s, "INSERT INTO t (v, n) VALUES ('i', 1)", NULL, 0,
-                            on_exec, &r));
-    tu_ok(dbconn_commit_async(s, on_done, &c));
+                            tu_on_exec, &r));
+    tu_ok(dbconn_commit_async(s, tu_on_done, &c));
     assert_int_equal(r.calls + c.calls, 0);
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(r.status, 0);
     assert_int_equal(c.status, 0);
     uv_thread_t me = uv_thread_self();
     assert_true(uv_thread_equal(&r.thread, &me));
-    assert_int_equal(count_rows(f.db, NULL), 1);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 1);
     dbconn_session_close(s);
     close_fx(&f);
 }
@@ -837,7 +783,7 @@ static void test_stress_1000_tasks(void **state) {
         assert_int_equal(tasks[i].step, 2);
     }
     assert_int_equal(dbconn_scoped_count(f.db), 0);
-    assert_int_equal(count_rows(f.db, "v = 'task'"), N);
+    assert_int_equal(tu_count_rows(f.db, "t", "v = 'task'"), N);
     dbconn_stats st;
     tu_ok(dbconn_pool_stats(f.db, &st));
     assert_true(st.async_peak <= 4); /* jobs in flight <= thread-pool size */

@@ -60,47 +60,12 @@ static void close_fx(fx *f) {
     tu_rmdir(f->dir);
 }
 
-typedef struct rec {
-    int calls;
-    int status;
-    int64_t value;
-    uv_thread_t thread;
-    void *task;
-    int order;
-} rec;
-
-static int seq;
-
-static void on_exec(int status, dbconn_result *res, void *data) {
-    rec *r = data;
-    r->calls++;
-    r->status = status;
-    r->thread = uv_thread_self();
-    r->task = dbconn_current_task();
-    r->order = ++seq;
-    if (res && dbconn_result_nrows(res) > 0)
-        r->value = dbconn_result_int(res, 0, 0);
-    dbconn_result_free(res);
-}
-
-static void on_done(int status, void *data) {
-    rec *r = data;
-    r->calls++;
-    r->status = status;
-    r->thread = uv_thread_self();
-    r->task = dbconn_current_task();
-    r->order = ++seq;
-}
-
-static int64_t count_rows(dbconn *db) {
-    dbconn_session *s;
-    dbconn_result *r;
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec(s, "SELECT count(*) FROM t", NULL, 0, &r));
-    int64_t n = dbconn_result_int(r, 0, 0);
-    dbconn_result_free(r);
-    dbconn_session_close(s);
-    return n;
+/* Each of n recorders was called once, with status 0. */
+static void all_once_ok(const tu_rec *r, int n) {
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].status, 0);
+    }
 }
 
 static dbconn_stats stats(dbconn *db) {
@@ -111,18 +76,18 @@ static dbconn_stats stats(dbconn *db) {
 
 /* a takes the gate with an awaited INSERT; b's queue (submitted from inside
  * task b_task) parks for the gate.  Returns when b is parked. */
-static void a_holds_gate_b_parks(fx *f, void *b_task, bool slow, rec *ra,
-                                 rec rb[3]) {
+static void a_holds_gate_b_parks(fx *f, void *b_task, bool slow, tu_rec *ra,
+                                 tu_rec rb[3]) {
     tu_ok(dbconn_exec_async(f->a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,
-                            on_exec, ra));
+                            tu_on_exec, ra));
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(ra->status, 0);
     void *prev = dbconn_task_enter(b_task);
     tu_ok(dbconn_exec_async(f->b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
-                            on_exec, &rb[0]));
+                            tu_on_exec, &rb[0]));
     tu_ok(dbconn_exec_async(f->b, slow ? SLOW_SQL : "SELECT count(*) FROM t",
-                            NULL, 0, on_exec, &rb[1]));
-    tu_ok(dbconn_commit_async(f->b, on_done, &rb[2]));
+                            NULL, 0, tu_on_exec, &rb[1]));
+    tu_ok(dbconn_commit_async(f->b, tu_on_done, &rb[2]));
     dbconn_task_leave(prev);
     for (int i = 0; i < 1000 && stats(f->db).gate_waits == 0; i++)
         uv_run(&f->loop, UV_RUN_ONCE);
@@ -137,10 +102,10 @@ static void test_commit_chains_the_parked_writer(void **state) {
     fx f;
     open_fx(&f, NULL);
     int b_task;
-    rec ra = {0}, ca = {0}, rb[3] = {{0}};
+    tu_rec ra = {0}, ca = {0}, rb[3] = {{0}};
     a_holds_gate_b_parks(&f, &b_task, false, &ra, rb);
     dbconn_stats before = stats(f.db);
-    tu_ok(dbconn_commit_async(f.a, on_done, &ca));
+    tu_ok(dbconn_commit_async(f.a, tu_on_done, &ca));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     dbconn_stats after = stats(f.db);
     /* b ran in a's job: one more hop (a's commit), one chained queue */
@@ -159,18 +124,18 @@ static void test_commit_chains_the_parked_writer(void **state) {
             assert_true(rb[i].order > rb[i - 1].order);
     }
     assert_int_equal(rb[1].value, 2); /* b saw a's committed row and its own */
-    assert_int_equal(count_rows(f.db), 2);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
     assert_false(dbconn_in_transaction(f.b));
     /* settled: b takes new work, async and sync */
-    rec more = {0};
+    tu_rec more = {0};
     tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (v) VALUES ('b2')", NULL, 0,
-                            on_exec, &more));
+                            tu_on_exec, &more));
     tu_ok(dbconn_commit_async(f.b, NULL, NULL));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(more.status, 0);
     tu_ok(dbconn_exec(f.b, "INSERT INTO t (v) VALUES ('b3')", NULL, 0, NULL));
     tu_ok(dbconn_commit(f.b));
-    assert_int_equal(count_rows(f.db), 4);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 4);
     close_fx(&f);
 }
 
@@ -183,22 +148,22 @@ static void test_failure_in_chain_stays_in_its_session(void **state) {
     open_fx(&f, NULL);
     dbconn_session *c;
     tu_ok(dbconn_session_open(f.db, &c));
-    rec ra = {0}, ca = {0}, rb[3] = {{0}}, rc[2] = {{0}};
+    tu_rec ra = {0}, ca = {0}, rb[3] = {{0}}, rc[2] = {{0}};
     tu_ok(dbconn_exec_async(f.a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,
-                            on_exec, &ra));
+                            tu_on_exec, &ra));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (id, v) VALUES (1, 'dup')",
-                            NULL, 0, on_exec, &rb[0]));
+                            NULL, 0, tu_on_exec, &rb[0]));
     tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
-                            on_exec, &rb[1]));
-    tu_ok(dbconn_rollback_async(f.b, on_done, &rb[2]));
+                            tu_on_exec, &rb[1]));
+    tu_ok(dbconn_rollback_async(f.b, tu_on_done, &rb[2]));
     tu_ok(dbconn_exec_async(c, "INSERT INTO t (v) VALUES ('c')", NULL, 0,
-                            on_exec, &rc[0]));
-    tu_ok(dbconn_commit_async(c, on_done, &rc[1]));
+                            tu_on_exec, &rc[0]));
+    tu_ok(dbconn_commit_async(c, tu_on_done, &rc[1]));
     for (int i = 0; i < 1000 && stats(f.db).gate_waits < 2; i++)
         uv_run(&f.loop, UV_RUN_ONCE);
     assert_int_equal(stats(f.db).gate_waits, 2);
-    tu_ok(dbconn_commit_async(f.a, on_done, &ca));
+    tu_ok(dbconn_commit_async(f.a, tu_on_done, &ca));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(stats(f.db).async_chained, 2);
     assert_int_equal(rb[0].status, DBCONN_ECONSTRAINT);
@@ -208,7 +173,7 @@ static void test_failure_in_chain_stays_in_its_session(void **state) {
     assert_int_equal(rc[0].status, 0);
     assert_int_equal(rc[1].status, 0);
     assert_false(dbconn_in_transaction(f.b));
-    assert_int_equal(count_rows(f.db), 2); /* a and c */
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 2); /* a and c */
     dbconn_session_close(c);
     close_fx(&f);
 }
@@ -218,7 +183,7 @@ static void test_failure_in_chain_stays_in_its_session(void **state) {
 typedef struct interfere {
     fx *f;
     int calls;
-    rec late;        /* an op submitted to b while its chain runs */
+    tu_rec late;        /* an op submitted to b while its chain runs */
     bool close_b, close_db;
 } interfere;
 
@@ -228,7 +193,7 @@ static void on_a_commit(int status, void *data) {
     in->calls++;
     assert_int_equal(status, 0);
     assert_int_equal(stats(in->f->db).async_chained, 1);
-    tu_ok(dbconn_exec_async(in->f->b, "SELECT 42", NULL, 0, on_exec,
+    tu_ok(dbconn_exec_async(in->f->b, "SELECT 42", NULL, 0, tu_on_exec,
                             &in->late));
     if (in->close_b) {
         dbconn_session_close(in->f->b); /* deferred until its chain ends */
@@ -245,21 +210,18 @@ static void test_session_closed_while_chained(void **state) {
     fx f;
     open_fx(&f, NULL);
     int b_task;
-    rec ra = {0}, rb[3] = {{0}};
+    tu_rec ra = {0}, rb[3] = {{0}};
     a_holds_gate_b_parks(&f, &b_task, true, &ra, rb);
     interfere in = {.f = &f, .close_b = true};
     tu_ok(dbconn_commit_async(f.a, on_a_commit, &in));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(in.calls, 1);
     /* what the chain had taken on completes; what came later is cancelled */
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(rb[i].calls, 1);
-        assert_int_equal(rb[i].status, 0);
-    }
+    all_once_ok(rb, 3);
     assert_int_equal(rb[1].value, 600000);
     assert_int_equal(in.late.calls, 1);
     assert_int_equal(in.late.status, DBCONN_ECANCELED);
-    assert_int_equal(count_rows(f.db), 2);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
     close_fx(&f);
 }
 
@@ -268,15 +230,12 @@ static void test_dbconn_closed_while_chained(void **state) {
     fx f;
     open_fx(&f, NULL);
     int b_task;
-    rec ra = {0}, rb[3] = {{0}};
+    tu_rec ra = {0}, rb[3] = {{0}};
     a_holds_gate_b_parks(&f, &b_task, true, &ra, rb);
     interfere in = {.f = &f, .close_db = true};
     tu_ok(dbconn_commit_async(f.a, on_a_commit, &in));
     uv_run(&f.loop, UV_RUN_DEFAULT);
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(rb[i].calls, 1);
-        assert_int_equal(rb[i].status, 0);
-    }
+    all_once_ok(rb, 3);
     assert_int_equal(in.late.calls, 1);
     assert_int_equal(in.late.status, DBCONN_ECANCELED);
     close_fx(&f);
@@ -289,18 +248,15 @@ static void test_wait_deadline_passes_while_chained(void **state) {
     fx f;
     open_fx(&f, "?busy_timeout_ms=50");
     int b_task;
-    rec ra = {0}, rb[3] = {{0}};
+    tu_rec ra = {0}, rb[3] = {{0}};
     a_holds_gate_b_parks(&f, &b_task, true, &ra, rb);
     interfere in = {.f = &f};
     tu_ok(dbconn_commit_async(f.a, on_a_commit, &in));
     uv_run(&f.loop, UV_RUN_DEFAULT);
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(rb[i].calls, 1);
-        assert_int_equal(rb[i].status, 0);
-    }
+    all_once_ok(rb, 3);
     assert_int_equal(in.late.status, 0); /* ran after the chain, settled */
     assert_int_equal(in.late.value, 42);
-    assert_int_equal(count_rows(f.db), 2);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
     close_fx(&f);
 }
 
@@ -310,7 +266,7 @@ enum { WRITERS = 300 };
 
 typedef struct writer {
     dbconn_session *s;
-    rec ins, sel, commit;
+    tu_rec ins, sel, commit;
 } writer;
 
 static void test_many_pipelined_writers_every_row(void **state) {
@@ -325,10 +281,10 @@ static void test_many_pipelined_writers_every_row(void **state) {
         tu_ok(dbconn_session_open(f.db, &w[i].s));
         dbconn_value p[] = {DBCONN_INT(1000 + i), DBCONN_TEXT(v)};
         tu_ok(dbconn_exec_async(w[i].s, "INSERT INTO t (id, v) VALUES (?, ?)",
-                                p, 2, on_exec, &w[i].ins));
+                                p, 2, tu_on_exec, &w[i].ins));
         tu_ok(dbconn_exec_async(w[i].s, "SELECT id FROM t WHERE v = ?",
-                                &p[1], 1, on_exec, &w[i].sel));
-        tu_ok(dbconn_commit_async(w[i].s, on_done, &w[i].commit));
+                                &p[1], 1, tu_on_exec, &w[i].sel));
+        tu_ok(dbconn_commit_async(w[i].s, tu_on_done, &w[i].commit));
     }
     uv_run(&f.loop, UV_RUN_DEFAULT);
     for (int i = 0; i < WRITERS; i++) {
@@ -340,7 +296,7 @@ static void test_many_pipelined_writers_every_row(void **state) {
         dbconn_session_close(w[i].s);
     }
     dbconn_stats st = stats(f.db);
-    assert_int_equal(count_rows(f.db), WRITERS);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), WRITERS);
     assert_int_equal(st.busy_handler_calls, 0);
     assert_true(st.async_chained > 0);
     assert_true(st.async_jobs + st.async_chained >= WRITERS);

@@ -27,19 +27,6 @@ static void run_thread(thread_fn fn, void *arg) {
     assert_int_equal(pthread_join(t, NULL), 0);
 }
 
-static int64_t count_rows(dbconn *db, const char *table) {
-    dbconn_session *s = NULL;
-    dbconn_result *r = NULL;
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec(s, sql, NULL, 0, &r));
-    int64_t n = dbconn_result_int(r, 0, 0);
-    dbconn_result_free(r);
-    dbconn_session_close(s);
-    return n;
-}
-
 static void create_table(dbconn *db) {
     dbconn_session *s = NULL;
     tu_ok(dbconn_session_open(db, &s));
@@ -242,11 +229,11 @@ static void test_thread_exit_rolls_back_file_db(void **state) {
     assert_int_equal(pthread_join(t, NULL), 0);
     pthread_barrier_destroy(&hold);
     assert_int_equal(dbconn_scoped_count(db), 0);
-    assert_int_equal(count_rows(db, "t"), 1); /* the insert was rolled back */
+    assert_int_equal(tu_count_rows(db, "t", NULL), 1); /* the insert was rolled back */
     tu_ok(dbconn_close(db, NULL));
     /* And on disk too: a fresh engine sees the same. */
     tu_ok(dbconn_open(&db, tu_file_url(dir, "exit.db"), NULL));
-    assert_int_equal(count_rows(db, "t"), 1);
+    assert_int_equal(tu_count_rows(db, "t", NULL), 1);
     tu_ok(dbconn_close(db, NULL));
     tu_rmdir(dir);
 }
@@ -333,7 +320,7 @@ static void test_close_before_thread_exit(void **state) {
     assert_int_equal(pthread_join(t, NULL), 0);
     pthread_barrier_destroy(&hold);
     tu_ok(dbconn_open(&db, tu_file_url(dir, "close.db"), NULL));
-    assert_int_equal(count_rows(db, "t"), 1);
+    assert_int_equal(tu_count_rows(db, "t", NULL), 1);
     tu_ok(dbconn_close(db, NULL));
     tu_rmdir(dir);
 }

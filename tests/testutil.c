@@ -85,3 +85,41 @@ void tu_release_child(pid_t pid, int fd) {
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
+
+static int tu_seq;
+
+static void stamp(tu_rec *r, int status) {
+    r->calls++;
+    r->status = status;
+    r->thread = uv_thread_self();
+    r->task = dbconn_current_task();
+    r->order = ++tu_seq;
+}
+
+void tu_on_exec(int status, dbconn_result *res, void *data) {
+    tu_rec *r = data;
+    stamp(r, status);
+    r->had_result = res != NULL;
+    if (res && dbconn_result_nrows(res) > 0) {
+        r->value = dbconn_result_int(res, 0, 0);
+        const char *t = dbconn_result_text(res, 0, 0);
+        snprintf(r->text, sizeof r->text, "%s", t ? t : "");
+    }
+    dbconn_result_free(res);
+}
+
+void tu_on_done(int status, void *data) { stamp(data, status); }
+
+int64_t tu_count_rows(dbconn *db, const char *table, const char *where) {
+    dbconn_session *s;
+    dbconn_result *r;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s%s%s", table,
+             where ? " WHERE " : "", where ? where : "");
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, sql, NULL, 0, &r));
+    int64_t n = dbconn_result_int(r, 0, 0);
+    dbconn_result_free(r);
+    dbconn_session_close(s);
+    return n;
+}

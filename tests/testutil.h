@@ -3,6 +3,7 @@
 #define DBCONN_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -28,6 +29,25 @@ const char *tu_file_url(const char *dir, const char *name);
 pid_t tu_hold_in_child(const char *path, const char *sql, int *release_fd,
                        long long *seen);
 void tu_release_child(pid_t pid, int release_fd);
+
+/* Records what an async callback saw: how often, the status, the first
+ * cell (value, text), the thread, the current task and a sequence number
+ * shared by every recorder (the order callbacks ran in).  data = a tu_rec. */
+typedef struct tu_rec {
+    int calls;
+    int status;
+    int64_t value;    /* first cell, when there is a row */
+    char text[64];
+    uv_thread_t thread;
+    void *task;
+    int order;
+    bool had_result;
+} tu_rec;
+void tu_on_exec(int status, dbconn_result *res, void *data);
+void tu_on_done(int status, void *data);
+
+/* SELECT count(*) FROM table [WHERE where], on a fresh session. */
+int64_t tu_count_rows(dbconn *db, const char *table, const char *where);
 
 /* assert_int_equal with the thread's dbconn_errmsg printed on mismatch. */
 #define tu_ok(expr)                                                             \
