@@ -208,7 +208,8 @@ static void work_cb(uv_work_t *req) {
         uv_mutex_unlock(&a->lock);
         /* What ran so far is done: its callbacks need not wait for this. */
         uv_async_send(&a->wake);
-        next->s->holds_gate = true;
+        next->s->holds_gate = true; /* what it parked for */
+        next->need_gate = false;
         run_ops(next);
     }
 }
