@@ -132,13 +132,11 @@ static void run_ops(dbc_async_session *as) {
             uv_mutex_unlock(&a->lock);
         }
     }
-    for (;;) {
-        uv_mutex_lock(&a->lock);
-        dbc_op *op = as->head;
-        as->running = op;
-        uv_mutex_unlock(&a->lock);
-        if (!op)
-            break;
+    uv_mutex_lock(&a->lock);
+    dbc_op *op = as->head;
+    as->running = op;
+    uv_mutex_unlock(&a->lock);
+    while (op) {
         dbconn_result *res = NULL;
         int rc = run_one(as, op, &res);
         if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY) {
@@ -154,9 +152,11 @@ static void run_ops(dbc_async_session *as) {
         }
         as->busy_tries = 0; /* it ran: the next lock conflict starts anew */
         dbc_op_set_outcome(op, rc, res, s->errmsg, s->native);
-        uv_mutex_lock(&a->lock);
+        uv_mutex_lock(&a->lock); /* done, and the next one: one lock */
         dbc_async_pop_head_locked(as);
         dbc_async_push_done_locked(a, op);
+        op = as->head;
+        as->running = op;
         uv_mutex_unlock(&a->lock);
     }
     s->nonblocking = false;
@@ -265,12 +265,11 @@ static void after_work(uv_work_t *req, int status) {
     dbc_async_maybe_finish_close(a);
 }
 
-static void count_job(dbc_async *a) {
-    uv_mutex_lock(&a->lock);
+/* Counts a job about to start (a->lock held). */
+static void count_job_locked(dbc_async *a) {
     a->jobs++;
     if ((uint64_t)a->inflight + 1 > a->peak)
         a->peak = (uint64_t)a->inflight + 1;
-    uv_mutex_unlock(&a->lock);
 }
 
 /* Moves as on as far as it can without waiting (the loop thread). */
@@ -338,7 +337,9 @@ void dbc_async_schedule(dbc_async_session *as) {
         }
         as->need_gate = false;
         if (a->inline_policy) {
-            count_job(a);
+            uv_mutex_lock(&a->lock);
+            count_job_locked(a);
+            uv_mutex_unlock(&a->lock);
             run_ops(as);
             dbc_async_kick(a); /* callbacks in a later turn */
             continue;
@@ -352,8 +353,8 @@ void dbc_async_schedule(dbc_async_session *as) {
             a->qtail = as;
             return;
         }
-        count_job(a);
         uv_mutex_lock(&a->lock);
+        count_job_locked(a);
         as->job_last = as->tail;
         uv_mutex_unlock(&a->lock);
         as->state = AS_RUNNING;
