@@ -6,7 +6,10 @@
  * synchronous=NORMAL:
  *   insert  N inserts in one transaction
  *   select  N point selects by random primary key (one transaction; every
- *           column read, text copied)
+ *           column read, text copied), libdbconn through dbconn_exec
+ *   first   the same point selects, libdbconn through dbconn_exec_first (no
+ *           step to the end: what the raw side does); the raw side is the
+ *           same as for select
  *   shorttx 1000 transactions of insert + select + commit
  * Both sides use the same transaction brackets, a fixed random seed and
  * prepared statements reused (the raw side keeps them; libdbconn's come from
@@ -146,9 +149,12 @@ static void lib_insert(dbconn_session *s, int64_t id) {
                       NULL) == 0);
 }
 
-static void lib_select(dbconn_session *s, int64_t id) {
+typedef int (*exec_fn)(dbconn_session *, const char *, const dbconn_value *,
+                       size_t, dbconn_result **);
+
+static void lib_select(dbconn_session *s, exec_fn exec, int64_t id) {
     dbconn_result *res;
-    CHECK(dbconn_exec(s, SELECT, DBCONN_PARAMS(DBCONN_INT(id)), &res) == 0);
+    CHECK(exec(s, SELECT, DBCONN_PARAMS(DBCONN_INT(id)), &res) == 0);
     CHECK(dbconn_result_nrows(res) == 1);
     sink = dbconn_result_int(res, 0, 0) + dbconn_result_int(res, 0, 3) +
            dbconn_result_text(res, 0, 1)[0] + dbconn_result_text(res, 0, 2)[0];
@@ -157,8 +163,8 @@ static void lib_select(dbconn_session *s, int64_t id) {
 
 /* ---------------------------------------------------------- workloads -- */
 
-enum { W_INSERT, W_SELECT, W_SHORTTX, NWORK };
-static const char *const wname[] = {"insert", "select", "shorttx"};
+enum { W_INSERT, W_SELECT, W_FIRST, W_SHORTTX, NWORK };
+static const char *const wname[] = {"insert", "select", "first", "shorttx"};
 static const char *const mname[] = {"memory", "file"};
 
 /* Rows preloaded for select/shorttx. */
@@ -185,6 +191,7 @@ __attribute__((noinline)) void run_raw(raw *r, int w) {
         raw_simple(r->commit);
         break;
     case W_SELECT:
+    case W_FIRST:
         raw_simple(r->begin);
         for (int i = 0; i < N; i++)
             raw_select(r, (int64_t)(next_rand() % (uint64_t)N) + 1);
@@ -210,15 +217,17 @@ __attribute__((noinline)) void run_lib(dbconn_session *s, int w) {
         CHECK(dbconn_commit(s) == 0);
         break;
     case W_SELECT:
+    case W_FIRST:
         for (int i = 0; i < N; i++)
-            lib_select(s, (int64_t)(next_rand() % (uint64_t)N) + 1);
+            lib_select(s, w == W_FIRST ? dbconn_exec_first : dbconn_exec,
+                       (int64_t)(next_rand() % (uint64_t)N) + 1);
         CHECK(dbconn_commit(s) == 0);
         break;
     case W_SHORTTX:
         for (int i = 0; i < SHORT_TX; i++) {
             int64_t id = N + 1 + i;
             lib_insert(s, id);
-            lib_select(s, id);
+            lib_select(s, dbconn_exec, id);
             CHECK(dbconn_commit(s) == 0);
         }
         break;
@@ -359,15 +368,19 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--only") == 0 && i + 3 < argc) {
             only = argv[++i];
             const char *w = argv[++i], *m = argv[++i];
+            only_w = -1;
             for (int k = 0; k < NWORK; k++)
                 if (strcmp(w, wname[k]) == 0)
                     only_w = k;
-            only_m = strcmp(m, "file") == 0;
+            only_m = strcmp(m, "file") == 0 ? 1
+                     : strcmp(m, "memory") == 0 ? 0
+                                                 : -1;
         }
     }
-    if (RUNS < 1 || N < 1) {
+    if (RUNS < 1 || N < 1 || only_w < 0 || only_m < 0) {
         fprintf(stderr, "usage: bench_sync [--runs R] [--n N] [--raw-memdb] "
-                        "[--only raw|lib insert|select|shorttx memory|file]\n");
+                        "[--only raw|lib insert|select|first|shorttx "
+                        "memory|file]\n");
         return 2;
     }
     const char *tmp = getenv("TMPDIR");

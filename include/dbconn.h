@@ -404,6 +404,22 @@ DBCONN_EXTERN int dbconn_exec(dbconn_session *s, const char *sql,
                               const dbconn_value *params, size_t nparams,
                               dbconn_result **out);
 
+/* Like dbconn_exec, but keeps at most the first row (SQLAlchemy's
+ * Result.first()): the statement is reset after its first row without being
+ * stepped to the end, and any remaining rows are discarded unread -- the
+ * cheap way to run a point lookup.  *out (may be NULL) receives an owned
+ * result with the statement's columns and 0 or 1 row.  `sql` and `params`
+ * are borrowed.  A write with RETURNING has been applied whole when its
+ * first row comes back (SQLite runs every change first), so the changes,
+ * the counts of *out and any error the statement's end reports are as with
+ * dbconn_exec; for a read, an error SQLite would only meet at a later row is
+ * not seen.  Everything else is as dbconn_exec: autobegin, the statement
+ * cache, echo (with echo = 2, the kept row only), and after a failure inside
+ * a transaction DBCONN_EABORTED until dbconn_rollback(). */
+DBCONN_EXTERN int dbconn_exec_first(dbconn_session *s, const char *sql,
+                                    const dbconn_value *params, size_t nparams,
+                                    dbconn_result **out);
+
 /* Streams rows: `cb` gets each row as a one-row result (borrowed, valid
  * during the call only).  A non-zero return from `cb` stops the iteration;
  * dbconn_exec_each still returns 0. */

@@ -17,19 +17,29 @@ enum { DBC_CTL_BEGIN = 0, /* + DBCONN_BEGIN_DEFERRED..EXCLUSIVE (1..3) */
        DBC_CTL_ROLLBACK = 5,
        DBC_CTL_COUNT = 6 };
 
-/* One column value of the current row.  Text and blob bytes are the
- * driver's, valid until the next step/reset; text is NUL-terminated. */
+/* One column value of a row as a buffered result keeps it: numbers as they
+ * are, text and blob as an offset and length in the result's arena (the
+ * driver's row() copies the bytes there). */
 typedef struct dbc_colval {
     int type; /* DBCONN_TYPE_NULL..BLOB */
     union {
         int64_t i;
         double r;
         struct {
-            const void *ptr;
-            size_t len;
-        } b;
+            size_t off, len;
+        } o;
     } u;
 } dbc_colval;
+
+/* The bytes of a result's text and blob values, each NUL-terminated, at
+ * offsets from `bytes`: `len` of `cap` in use.  Owned by the result. */
+typedef struct dbc_arena {
+    char *bytes;
+    size_t len, cap;
+} dbc_arena;
+
+/* row() returns this when the arena lacks room for the row's bytes. */
+enum { DBC_ROW_FULL = 1 };
 
 /* SQL dialect hooks used to render DDL. */
 typedef struct dbc_dialect {
@@ -99,8 +109,16 @@ typedef struct dbc_driver {
     int (*bind)(dbc_stmt *s, const dbconn_value *p, size_t n);
     /* DBC_STEP_ROW, DBC_STEP_DONE or a DBCONN_E* code. */
     int (*step)(dbc_stmt *s);
-    /* Resets and clears bindings, ready for reuse. */
+    /* Resets, ready for reuse (what the run met is already known: nothing is
+     * reported).  Bindings are left as they are: bind() sets every
+     * parameter before each run, so none from an earlier run is ever read
+     * (the bytes of a text or blob parameter are not copied, and a stale
+     * pointer is never followed). */
     void (*reset)(dbc_stmt *s);
+    /* Resets a run stopped at a row (before DBC_STEP_DONE), like reset(),
+     * but reports: 0, or a DBCONN_E* code (recorded like step's) for a
+     * failure the statement meets as it ends there. */
+    int (*finish)(dbc_stmt *s);
     bool (*readonly)(dbc_stmt *s);
     const char *(*sql)(dbc_stmt *s);
     int (*ncols)(dbc_stmt *s);
@@ -108,9 +126,14 @@ typedef struct dbc_driver {
      * column names cached from it can be checked for staleness. */
     unsigned (*generation)(dbc_stmt *s);
     const char *(*colname)(dbc_stmt *s, int i);
-    /* Reads column i of the current row in one call; returns 0, or
-     * DBCONN_ENOMEM when the driver could not produce the bytes. */
-    int (*column)(dbc_stmt *s, int i, dbc_colval *out);
+    /* Reads columns 0 .. n-1 of the current row (n <= ncols) into out[],
+     * copying text and blob bytes into `a` (u.o).  Returns 0; DBC_ROW_FULL
+     * with *need = the bytes the row takes in an arena (NULs included) when
+     * `a` lacks the room -- a is left as it was, the caller makes room and
+     * asks again (the row stays until the next step); or DBCONN_ENOMEM when
+     * the driver could not produce the bytes. */
+    int (*row)(dbc_stmt *s, size_t n, dbc_colval *out, dbc_arena *a,
+               size_t *need);
 } dbc_driver;
 
 /* The driver for a URL's dialect and +driver suffix, or DBCONN_ENODRIVER

@@ -331,9 +331,17 @@ static int sq_step(dbc_stmt *s) {
     return dbc_sqlite_fail(sqlite3_db_handle(st), rc, sqlite3_sql(st));
 }
 
-static void sq_reset(dbc_stmt *s) {
-    sqlite3_reset(ST(s));
-    sqlite3_clear_bindings(ST(s));
+/* No sqlite3_clear_bindings(): see dbc_driver.reset. */
+static void sq_reset(dbc_stmt *s) { (void)sqlite3_reset(ST(s)); }
+
+/* After SQLITE_ROW, sqlite3_reset() reports only what halting the program
+ * met. */
+static int sq_finish(dbc_stmt *s) {
+    sqlite3_stmt *st = ST(s);
+    int rc = sqlite3_reset(st);
+    return rc == SQLITE_OK ? 0
+                           : dbc_sqlite_fail(sqlite3_db_handle(st), rc,
+                                             sqlite3_sql(st));
 }
 
 static bool sq_readonly(dbc_stmt *s) { return sqlite3_stmt_readonly(ST(s)); }
@@ -348,33 +356,70 @@ static const char *sq_colname(dbc_stmt *s, int i) {
     return sqlite3_column_name(ST(s), i);
 }
 
-/* One sqlite3_column_value() and the value accessors: fewer calls (and
- * no per-call connection mutex checks) than column_type + column_xxx. */
-static int sq_column(dbc_stmt *s, int i, dbc_colval *out) {
-    sqlite3_value *v = sqlite3_column_value(ST(s), i);
-    switch (sqlite3_value_type(v)) {
-    case SQLITE_INTEGER:
-        out->type = DBCONN_TYPE_INTEGER;
-        out->u.i = sqlite3_value_int64(v);
-        return 0;
-    case SQLITE_FLOAT:
-        out->type = DBCONN_TYPE_REAL;
-        out->u.r = sqlite3_value_double(v);
-        return 0;
-    case SQLITE_TEXT:
-        out->type = DBCONN_TYPE_TEXT;
-        out->u.b.ptr = sqlite3_value_text(v);
-        break;
-    case SQLITE_BLOB:
-        out->type = DBCONN_TYPE_BLOB;
-        out->u.b.ptr = sqlite3_value_blob(v);
-        break;
-    default:
-        out->type = DBCONN_TYPE_NULL;
-        return 0;
+/* The bytes the rest of a row takes in an arena, from column i on (when
+ * the arena turned out too small). */
+static size_t row_need(sqlite3_stmt *st, size_t i, size_t n) {
+    size_t need = 0;
+    for (; i < n; i++) {
+        sqlite3_value *v = sqlite3_column_value(st, (int)i);
+        int t = sqlite3_value_type(v);
+        if (t == SQLITE_TEXT || t == SQLITE_BLOB)
+            need += (size_t)sqlite3_value_bytes(v) + 1;
     }
-    out->u.b.len = (size_t)sqlite3_value_bytes(v);
-    return out->u.b.ptr || out->u.b.len == 0 ? 0 : dbc_nomem();
+    return need;
+}
+
+/* One sqlite3_column_value() and the value accessors per column: fewer
+ * calls (and no per-call connection mutex checks) than column_type +
+ * column_xxx; the bytes go straight into the arena. */
+static int sq_row(dbc_stmt *s, size_t n, dbc_colval *out, dbc_arena *a,
+                  size_t *need) {
+    sqlite3_stmt *st = ST(s);
+    size_t start = a->len;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_value *v = sqlite3_column_value(st, (int)i);
+        dbc_colval *c = &out[i];
+        const void *p;
+        switch (sqlite3_value_type(v)) {
+        case SQLITE_INTEGER:
+            c->type = DBCONN_TYPE_INTEGER;
+            c->u.i = sqlite3_value_int64(v);
+            continue;
+        case SQLITE_FLOAT:
+            c->type = DBCONN_TYPE_REAL;
+            c->u.r = sqlite3_value_double(v);
+            continue;
+        case SQLITE_TEXT:
+            c->type = DBCONN_TYPE_TEXT;
+            p = sqlite3_value_text(v);
+            break;
+        case SQLITE_BLOB:
+            c->type = DBCONN_TYPE_BLOB;
+            p = sqlite3_value_blob(v);
+            break;
+        default:
+            c->type = DBCONN_TYPE_NULL;
+            continue;
+        }
+        size_t len = (size_t)sqlite3_value_bytes(v);
+        if (!p && len) {
+            a->len = start;
+            return dbc_nomem();
+        }
+        if (len >= a->cap - a->len) {
+            *need = a->len - start + row_need(st, i, n);
+            a->len = start;
+            return DBC_ROW_FULL;
+        }
+        char *dst = a->bytes + a->len;
+        if (len)
+            memcpy(dst, p, len);
+        dst[len] = '\0';
+        c->u.o.off = a->len;
+        c->u.o.len = len;
+        a->len += len + 1;
+    }
+    return 0;
 }
 
 /* ---- dialect ----------------------------------------------------------- */
@@ -433,10 +478,11 @@ const dbc_driver dbc_driver_sqlite = {
     .bind = sq_bind,
     .step = sq_step,
     .reset = sq_reset,
+    .finish = sq_finish,
     .readonly = sq_readonly,
     .sql = sq_sql,
     .ncols = sq_ncols,
     .generation = sq_generation,
     .colname = sq_colname,
-    .column = sq_column,
+    .row = sq_row,
 };

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "pool.h"
+#include "result.h"
 
 struct dbc_pool {
     const dbc_driver *drv;
@@ -25,7 +26,7 @@ struct dbc_pool {
     int checked_out;
     dbc_waitq waiters;
     uint64_t checkouts, timeouts;
-    atomic_uint_fast64_t hits, misses;
+    uint64_t hits, misses; /* of connections already closed */
 };
 
 int dbc_pool_new(dbc_pool **out, const dbc_driver *drv, dbc_target *t,
@@ -67,6 +68,7 @@ void dbc_pool_free(dbc_pool *p) {
     }
     uv_mutex_destroy(&p->lock);
     dbc_free(p);
+    dbc_result_spare_drop();
 }
 
 static bool at_limit(const dbc_pool *p) {
@@ -81,6 +83,8 @@ static dbc_pconn *new_slot(dbc_pool *p) {
     if (!c)
         return NULL;
     dbc_stmtcache_init(&c->cache, p->drv, p->cache_size);
+    atomic_init(&c->cache_hits, 0);
+    atomic_init(&c->cache_misses, 0);
     c->anext = p->all;
     if (p->all)
         p->all->aprev = c;
@@ -90,6 +94,9 @@ static dbc_pconn *new_slot(dbc_pool *p) {
 }
 
 static void drop_slot(dbc_pool *p, dbc_pconn *c) {
+    /* Checked in: nobody counts on c any more. */
+    p->hits += atomic_load_explicit(&c->cache_hits, memory_order_relaxed);
+    p->misses += atomic_load_explicit(&c->cache_misses, memory_order_relaxed);
     if (c->aprev)
         c->aprev->anext = c->anext;
     else
@@ -197,17 +204,28 @@ static int wait_sync(dbc_pool *p, sync_waiter *sw) {
     return 0;
 }
 
-int dbc_pool_checkout(dbc_pool *p, dbc_pconn **out) {
+/* None free at the first try: park a waiter (with its condition variable)
+ * and wait; 0 with *out, or a failure. */
+static int checkout_wait(dbc_pool *p, dbc_pconn **out) {
     sync_waiter sw = {.w = {.ready = sync_ready}};
     if (uv_cond_init(&sw.cond))
         return dbc_nomem();
-    dbc_pconn *c = NULL;
-    int rc = dbc_pool_acquire_or_park(p, &c, &sw.w);
+    int rc = dbc_pool_acquire_or_park(p, out, &sw.w);
     if (rc == 1) {
         rc = wait_sync(p, &sw);
-        c = sw.granted;
+        *out = sw.granted;
     }
     uv_cond_destroy(&sw.cond);
+    return rc;
+}
+
+int dbc_pool_checkout(dbc_pool *p, dbc_pconn **out) {
+    dbc_pconn *c = NULL;
+    /* Usually one is free: no waiter (and no condition variable to make)
+     * unless it is needed. */
+    int rc = dbc_pool_try(p, &c);
+    if (rc == 1)
+        rc = checkout_wait(p, &c);
     if (rc < 0) {
         *out = NULL;
         return rc;
@@ -314,11 +332,6 @@ void dbc_pool_interrupt_all(dbc_pool *p) {
     uv_mutex_unlock(&p->lock);
 }
 
-void dbc_pool_count_cache(dbc_pool *p, bool hit) {
-    atomic_fetch_add_explicit(hit ? &p->hits : &p->misses, 1,
-                              memory_order_relaxed);
-}
-
 void dbc_pool_stats(dbc_pool *p, dbconn_stats *st) {
     uv_mutex_lock(&p->lock);
     st->size = p->total;
@@ -329,7 +342,13 @@ void dbc_pool_stats(dbc_pool *p, dbconn_stats *st) {
     st->waiters = p->waiters.count;
     st->checkouts = p->checkouts;
     st->timeouts = p->timeouts;
+    st->cache_hits = p->hits;
+    st->cache_misses = p->misses;
+    for (dbc_pconn *c = p->all; c; c = c->anext) {
+        st->cache_hits +=
+            atomic_load_explicit(&c->cache_hits, memory_order_relaxed);
+        st->cache_misses +=
+            atomic_load_explicit(&c->cache_misses, memory_order_relaxed);
+    }
     uv_mutex_unlock(&p->lock);
-    st->cache_hits = atomic_load(&p->hits);
-    st->cache_misses = atomic_load(&p->misses);
 }

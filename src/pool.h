@@ -3,6 +3,8 @@
 #ifndef DBCONN_POOL_H
 #define DBCONN_POOL_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -19,6 +21,9 @@ struct dbc_pconn {
     dbc_pconn *next;      /* idle list */
     dbc_pconn *aprev, *anext; /* every connection of the pool */
     bool idle;
+    /* Statement-cache lookups, written only by the connection's holder
+     * (dbc_pconn_count_cache), read by dbc_pool_stats. */
+    atomic_uint_fast64_t cache_hits, cache_misses;
 };
 
 typedef struct dbc_pool dbc_pool;
@@ -53,7 +58,14 @@ void dbc_pool_checkin_quiet(dbc_pool *p, dbc_pconn *c, bool discard);
 /* Interrupts the statements running on checked-out connections. */
 void dbc_pool_interrupt_all(dbc_pool *p);
 void dbc_pool_stats(dbc_pool *p, dbconn_stats *st);
-/* Statement-cache accounting (sessions report each lookup). */
-void dbc_pool_count_cache(dbc_pool *p, bool hit);
+/* Statement-cache accounting: the holder of c reports each lookup.  One
+ * writer at a time (hand-overs go through the pool lock), so a relaxed load
+ * and store do: no locked read-modify-write on the statement path. */
+static inline void dbc_pconn_count_cache(dbc_pconn *c, bool hit) {
+    atomic_uint_fast64_t *n = hit ? &c->cache_hits : &c->cache_misses;
+    atomic_store_explicit(
+        n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
 
 #endif

@@ -191,10 +191,12 @@ typedef struct run_ctx {
     dbconn_result **out;     /* buffered result, or */
     dbconn_row_cb each;      /* streaming */
     void *each_data;
+    bool first;              /* stop at the first row (dbconn_exec_first) */
 } run_ctx;
 
 /* An empty result named after st's columns; the names are built once per
- * cached statement (and again after a schema change recompiled it). */
+ * cached statement (and again after a schema change recompiled it).  Call
+ * it after the first step: the recompile happens there. */
 static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
                       dbconn_result **out) {
     if (entry && dbc_colnames_fresh(entry->colnames, drv, st))
@@ -214,51 +216,72 @@ static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
 }
 
 static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
-               size_t nparams, run_ctx *ctx) {
+               size_t nparams, const run_ctx *ctx) {
     dbconn *db = s->db;
     const dbc_driver *drv = db->drv;
     dbc_pconn *pc = s->pc;
     dbc_stmt *st = NULL;
-    dbc_centry *entry = NULL;
+    dbc_centry *entry;
     dbconn_result *r = NULL;
-    int hit = 0;
+    int hit = 1, rc;
     double age = 0;
     bool echo = DBC_ECHO(db);
     use_conn(s);
-    int rc = dbc_stmtcache_get(&pc->cache, pc->conn, sql, &st, &entry, &hit,
+    /* echo wants the statement's age: the full lookup reports it. */
+    if (echo || !(entry = dbc_stmtcache_take_recent(&pc->cache, sql, &st))) {
+        rc = dbc_stmtcache_get(&pc->cache, pc->conn, sql, &st, &entry, &hit,
                                echo ? &age : NULL);
-    if (rc)
-        return busy_retry(s, rc); /* preparing may read the schema */
+        if (rc)
+            return busy_retry(s, rc); /* preparing may read the schema */
+    }
     if (pc->cache.capacity)
-        dbc_pool_count_cache(db->pool, hit);
+        dbc_pconn_count_cache(pc, hit);
     bool writes = !drv->readonly(st);
     int64_t total = 0;
     if (writes && (rc = take_gate(s)) != 0)
         goto done;
     if ((rc = drv->bind(st, params, nparams)) != 0)
         goto done;
+    bool echo_rows = false;
     if (echo) {
         dbc_log_line(&db->log, DBCONN_LOG_INFO, sql);
         dbc_echo_params(db, hit, age, params, nparams);
+        echo_rows = db->cfg.echo > 1;
     }
     bool want_rows = ctx->out || ctx->each;
     if (writes && ctx->out)
         total = drv->total_changes(pc->conn);
-    if (want_rows && (rc = new_result(drv, st, entry, &r)) != 0)
+    rc = drv->step(st);
+    if (rc < 0)
         goto done;
-    if (want_rows && echo && db->cfg.echo > 1 && dbconn_result_ncols(r))
-        dbc_echo_cols(db, r);
-    while ((rc = drv->step(st)) == DBC_STEP_ROW) {
-        if (!want_rows)
-            continue;
-        if (ctx->each)
-            dbc_result_clear_rows(r);
-        if ((rc = dbc_result_add_row(r, drv, st)) != 0)
+    if (want_rows) {
+        int nrc = new_result(drv, st, entry, &r);
+        if (nrc) {
+            rc = nrc;
             goto done;
-        if (echo && db->cfg.echo > 1)
-            dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
-        if (ctx->each && ctx->each(ctx->each_data, r) != 0)
-            break; /* the caller has seen enough; reset discards the rest */
+        }
+        if (echo_rows && dbconn_result_ncols(r))
+            dbc_echo_cols(db, r);
+    }
+    for (; rc == DBC_STEP_ROW; rc = drv->step(st)) {
+        if (want_rows) {
+            if (ctx->each)
+                dbc_result_clear_rows(r);
+            if ((rc = dbc_result_add_row(r, drv, st)) != 0)
+                goto done;
+            if (echo_rows)
+                dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
+            if (ctx->each && ctx->each(ctx->each_data, r) != 0)
+                break; /* the caller has seen enough; reset discards the rest */
+        }
+        if (ctx->first) {
+            /* SQLite applied a write's every change before its first row
+             * (RETURNING); ending it now sets the counts and reports what
+             * the statement's end checks.  A read just stops here. */
+            if (writes && (rc = drv->finish(st)) != 0)
+                goto done;
+            break;
+        }
     }
     if (rc < 0)
         goto done;
@@ -291,9 +314,19 @@ int dbc_session_exec_held(dbconn_session *s, const char *sql,
     return 0;
 }
 
-static int exec_common(dbconn_session *s, const char *sql,
-                       const dbconn_value *params, size_t nparams,
-                       run_ctx *ctx, const char *what) {
+/* Kept out of line: the exec fast path stays small (fewer registers to
+ * save on every statement). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define SLOW_PATH __attribute__((noinline, cold))
+#else
+#  define SLOW_PATH
+#endif
+
+/* Every check of an exec, in order, each failure with its message; then
+ * autobegin. */
+SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
+                                const dbconn_value *params, size_t nparams,
+                                const char *what) {
     int rc = dbc_session_check(s, what);
     if (rc)
         return rc;
@@ -308,6 +341,20 @@ static int exec_common(dbconn_session *s, const char *sql,
         return dbc_session_aborted_error(s, what);
     if ((rc = ensure_tx(s, 0)) != 0)
         return dbc_session_fail(s, rc);
+    return 0;
+}
+
+static inline int exec_common(dbconn_session *s, const char *sql,
+                              const dbconn_value *params, size_t nparams,
+                              const run_ctx *ctx, const char *what) {
+    int rc;
+    /* The common case -- an open session with no async state, inside its
+     * transaction, valid arguments -- passes every check of exec_ready at
+     * the cost of these loads; anything else takes the full path. */
+    if (!(s && s->db && !s->async && s->tx == DBC_TX_ACTIVE && sql &&
+          (params || !nparams) && !atomic_load(&s->db->closing)) &&
+        (rc = exec_ready(s, sql, params, nparams, what)) != 0)
+        return rc;
     rc = run(s, sql, params, nparams, ctx);
     if (rc)
         return abort_with(s, rc);
@@ -321,6 +368,15 @@ int dbconn_exec(dbconn_session *s, const char *sql, const dbconn_value *params,
         *out = NULL;
     run_ctx ctx = {.out = out};
     return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec");
+}
+
+int dbconn_exec_first(dbconn_session *s, const char *sql,
+                      const dbconn_value *params, size_t nparams,
+                      dbconn_result **out) {
+    if (out)
+        *out = NULL;
+    run_ctx ctx = {.out = out, .first = true};
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_first");
 }
 
 int dbconn_exec_each(dbconn_session *s, const char *sql,

@@ -65,10 +65,6 @@ static dbc_centry **slot_of(dbc_stmtcache *c, const char *sql, size_t len,
     return pp;
 }
 
-static size_t recent_slot(const char *sql) {
-    return ((uintptr_t)sql >> 3) & 15;
-}
-
 static void remove_entry(dbc_stmtcache *c, dbc_centry *e) {
     for (size_t i = 0; i < 16; i++)
         if (c->recent[i].e == e)
@@ -133,10 +129,15 @@ static dbc_centry *insert(dbc_stmtcache *c, const char *sql, size_t len,
     return e;
 }
 
+void dbc_stmtcache_touch(dbc_stmtcache *c, dbc_centry *e) {
+    lru_unlink(c, e);
+    lru_push_front(c, e);
+}
+
 int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
                       dbc_stmt **out, dbc_centry **entry, int *hit,
                       double *age) {
-    size_t rs = recent_slot(sql);
+    size_t rs = dbc_stmtcache_recent_slot(sql);
     dbc_centry *e = c->recent[rs].e;
     *hit = 0;
     *entry = NULL;
@@ -180,12 +181,3 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
     return 0;
 }
 
-void dbc_stmtcache_put(dbc_stmtcache *c, dbc_centry *entry, dbc_stmt *st) {
-    c->drv->reset(st);
-    /* An entry that is out is never evicted, so `entry` is still valid. */
-    if (entry && !entry->stmt) {
-        entry->stmt = st;
-        return;
-    }
-    c->drv->finalize(st);
-}

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "driver.h"
 
@@ -43,11 +44,45 @@ void dbc_stmtcache_clear(dbc_stmtcache *c);
 /* A statement for `sql` ready to bind: from the cache (*hit = 1, *age =
  * seconds since it was prepared) or freshly prepared (*age = seconds it took;
  * age may be NULL).  *entry is the cache slot it goes back to (NULL: not
- * cached).  Give it back with dbc_stmtcache_put() (which resets it and clears
- * its bindings) whether or not it ran well. */
+ * cached).  Give it back with dbc_stmtcache_put() (which resets it; the next
+ * bind replaces every binding) whether or not it ran well. */
 int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
                       dbc_stmt **out, dbc_centry **entry, int *hit,
                       double *age);
-void dbc_stmtcache_put(dbc_stmtcache *c, dbc_centry *entry, dbc_stmt *st);
+/* Moves e to the front of the LRU list. */
+void dbc_stmtcache_touch(dbc_stmtcache *c, dbc_centry *e);
+
+static inline size_t dbc_stmtcache_recent_slot(const char *sql) {
+    return ((uintptr_t)sql >> 3) & 15;
+}
+
+/* The common case, inline: the same SQL pointer as a recent call, its text
+ * unchanged (a pointer may be reused for other text) and its statement in
+ * the cache: takes the statement out and returns its entry (*out = the
+ * statement, a hit).  NULL: use dbc_stmtcache_get. */
+static inline dbc_centry *dbc_stmtcache_take_recent(dbc_stmtcache *c,
+                                                    const char *sql,
+                                                    dbc_stmt **out) {
+    size_t rs = dbc_stmtcache_recent_slot(sql);
+    dbc_centry *e = c->recent[rs].e;
+    if (!e || c->recent[rs].ptr != sql || !e->stmt || strcmp(e->sql, sql) != 0)
+        return NULL;
+    *out = e->stmt;
+    e->stmt = NULL;
+    if (e != c->head)
+        dbc_stmtcache_touch(c, e);
+    return e;
+}
+
+/* Resets st and gives it back to its entry (finalizes it when uncached). */
+static inline void dbc_stmtcache_put(dbc_stmtcache *c, dbc_centry *entry,
+                                     dbc_stmt *st) {
+    c->drv->reset(st);
+    /* An entry that is out is never evicted, so `entry` is still valid. */
+    if (entry && !entry->stmt)
+        entry->stmt = st;
+    else
+        c->drv->finalize(st);
+}
 
 #endif

@@ -204,7 +204,7 @@ static void test_statement_cache_hits(void **state) {
     tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, NULL));
     tu_ok(dbconn_pool_stats(db, &st));
     assert_int_equal(st.cache_misses, 4);
-    /* bindings are cleared on reuse */
+    /* every parameter is bound again on reuse */
     dbconn_result *r;
     tu_ok(dbconn_exec(s, "SELECT ?", DBCONN_PARAMS(DBCONN_INT(5)), &r));
     dbconn_result_free(r);
@@ -225,6 +225,74 @@ static void test_statement_cache_hits(void **state) {
     tu_ok(dbconn_close(db, NULL));
 }
 
+/* A closed connection's statement-cache lookups stay in the stats. */
+static void test_cache_stats_outlive_connections(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *a, *b;
+    dbconn_stats st;
+    tu_ok(dbconn_open(&db, "sqlite://?pool_size=1&max_overflow=1", NULL));
+    tu_ok(dbconn_session_open(db, &a));
+    tu_ok(dbconn_session_open(db, &b));
+    for (int i = 0; i < 3; i++) {
+        tu_ok(dbconn_exec(a, "SELECT 1", NULL, 0, NULL));
+        tu_ok(dbconn_exec(b, "SELECT 2", NULL, 0, NULL)); /* 2nd conn */
+    }
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_int_equal(st.size, 2);
+    assert_int_equal(st.cache_misses, 2);
+    assert_int_equal(st.cache_hits, 4);
+    tu_ok(dbconn_commit(a)); /* over pool_size: closed at checkin */
+    tu_ok(dbconn_commit(b));
+    tu_ok(dbconn_pool_stats(db, &st));
+    assert_int_equal(st.size, 1);
+    assert_int_equal(st.cache_misses, 2);
+    assert_int_equal(st.cache_hits, 4);
+    dbconn_session_close(a);
+    dbconn_session_close(b);
+    tu_ok(dbconn_close(db, NULL));
+}
+
+/* Statements go back to the cache with their last bindings in place (the
+ * next run binds every parameter again), and text and blob parameters are
+ * not copied: a parameter's buffer freed after the call must never be read
+ * again -- not by the next run, not when the cache is cleared at close.
+ * AddressSanitizer and valgrind would see such a read. */
+static void test_freed_parameter_buffers_are_not_read(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_result *r;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE fp (t TEXT, b BLOB)", NULL, 0, NULL));
+    for (int i = 0; i < 3; i++) {
+        char *text = malloc(32);
+        unsigned char *blob = malloc(8);
+        assert_non_null(text);
+        assert_non_null(blob);
+        snprintf(text, 32, "value %d", i);
+        memset(blob, i, 8);
+        tu_ok(dbconn_exec(s, "INSERT INTO fp VALUES (?, ?)",
+                          DBCONN_PARAMS(DBCONN_TEXT(text), DBCONN_BLOB(blob, 8)),
+                          NULL));
+        tu_ok(dbconn_exec_first(s, "SELECT count(*) FROM fp WHERE t = ?",
+                                DBCONN_PARAMS(DBCONN_TEXT(text)), &r));
+        assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+        dbconn_result_free(r);
+        free(text);
+        free(blob);
+    }
+    tu_ok(dbconn_exec(s, "SELECT t FROM fp WHERE b = ?",
+                      DBCONN_PARAMS(DBCONN_BLOB("\2\2\2\2\2\2\2\2", 8)), &r));
+    assert_int_equal(dbconn_result_nrows(r), 1);
+    assert_string_equal(dbconn_result_text(r, 0, 0), "value 2");
+    dbconn_result_free(r);
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL)); /* finalizes the cached statements */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_defaults_wal_fk_on),
@@ -235,6 +303,8 @@ int main(void) {
         cmocka_unit_test(test_aliases_and_dialect),
         cmocka_unit_test(test_foreign_keys_enforced),
         cmocka_unit_test(test_statement_cache_hits),
+        cmocka_unit_test(test_cache_stats_outlive_connections),
+        cmocka_unit_test(test_freed_parameter_buffers_are_not_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

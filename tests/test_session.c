@@ -1,5 +1,5 @@
 /* Sessions: autobegin, exec, results, commit / rollback, aborted state,
- * misuse errors, savepoints, streaming, scripts. */
+ * misuse errors, savepoints, streaming, scripts, dbconn_exec_first. */
 #include <string.h>
 
 #include "testutil.h"
@@ -360,6 +360,397 @@ static void test_savepoints(void **state) {
     assert_int_equal(dbconn_savepoint_release(f->s, "none"), DBCONN_EINVAL);
 }
 
+/* ---- dbconn_exec_first ------------------------------------------------- */
+
+static void add_users(dbconn_session *s, int n) {
+    for (int i = 1; i <= n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "u%d", i);
+        tu_ok(dbconn_exec(s, "INSERT INTO users (id, name, age) VALUES (?, ?, ?)",
+                          DBCONN_PARAMS(DBCONN_INT(i), DBCONN_TEXT(name),
+                                        DBCONN_INT(20 + i)),
+                          NULL));
+    }
+}
+
+static void test_exec_first_keeps_the_first_row(void **state) {
+    fx *f = *state;
+    add_users(f->s, 3);
+    dbconn_result *r = (dbconn_result *)f; /* must be replaced */
+    tu_ok(dbconn_exec_first(f->s, "SELECT id, name, age FROM users ORDER BY id",
+                            NULL, 0, &r));
+    assert_int_equal(dbconn_result_nrows(r), 1);
+    assert_int_equal(dbconn_result_ncols(r), 3);
+    assert_string_equal(dbconn_result_colname(r, 1), "name");
+    assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+    assert_string_equal(dbconn_result_text(r, 0, 1), "u1");
+    assert_int_equal(dbconn_result_int(r, 0, 2), 21);
+    assert_int_equal(dbconn_result_type(r, 1, 0), DBCONN_EINVAL);
+    assert_int_equal(dbconn_result_changes(r), 0);
+    dbconn_result_free(r);
+    /* A point lookup, with parameters. */
+    tu_ok(dbconn_exec_first(f->s, "SELECT name FROM users WHERE id = ?",
+                            DBCONN_PARAMS(DBCONN_INT(3)), &r));
+    assert_int_equal(dbconn_result_nrows(r), 1);
+    assert_string_equal(dbconn_result_text(r, 0, 0), "u3");
+    dbconn_result_free(r);
+    /* Still in the session's transaction, which stays usable. */
+    assert_true(dbconn_in_transaction(f->s));
+    tu_ok(dbconn_commit(f->s));
+}
+
+static void test_exec_first_no_row_and_null_out(void **state) {
+    fx *f = *state;
+    dbconn_result *r = NULL;
+    tu_ok(dbconn_exec_first(f->s, "SELECT id, name FROM users WHERE id = ?",
+                            DBCONN_PARAMS(DBCONN_INT(-1)), &r));
+    assert_non_null(r);
+    assert_int_equal(dbconn_result_nrows(r), 0);
+    assert_int_equal(dbconn_result_ncols(r), 2);
+    assert_string_equal(dbconn_result_colname(r, 0), "id");
+    assert_null(dbconn_result_text(r, 0, 1));
+    dbconn_result_free(r);
+    /* out may be NULL: the statement still runs (here: a write). */
+    tu_ok(dbconn_exec_first(f->s, "INSERT INTO users (name) VALUES ('x')",
+                            NULL, 0, NULL));
+    tu_ok(dbconn_exec_first(f->s, "SELECT name FROM users", NULL, 0, NULL));
+    tu_ok(dbconn_commit(f->s));
+    assert_int_equal(count_users(f->s), 1);
+}
+
+static void test_exec_first_errors(void **state) {
+    fx *f = *state;
+    dbconn_result *r = (dbconn_result *)f;
+    assert_int_equal(dbconn_exec_first(NULL, "SELECT 1", NULL, 0, &r),
+                     DBCONN_EINVAL);
+    assert_null(r);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "dbconn_exec_first"));
+    assert_int_equal(dbconn_exec_first(f->s, NULL, NULL, 0, &r), DBCONN_EINVAL);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "sql is NULL"));
+    assert_int_equal(dbconn_exec_first(f->s, "SELECT ?", NULL, 1, &r),
+                     DBCONN_EINVAL);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "params is NULL"));
+    assert_null(r);
+    /* Statement failures abort the transaction, as with dbconn_exec. */
+    assert_int_equal(dbconn_exec_first(f->s, "SELECT ?, ?",
+                                       DBCONN_PARAMS(DBCONN_INT(1)), &r),
+                     DBCONN_EINVAL);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "expects 2 parameters"));
+    assert_null(r);
+    assert_int_equal(dbconn_exec_first(f->s, "SELECT 1", NULL, 0, &r),
+                     DBCONN_EABORTED);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "dbconn_exec_first"));
+    assert_non_null(strstr(dbconn_session_errmsg(f->s), "expects 2"));
+    tu_ok(dbconn_rollback(f->s));
+    assert_int_equal(dbconn_exec_first(f->s, "SELEC 1", NULL, 0, &r),
+                     DBCONN_EDB);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "SELEC 1"));
+    tu_ok(dbconn_rollback(f->s));
+    /* An error at the first row is seen. */
+    assert_int_equal(dbconn_exec_first(f->s,
+                                       "INSERT INTO users (name) VALUES (NULL) "
+                                       "RETURNING id",
+                                       NULL, 0, &r),
+                     DBCONN_ECONSTRAINT);
+    assert_null(r);
+    tu_ok(dbconn_rollback(f->s));
+    tu_ok(dbconn_exec_first(f->s, "SELECT 1", NULL, 0, &r));
+    assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+    dbconn_result_free(r);
+    tu_ok(dbconn_rollback(f->s));
+}
+
+static void test_exec_first_closed_session(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_result *r = (dbconn_result *)&r;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec_first(s, "SELECT 1", NULL, 0, NULL));
+    tu_ok(dbconn_close(db, NULL));
+    assert_int_equal(dbconn_exec_first(s, "SELECT 1", NULL, 0, &r),
+                     DBCONN_ECLOSED);
+    assert_null(r);
+    assert_non_null(strstr(dbconn_session_errmsg(s), "closed"));
+    dbconn_session_close(s);
+}
+
+/* SQLite applies a RETURNING statement's every change before its first row:
+ * keeping only that row loses no change, and the counts cover them all. */
+static void test_exec_first_write_returning(void **state) {
+    fx *f = *state;
+    dbconn_result *r = NULL;
+    tu_ok(dbconn_exec_first(f->s,
+                            "INSERT INTO users (name) VALUES ('a'), ('b'), "
+                            "('c') RETURNING id, name",
+                            NULL, 0, &r));
+    assert_int_equal(dbconn_result_nrows(r), 1);
+    assert_int_equal(dbconn_result_ncols(r), 2);
+    assert_int_equal(dbconn_result_changes(r), 3);
+    assert_int_equal(dbconn_result_last_insert_id(r), 3);
+    dbconn_result_free(r);
+    tu_ok(dbconn_exec_first(f->s,
+                            "UPDATE users SET age = 7 WHERE name <> 'b' "
+                            "RETURNING name",
+                            NULL, 0, &r));
+    assert_int_equal(dbconn_result_nrows(r), 1);
+    assert_int_equal(dbconn_result_changes(r), 2);
+    dbconn_result_free(r);
+    tu_ok(dbconn_commit(f->s));
+    assert_int_equal(count_users(f->s), 3);
+    tu_ok(dbconn_exec(f->s, "SELECT count(*) FROM users WHERE age = 7", NULL, 0,
+                      &r));
+    assert_int_equal(dbconn_result_int(r, 0, 0), 2);
+    dbconn_result_free(r);
+    /* Every RETURNING value is computed with the changes, before the first
+     * row: a failure in the second row's fails the statement (and undoes
+     * it), as with dbconn_exec. */
+    assert_int_equal(dbconn_exec_first(f->s,
+                                       "INSERT INTO users (name, age) VALUES "
+                                       "('d', 1), ('e', -9223372036854775807 "
+                                       "- 1) RETURNING abs(age)",
+                                       NULL, 0, &r),
+                     DBCONN_EDB);
+    assert_null(r);
+    assert_non_null(strstr(dbconn_errmsg(NULL), "integer overflow"));
+    tu_ok(dbconn_rollback(f->s));
+    assert_int_equal(count_users(f->s), 3);
+    /* So is a constraint checked at the statement's end (an immediate
+     * foreign key). */
+    tu_ok(dbconn_exec(f->s, "CREATE TABLE kids (id INTEGER PRIMARY KEY, "
+                            "uid INTEGER REFERENCES users(id))",
+                      NULL, 0, NULL));
+    tu_ok(dbconn_exec(f->s, "INSERT INTO kids (uid) VALUES (1)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(f->s));
+    int rc = dbconn_exec_first(f->s, "DELETE FROM users RETURNING id", NULL, 0,
+                               &r);
+    assert_int_equal(rc, DBCONN_ECONSTRAINT);
+    assert_null(r);
+    assert_non_null(strstr(dbconn_session_errmsg(f->s), "FOREIGN KEY"));
+    assert_int_equal(dbconn_commit(f->s), DBCONN_EABORTED);
+    tu_ok(dbconn_rollback(f->s));
+    assert_int_equal(count_users(f->s), 3);
+}
+
+/* The statement goes back to the cache reset: the next run of the same SQL
+ * starts from its first row, and is a cache hit. */
+static void test_exec_first_statement_reused(void **state) {
+    fx *f = *state;
+    add_users(f->s, 4);
+    static const char *const sql = "SELECT id FROM users ORDER BY id";
+    dbconn_stats before, after;
+    tu_ok(dbconn_pool_stats(f->db, &before));
+    dbconn_result *r;
+    for (int i = 0; i < 3; i++) {
+        tu_ok(dbconn_exec_first(f->s, sql, NULL, 0, &r));
+        assert_int_equal(dbconn_result_nrows(r), 1);
+        assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+        dbconn_result_free(r);
+    }
+    tu_ok(dbconn_exec(f->s, sql, NULL, 0, &r));
+    assert_int_equal(dbconn_result_nrows(r), 4);
+    assert_int_equal(dbconn_result_int(r, 3, 0), 4);
+    dbconn_result_free(r);
+    tu_ok(dbconn_exec_first(f->s, sql, NULL, 0, &r));
+    assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+    dbconn_result_free(r);
+    tu_ok(dbconn_pool_stats(f->db, &after));
+    assert_int_equal(after.cache_misses - before.cache_misses, 1);
+    assert_int_equal(after.cache_hits - before.cache_hits, 4);
+    /* The same statement text in another buffer is the same statement. */
+    char copy[64];
+    snprintf(copy, sizeof copy, "%s", sql);
+    tu_ok(dbconn_exec_first(f->s, copy, NULL, 0, &r));
+    assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+    dbconn_result_free(r);
+    tu_ok(dbconn_pool_stats(f->db, &after));
+    assert_int_equal(after.cache_misses - before.cache_misses, 1);
+    tu_ok(dbconn_rollback(f->s));
+}
+
+typedef struct lines {
+    char text[16][256];
+    int n;
+} lines;
+
+static void keep_line(void *data, int level, const char *line) {
+    lines *l = data;
+    (void)level;
+    if (l->n < 16)
+        snprintf(l->text[l->n++], sizeof l->text[0], "%s", line);
+}
+
+static void test_exec_first_echo(void **state) {
+    (void)state;
+    lines l = {0};
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_options o = {.log = keep_line, .log_data = &l};
+    tu_ok(dbconn_options_set(&o, "echo", "debug"));
+    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_session_open(db, &s));
+    dbconn_result *r;
+    tu_ok(dbconn_exec_first(s,
+                            "SELECT v FROM (SELECT 1 AS v UNION ALL SELECT 2) "
+                            "WHERE v >= ? ORDER BY v",
+                            DBCONN_PARAMS(DBCONN_INT(0)), &r));
+    dbconn_result_free(r);
+    tu_ok(dbconn_rollback(s));
+    const char *want[] = {"BEGIN (implicit)", "SELECT v FROM",
+                          "[generated in ", "Col ('v',)", "Row (1,)",
+                          "ROLLBACK"};
+    size_t n = sizeof want / sizeof *want;
+    assert_int_equal(l.n, (int)n); /* the kept row only: no "Row (2,)" */
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(l.text[i], want[i], strlen(want[i])) != 0)
+            fail_msg("line %zu: \"%s\" does not start with \"%s\"", i,
+                     l.text[i], want[i]);
+    assert_non_null(strstr(l.text[2], "s] (0,)"));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
+/* ---- results: shapes, sizes, schema changes ----------------------------- */
+
+/* Values larger than a result's inline room, in the first row and later. */
+static void test_big_values_grow_the_arena(void **state) {
+    fx *f = *state;
+    static char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    unsigned char blob[3000];
+    for (size_t i = 0; i < sizeof blob; i++)
+        blob[i] = (unsigned char)i;
+    for (int first = 0; first < 2; first++) {
+        dbconn_result *r;
+        int rc = (first ? dbconn_exec_first : dbconn_exec)(
+            f->s,
+            "SELECT 'a' AS a, ? AS t, 7 AS n, ? AS b UNION ALL "
+            "SELECT 'b', 'short', 8, x'00'",
+            DBCONN_PARAMS(DBCONN_TEXT(big), DBCONN_BLOB(blob, sizeof blob)),
+            &r);
+        tu_ok(rc);
+        assert_int_equal(dbconn_result_nrows(r), first ? 1 : 2);
+        assert_string_equal(dbconn_result_text(r, 0, 0), "a");
+        assert_int_equal(dbconn_result_text_len(r, 0, 1), sizeof big - 1);
+        assert_string_equal(dbconn_result_text(r, 0, 1), big);
+        assert_int_equal(dbconn_result_int(r, 0, 2), 7);
+        size_t len = 0;
+        const void *p = dbconn_result_blob(r, 0, 3, &len);
+        assert_int_equal(len, sizeof blob);
+        assert_memory_equal(p, blob, sizeof blob);
+        assert_string_equal(dbconn_result_colname(r, 3), "b");
+        if (!first)
+            assert_string_equal(dbconn_result_text(r, 1, 1), "short");
+        dbconn_result_free(r);
+    }
+    tu_ok(dbconn_rollback(f->s));
+}
+
+/* Results of different shapes one after another (a freed result's memory
+ * may serve the next one): each has its own names and values. */
+static void test_results_of_alternating_shapes(void **state) {
+    fx *f = *state;
+    add_users(f->s, 2);
+    char longname[200];
+    memset(longname, 'c', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    char wide[400];
+    snprintf(wide, sizeof wide, "SELECT 1 AS %s, 2 AS k", longname);
+    for (int i = 0; i < 6; i++) {
+        dbconn_result *r;
+        switch (i % 3) {
+        case 0:
+            tu_ok(dbconn_exec_first(f->s, "SELECT id, name FROM users "
+                                          "WHERE id = ?",
+                                    DBCONN_PARAMS(DBCONN_INT(2)), &r));
+            assert_string_equal(dbconn_result_colname(r, 1), "name");
+            assert_string_equal(dbconn_result_text(r, 0, 1), "u2");
+            break;
+        case 1: /* names too long for the inline room */
+            tu_ok(dbconn_exec(f->s, wide, NULL, 0, &r));
+            assert_string_equal(dbconn_result_colname(r, 0), longname);
+            assert_string_equal(dbconn_result_colname(r, 1), "k");
+            assert_int_equal(dbconn_result_int(r, 0, 1), 2);
+            break;
+        default: /* no columns */
+            tu_ok(dbconn_exec(f->s, "UPDATE users SET age = age", NULL, 0,
+                              &r));
+            assert_int_equal(dbconn_result_ncols(r), 0);
+            assert_int_equal(dbconn_result_changes(r), 2);
+            break;
+        }
+        dbconn_result_free(r);
+    }
+    tu_ok(dbconn_rollback(f->s));
+}
+
+typedef struct thread_job {
+    dbconn *db;
+    dbconn_result *given; /* made by the main thread, freed here */
+    int ok;
+} thread_job;
+
+static void thread_main(void *arg) {
+    thread_job *j = arg;
+    dbconn_session *s;
+    dbconn_result *r;
+    dbconn_result_free(j->given); /* kept as this thread's spare */
+    if (dbconn_session_open(j->db, &s) != 0)
+        return;
+    for (int i = 0; i < 3; i++) {
+        if (dbconn_exec_first(s, "SELECT ? AS v", DBCONN_PARAMS(DBCONN_INT(i)),
+                              &r) != 0)
+            break;
+        j->ok += dbconn_result_int(r, 0, 0) == i;
+        dbconn_result_free(r);
+    }
+    dbconn_session_close(s);
+    /* Exits holding a spare result: the thread-exit destructor frees it
+     * (LeakSanitizer and valgrind report it otherwise). */
+}
+
+/* Results made on one thread and freed on another; every thread's spare
+ * result is given back when the thread ends. */
+static void test_results_across_threads(void **state) {
+    fx *f = *state;
+    thread_job jobs[2] = {{f->db, NULL, 0}, {f->db, NULL, 0}};
+    uv_thread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        tu_ok(dbconn_exec(f->s, "SELECT 'made here' AS w", NULL, 0,
+                          &jobs[i].given));
+        assert_int_equal(uv_thread_create(&th[i], thread_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(uv_thread_join(&th[i]), 0);
+        assert_int_equal(jobs[i].ok, 3);
+    }
+    tu_ok(dbconn_rollback(f->s));
+}
+
+/* A schema change recompiles a cached statement at its next step: the
+ * result is named after the new columns at once. */
+static void test_cached_select_after_schema_change(void **state) {
+    fx *f = *state;
+    dbconn_result *r;
+    tu_ok(dbconn_exec(f->s, "CREATE TABLE sc (a, b)", NULL, 0, NULL));
+    tu_ok(dbconn_exec(f->s, "INSERT INTO sc VALUES (1, 2)", NULL, 0, NULL));
+    tu_ok(dbconn_exec(f->s, "SELECT * FROM sc", NULL, 0, &r));
+    assert_int_equal(dbconn_result_ncols(r), 2);
+    dbconn_result_free(r);
+    tu_ok(dbconn_exec(f->s, "ALTER TABLE sc ADD COLUMN c DEFAULT 3", NULL, 0,
+                      NULL));
+    for (int first = 0; first < 2; first++) {
+        tu_ok((first ? dbconn_exec_first : dbconn_exec)(f->s, "SELECT * FROM sc",
+                                                        NULL, 0, &r));
+        assert_int_equal(dbconn_result_ncols(r), 3);
+        assert_string_equal(dbconn_result_colname(r, 2), "c");
+        assert_int_equal(dbconn_result_int(r, 0, 2), 3);
+        dbconn_result_free(r);
+    }
+    tu_ok(dbconn_rollback(f->s));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_types_round_trip, setup, teardown),
@@ -381,6 +772,26 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_exec_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_first_keeps_the_first_row,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_first_no_row_and_null_out,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_first_errors, setup,
+                                        teardown),
+        cmocka_unit_test(test_exec_first_closed_session),
+        cmocka_unit_test_setup_teardown(test_exec_first_write_returning, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_exec_first_statement_reused,
+                                        setup, teardown),
+        cmocka_unit_test(test_exec_first_echo),
+        cmocka_unit_test_setup_teardown(test_big_values_grow_the_arena, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_results_of_alternating_shapes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_select_after_schema_change,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_results_across_threads, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
