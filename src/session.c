@@ -9,9 +9,25 @@
 #include "session.h"
 #include "async.h"
 
+/* The buffers of s's messages, made at its first failure; NULL without
+ * memory (the messages then say so). */
+static char *msg_bufs(dbconn_session *s) {
+    if (!s->msgs && (s->msgs = dbc_malloc(2 * DBC_ERRMSG_MAX)) != NULL) {
+        s->msgs[0] = s->msgs[DBC_ERRMSG_MAX] = '\0';
+        s->errmsg = s->msgs;
+        s->abort_msg = s->msgs + DBC_ERRMSG_MAX;
+    }
+    return s->msgs;
+}
+
+static const char NO_ROOM[] = "out of memory (the failure's message was lost)";
+
 int dbc_session_fail(dbconn_session *s, int code) {
     if (s) {
-        (void)snprintf(s->errmsg, sizeof s->errmsg, "%s", dbc_last_msg());
+        if (msg_bufs(s))
+            (void)snprintf(s->msgs, DBC_ERRMSG_MAX, "%s", dbc_last_msg());
+        else
+            s->errmsg = NO_ROOM;
         s->native = dbc_last_native();
     }
     return code;
@@ -23,6 +39,7 @@ int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
     if (!s)
         return dbc_nomem();
     s->db = db;
+    s->errmsg = s->abort_msg = "";
     s->scoped = scope_key != NULL;
     s->scope_key = scope_key;
     dbc_engine_link_session(db, s);
@@ -176,7 +193,10 @@ int dbc_session_begin_held(dbconn_session *s, int mode) {
 
 void dbc_session_abort(dbconn_session *s) {
     s->tx = DBC_TX_ABORTED;
-    memcpy(s->abort_msg, s->errmsg, sizeof s->abort_msg);
+    if (msg_bufs(s))
+        memcpy(s->msgs + DBC_ERRMSG_MAX, s->msgs, DBC_ERRMSG_MAX);
+    else
+        s->abort_msg = NO_ROOM;
     s->abort_native = s->native;
 }
 
@@ -521,6 +541,7 @@ void dbc_session_free(dbconn_session *s) {
     if (s->db && s->async && dbc_async_session_close(s))
         return; /* the async layer frees it when its running work ends */
     dbc_session_detach(s);
+    dbc_free(s->msgs);
     dbc_free(s);
 }
 

@@ -26,9 +26,12 @@ struct dbconn_session {
     void *scope_key;    /* registry key when scoped */
     int begin_mode;     /* mode for the next autobegin (0 = engine's) */
     int native;         /* last failure's native code */
-    char errmsg[DBC_ERRMSG_MAX];
+    const char *errmsg; /* last failure's message: "" until the first one */
     int abort_native;   /* the failure that aborted the transaction */
-    char abort_msg[DBC_ERRMSG_MAX];
+    const char *abort_msg;
+    char *msgs;         /* owned: both messages' buffers (DBC_ERRMSG_MAX
+                           each), made at the first failure, so a session
+                           that never fails stays small */
     dbconn_session *prev, *next;     /* db's list of live sessions */
     struct dbc_async_session *async; /* lazily made by the async layer */
 };
