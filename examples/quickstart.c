@@ -81,6 +81,14 @@ int main(void) {
         printf("user %lld: %s <%s>\n", (long long)dbconn_result_int(res, r, 0),
                dbconn_result_text(res, r, 1), dbconn_result_text(res, r, 2));
     dbconn_result_free(res);
+    /* A point lookup keeps at most one row (SQLAlchemy's Result.first()). */
+    if ((rc = dbconn_exec_first(s, "SELECT email FROM users WHERE name = ?",
+                                DBCONN_PARAMS(DBCONN_TEXT("bob")), &res)))
+        goto out;
+    printf("bob's email: %s\n", dbconn_result_nrows(res)
+                                    ? dbconn_result_text(res, 0, 0)
+                                    : "(no such user)");
+    dbconn_result_free(res);
     if ((rc = dbconn_commit(s)))
         goto out;
     /* The task is done with its session. */
