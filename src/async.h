@@ -25,6 +25,8 @@ struct dbc_op {
     dbconn_session *s;      /* submitter; NULL once that session is freed */
     /* DBC_OP_EXEC: copies made at submission, in the op's allocation */
     const char *sql;
+    const void *sql_key;    /* the caller's SQL pointer, never dereferenced:
+                               the statement cache's fast-path key */
     dbconn_value *params;
     size_t nparams;
     /* DBC_OP_INITDB */

@@ -94,6 +94,7 @@ int dbconn_exec_async(dbconn_session *s, const char *sql,
     dbc_op *op = NULL;
     if ((rc = new_exec_op(sql, params, nparams, &op)) != 0 || !op)
         return rc ? rc : dbc_nomem();
+    op->sql_key = sql;
     op->exec_cb = cb;
     op->data = data;
     if ((rc = dbc_async_submit(s, op)) != 0)

@@ -92,10 +92,12 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
         }
     }
     if (op->type == DBC_OP_EXEC)
-        return dbc_session_exec_held(s, op->sql, op->params, op->nparams, res);
+        return dbc_session_exec_held(s, op->sql_key, op->sql, op->params,
+                                     op->nparams, res);
     /* DBC_OP_INITDB: every statement or none */
     for (size_t i = 0; i < op->ddl.n; i++) {
-        rc = dbc_session_exec_held(s, op->ddl.stmts[i].sql, NULL, 0, NULL);
+        rc = dbc_session_exec_held(s, NULL, op->ddl.stmts[i].sql, NULL, 0,
+                                   NULL);
         if (rc == 0)
             continue;
         char msg[DBC_ERRMSG_MAX];

@@ -212,6 +212,8 @@ typedef struct run_ctx {
     dbconn_row_cb each;      /* streaming */
     void *each_data;
     bool first;              /* stop at the first row (dbconn_exec_first) */
+    const void *key;         /* the statement cache's key for the SQL (see
+                                dbc_stmtcache_get); NULL: the SQL pointer */
 } run_ctx;
 
 /* An empty result named after st's columns; the names are built once per
@@ -248,8 +250,10 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     bool echo = DBC_ECHO(db);
     use_conn(s);
     /* echo wants the statement's age: the full lookup reports it. */
-    if (echo || !(entry = dbc_stmtcache_take_recent(&pc->cache, sql, &st))) {
-        rc = dbc_stmtcache_get(&pc->cache, pc->conn, sql, &st, &entry, &hit,
+    const void *key = ctx->key ? ctx->key : sql;
+    if (echo ||
+        !(entry = dbc_stmtcache_take_recent(&pc->cache, key, sql, &st))) {
+        rc = dbc_stmtcache_get(&pc->cache, pc->conn, key, sql, &st, &entry, &hit,
                                echo ? &age : NULL);
         if (rc)
             return busy_retry(s, rc); /* preparing may read the schema */
@@ -321,10 +325,10 @@ done:
     return busy_retry(s, rc);
 }
 
-int dbc_session_exec_held(dbconn_session *s, const char *sql,
-                          const dbconn_value *params, size_t nparams,
-                          dbconn_result **out) {
-    run_ctx ctx = {.out = out};
+int dbc_session_exec_held(dbconn_session *s, const void *key,
+                          const char *sql, const dbconn_value *params,
+                          size_t nparams, dbconn_result **out) {
+    run_ctx ctx = {.out = out, .key = key};
     int rc = run(s, sql, params, nparams, &ctx);
     if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY)
         return rc; /* nothing happened: run it again later */

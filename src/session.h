@@ -68,9 +68,11 @@ int dbc_session_aborted_error(dbconn_session *s, const char *what);
 void dbc_session_abort(dbconn_session *s);
 /* True while the async layer has work queued or running for s. */
 bool dbc_async_session_busy(const dbconn_session *s);
-int dbc_session_exec_held(dbconn_session *s, const char *sql,
-                          const dbconn_value *params, size_t nparams,
-                          dbconn_result **out);
+/* key: what identifies sql in the statement cache's fast path (the
+ * pointer the user passed, when sql is a copy of it); NULL = sql. */
+int dbc_session_exec_held(dbconn_session *s, const void *key,
+                          const char *sql, const dbconn_value *params,
+                          size_t nparams, dbconn_result **out);
 int dbc_session_commit_held(dbconn_session *s);
 int dbc_session_rollback_held(dbconn_session *s);
 

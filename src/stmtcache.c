@@ -134,14 +134,14 @@ void dbc_stmtcache_touch(dbc_stmtcache *c, dbc_centry *e) {
     lru_push_front(c, e);
 }
 
-int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
-                      dbc_stmt **out, dbc_centry **entry, int *hit,
-                      double *age) {
-    size_t rs = dbc_stmtcache_recent_slot(sql);
+int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
+                      const char *sql, dbc_stmt **out, dbc_centry **entry,
+                      int *hit, double *age) {
+    size_t rs = dbc_stmtcache_recent_slot(key);
     dbc_centry *e = c->recent[rs].e;
     *hit = 0;
     *entry = NULL;
-    if (e && c->recent[rs].ptr == sql && e->stmt && strcmp(e->sql, sql) == 0)
+    if (e && c->recent[rs].ptr == key && e->stmt && strcmp(e->sql, sql) == 0)
         goto hit;
     size_t len = strlen(sql);
     uint64_t h = 0;
@@ -150,7 +150,7 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
         h = hash_sql(sql, len);
         e = *slot_of(c, sql, len, h);
         if (e && e->stmt) {
-            c->recent[rs].ptr = sql;
+            c->recent[rs].ptr = key;
             c->recent[rs].e = e;
         hit:
             *out = e->stmt;

@@ -31,7 +31,7 @@ typedef struct dbc_stmtcache {
      * small table keyed by the pointer skips hashing the text on a hit (the
      * text is still compared). */
     struct {
-        const char *ptr;
+        const void *ptr; /* a key (see dbc_stmtcache_get) */
         dbc_centry *e;
     } recent[16];
 } dbc_stmtcache;
@@ -46,14 +46,16 @@ void dbc_stmtcache_clear(dbc_stmtcache *c);
  * age may be NULL).  *entry is the cache slot it goes back to (NULL: not
  * cached).  Give it back with dbc_stmtcache_put() (which resets it; the next
  * bind replaces every binding) whether or not it ran well. */
-int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const char *sql,
-                      dbc_stmt **out, dbc_centry **entry, int *hit,
-                      double *age);
+/* key is the SQL's identity for the recent table: the caller's pointer,
+ * never dereferenced (sql itself, or the text an async op copied it from). */
+int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
+                      const char *sql, dbc_stmt **out, dbc_centry **entry,
+                      int *hit, double *age);
 /* Moves e to the front of the LRU list. */
 void dbc_stmtcache_touch(dbc_stmtcache *c, dbc_centry *e);
 
-static inline size_t dbc_stmtcache_recent_slot(const char *sql) {
-    return ((uintptr_t)sql >> 3) & 15;
+static inline size_t dbc_stmtcache_recent_slot(const void *key) {
+    return ((uintptr_t)key >> 3) & 15;
 }
 
 /* The common case, inline: the same SQL pointer as a recent call, its text
@@ -61,11 +63,12 @@ static inline size_t dbc_stmtcache_recent_slot(const char *sql) {
  * the cache: takes the statement out and returns its entry (*out = the
  * statement, a hit).  NULL: use dbc_stmtcache_get. */
 static inline dbc_centry *dbc_stmtcache_take_recent(dbc_stmtcache *c,
+                                                    const void *key,
                                                     const char *sql,
                                                     dbc_stmt **out) {
-    size_t rs = dbc_stmtcache_recent_slot(sql);
+    size_t rs = dbc_stmtcache_recent_slot(key);
     dbc_centry *e = c->recent[rs].e;
-    if (!e || c->recent[rs].ptr != sql || !e->stmt || strcmp(e->sql, sql) != 0)
+    if (!e || c->recent[rs].ptr != key || !e->stmt || strcmp(e->sql, sql) != 0)
         return NULL;
     *out = e->stmt;
     e->stmt = NULL;

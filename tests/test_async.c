@@ -138,6 +138,34 @@ static void test_params_copied_at_submission(void **state) {
     dbconn_session_close(s);
 }
 
+/* The SQL text is copied too, and a reused SQL buffer runs its new text
+ * (the statement cache keys its fast path on the caller's pointer, but
+ * always compares the text). */
+static void test_sql_copied_and_buffer_reuse_runs_new_text(void **state) {
+    fx *f = *state;
+    dbconn_session *s;
+    static const int want[] = {10, 10, 11, 10};
+    tu_rec r[4] = {{0}};
+    char sql[64];
+    tu_ok(dbconn_session_open(f->db, &s));
+    dbconn_stats st0, st;
+    tu_ok(dbconn_pool_stats(f->db, &st0));
+    for (int i = 0; i < 4; i++) {
+        /* the same buffer each time: a cache hit remembers its address */
+        snprintf(sql, sizeof sql, "SELECT %d", want[i]);
+        tu_ok(dbconn_exec_async(s, sql, NULL, 0, tu_on_exec, &r[i]));
+        strcpy(sql, "garbage that is not SQL");
+        uv_run(&f->loop, UV_RUN_DEFAULT);
+        assert_int_equal(r[i].status, 0);
+        assert_int_equal(r[i].value, want[i]);
+    }
+    tu_ok(dbconn_pool_stats(f->db, &st));
+    assert_int_equal(st.cache_misses - st0.cache_misses, 2); /* two texts */
+    assert_int_equal(st.cache_hits - st0.cache_hits, 2);
+    tu_ok(dbconn_rollback(s));
+    dbconn_session_close(s);
+}
+
 static void test_result_owned_null_on_failure(void **state) {
     fx *f = *state;
     dbconn_session *s;
@@ -800,6 +828,8 @@ int main(void) {
             test_callback_once_on_loop_thread_never_inline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params_copied_at_submission, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sql_copied_and_buffer_reuse_runs_new_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_owned_null_on_failure,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
