@@ -39,33 +39,33 @@ struct dbc_async_session {
     dbc_op *running;         /* the op a job is executing (a->lock) */
     dbc_op *job_last;        /* last op queued when the job started: up to
                                 here the work is in flight (a->lock) */
-    int state;
     dbc_waiter pool_w, gate_w;
     void *grant;             /* what ready() handed over (a->lock) */
+    uint64_t busy_since;     /* uv_hrtime() of its first lock conflict */
+    uint64_t deadline;       /* uv_hrtime() limit while parked */
+    dbc_async_session *chain; /* what this job ran after its own session:
+                                 the worker's until after_work */
+    dbc_async_session *cnext;
+    dbc_async_session *rnext;          /* ready list (a->lock) */
+    dbc_async_session *qnext;          /* throttled queue */
+    dbc_async_session *pprev, *pnext;  /* parked list */
+    dbc_async_session *aprev, *anext;  /* every session with async state */
+    dbc_async_session *snext;          /* start list */
+    size_t ndone;            /* its ops in the done list (a->lock) */
+    uv_work_t work;
+    int state;
     int grant_kind;          /* AS_PARKED_POOL / AS_PARKED_GATE */
+    int busy_tries;          /* retries so far for that op */
+    int plist;               /* which parked list: state - AS_PARKED_POOL */
     bool need_gate;          /* the next op must wait for the write gate */
     bool retry;              /* the next op met another connection's lock */
-    int busy_tries;          /* retries so far for that op */
-    uint64_t busy_since;     /* uv_hrtime() of its first lock conflict */
     bool pc_fresh;           /* s->pc not prepared yet (connect/recycle/ping) */
     bool cancelled;          /* unparked too late: release the grant */
     bool stolen;             /* a job of another session runs it (a->lock) */
     bool no_steal;           /* the loop took it out of its wait: no job may
                                 run it before the loop has seen it (a->lock) */
-    dbc_async_session *chain; /* what this job ran after its own session:
-                                 the worker's until after_work */
-    dbc_async_session *cnext;
     bool free_pending;       /* the session was closed while busy */
-    uint64_t deadline;       /* uv_hrtime() limit while parked */
-    dbc_async_session *rnext;          /* ready list (a->lock) */
-    dbc_async_session *qnext;          /* throttled queue */
-    dbc_async_session *pprev, *pnext;  /* parked list */
-    int plist;                         /* which one: state - AS_PARKED_POOL */
-    dbc_async_session *aprev, *anext;  /* every session with async state */
-    dbc_async_session *snext;          /* start list */
-    bool to_start;
-    size_t ndone;            /* its ops in the done list (a->lock) */
-    uv_work_t work;
+    bool to_start;           /* on the start list */
 };
 
 struct dbc_async {

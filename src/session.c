@@ -12,7 +12,8 @@
 /* The buffers of s's messages, made at its first failure; NULL without
  * memory (the messages then say so). */
 static char *msg_bufs(dbconn_session *s) {
-    if (!s->msgs && (s->msgs = dbc_malloc(2 * DBC_ERRMSG_MAX)) != NULL) {
+    if (!s->msgs &&
+        (s->msgs = dbc_malloc((size_t)2 * DBC_ERRMSG_MAX)) != NULL) {
         s->msgs[0] = s->msgs[DBC_ERRMSG_MAX] = '\0';
         s->errmsg = s->msgs;
         s->abort_msg = s->msgs + DBC_ERRMSG_MAX;
