@@ -42,6 +42,11 @@ static bool looks_like_write(const char *sql) {
 /* Closes a session whose close had to wait for its running work. */
 void dbc_async_finish_free(dbc_async_session *as) {
     dbconn_session *s = as->s;
+    /* A job that stopped to wait (for the gate, a connection, a lock) left
+     * ops queued that were in flight when the session was closed: they
+     * will never run now, and their callbacks still must. */
+    dbc_async_cancel_queued(as, "the session was closed before this "
+                                "operation ran");
     dbc_async_free_state(as);
     dbc_session_free(s);
 }

@@ -491,7 +491,9 @@ int dbc_session_rollback_held(dbconn_session *s) {
     int rc = 0;
     if (DBC_ECHO(db))
         dbc_log_line(&db->log, DBCONN_LOG_INFO, "ROLLBACK");
-    if (db->drv->in_transaction(s->pc->conn))
+    /* An async session may hold a slot it has not connected yet (the job
+     * connects it): nothing to roll back there. */
+    if (s->pc->conn && db->drv->in_transaction(s->pc->conn))
         rc = db->drv->control(s->pc->conn, DBC_CTL_ROLLBACK);
     /* A connection that cannot roll back is not given to anyone else. */
     release(s, rc != 0);

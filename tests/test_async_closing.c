@@ -1,0 +1,144 @@
+/* Closing a session in the middle of its async work, at the two points a
+ * randomized stress run found broken:
+ *   - while it waits for the write gate holding a pooled slot that its job
+ *     has not connected yet (the close must not roll back a connection
+ *     that does not exist);
+ *   - while its job runs, when that job then stops to wait (for the gate)
+ *     with operations left that it had taken on: they can never run now,
+ *     and each still gets its callback (DBCONN_ECANCELED) -- else the loop
+ *     never ends and the operations leak. */
+#include <string.h>
+
+#include "testutil.h"
+
+/* ~0.1 s natively; the timer that closes the session fires well before. */
+#define SLOW_SQL                                                               \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "         \
+    "WHERE x < 600000) SELECT count(*) FROM c"
+
+typedef struct fx {
+    uv_loop_t loop;
+    const char *dir;
+    dbconn *db;
+} fx;
+
+static void open_fx(fx *f) {
+    memset(f, 0, sizeof *f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    f->dir = tu_tmpdir();
+    char url[4400];
+    snprintf(url, sizeof url, "%s?pool_size=2&max_overflow=0",
+             tu_file_url(f->dir, "c.db"));
+    dbconn_options o = {.loop = &f->loop};
+    tu_ok(dbconn_open(&f->db, url, &o));
+    dbconn_session *s;
+    tu_ok(dbconn_session_open(f->db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+                      NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+}
+
+static void close_fx(fx *f) {
+    assert_int_equal(dbconn_close(f->db, NULL), 0);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    tu_rmdir(f->dir);
+}
+
+/* a takes the write gate (its transaction stays open). */
+static dbconn_session *gate_holder(fx *f) {
+    dbconn_session *a;
+    tu_rec r = {0};
+    tu_ok(dbconn_session_open(f->db, &a));
+    tu_ok(dbconn_exec_async(a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,
+                            tu_on_exec, &r));
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.status, 0);
+    return a;
+}
+
+static void test_close_while_parked_on_unconnected_slot(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f);
+    dbconn_session *a = gate_holder(&f), *b;
+    tu_rec rb = {0};
+    tu_ok(dbconn_session_open(f.db, &b));
+    /* b gets the pool's second slot, never connected yet (the job would
+     * connect it), and parks for the gate a holds */
+    tu_ok(dbconn_exec_async(b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
+                            tu_on_exec, &rb));
+    dbconn_stats st;
+    for (int i = 0; i < 1000; i++) {
+        tu_ok(dbconn_pool_stats(f.db, &st));
+        if (st.gate_waits)
+            break;
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(st.gate_waits, 1);
+    assert_int_equal(st.checked_out, 2);
+    dbconn_session_close(b);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(rb.calls, 1);
+    assert_int_equal(rb.status, DBCONN_ECANCELED);
+    tu_ok(dbconn_pool_stats(f.db, &st));
+    assert_int_equal(st.checked_out, 1); /* b's slot went back */
+    tu_ok(dbconn_commit(a));
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 1);
+    dbconn_session_close(a);
+    close_fx(&f);
+}
+
+typedef struct closer {
+    uv_timer_t t; /* first: the timer callback gets the closer */
+    dbconn_session *s;
+} closer;
+
+static void close_on_timer(uv_timer_t *t) {
+    closer *c = (closer *)(void *)t;
+    dbconn_session_close(c->s); /* its job is running: deferred */
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_close_while_job_runs_then_waits(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f);
+    dbconn_session *a = gate_holder(&f), *b;
+    tu_rec slow = {0}, ins = {0}, commit = {0};
+    tu_ok(dbconn_session_open(f.db, &b));
+    /* one job takes all three on; it reads first (no gate needed), then
+     * meets the gate a holds at the INSERT and stops there to wait */
+    tu_ok(dbconn_exec_async(b, SLOW_SQL, NULL, 0, tu_on_exec, &slow));
+    tu_ok(dbconn_exec_async(b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
+                            tu_on_exec, &ins));
+    tu_ok(dbconn_commit_async(b, tu_on_done, &commit));
+    closer c = {.s = b};
+    assert_int_equal(uv_timer_init(&f.loop, &c.t), 0);
+    assert_int_equal(uv_timer_start(&c.t, close_on_timer, 10, 0), 0);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(slow.calls, 1);
+    assert_int_equal(slow.status, 0);
+    assert_int_equal(slow.value, 600000);
+    assert_int_equal(ins.calls, 1);
+    assert_int_equal(ins.status, DBCONN_ECANCELED);
+    assert_int_equal(commit.calls, 1);
+    assert_int_equal(commit.status, DBCONN_ECANCELED);
+    assert_true(ins.order < commit.order);
+    dbconn_stats st;
+    tu_ok(dbconn_pool_stats(f.db, &st));
+    assert_int_equal(st.checked_out, 1); /* only a's */
+    tu_ok(dbconn_commit(a));
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 1);
+    dbconn_session_close(a);
+    close_fx(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_close_while_parked_on_unconnected_slot),
+        cmocka_unit_test(test_close_while_job_runs_then_waits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
