@@ -128,6 +128,11 @@ int dbc_async_unpark(dbc_async_session *as) {
         dbc_async_rearm_timer(a);
         return DBC_UNPARKED;
     }
+    /* Out of the deadline list now: its deadline no longer applies, and a
+     * past deadline left at the head would re-fire the timer at once,
+     * again and again, until the grant arrives. */
+    dbc_async_unlink_parked(as);
+    dbc_async_rearm_timer(a);
     as->state = AS_GRANTED;
     return DBC_GRANTED;
 }

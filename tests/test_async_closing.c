@@ -1,13 +1,22 @@
-/* Closing a session in the middle of its async work, at the two points a
- * randomized stress run found broken:
+/* Closing a session in the middle of its async work, and waits that end
+ * while a job is still running -- the points a randomized stress run and a
+ * review found broken:
  *   - while it waits for the write gate holding a pooled slot that its job
  *     has not connected yet (the close must not roll back a connection
  *     that does not exist);
  *   - while its job runs, when that job then stops to wait (for the gate)
  *     with operations left that it had taken on: they can never run now,
  *     and each still gets its callback (DBCONN_ECANCELED) -- else the loop
- *     never ends and the operations leak. */
+ *     never ends and the operations leak;
+ *   - a wait whose grant is on its way (handed over quietly by a job that
+ *     goes on running) passing its deadline: the timer must not re-fire at
+ *     once forever (libuv re-runs a timer re-armed at 0 ms in the same
+ *     pass: the loop hung);
+ *   - a job that cannot connect its slot after the loop gave it the write
+ *     gate: the gate must be given up, not kept by nobody. */
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -22,13 +31,12 @@ typedef struct fx {
     dbconn *db;
 } fx;
 
-static void open_fx(fx *f) {
+static void open_fx_q(fx *f, const char *query) {
     memset(f, 0, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->dir = tu_tmpdir();
     char url[4400];
-    snprintf(url, sizeof url, "%s?pool_size=2&max_overflow=0",
-             tu_file_url(f->dir, "c.db"));
+    snprintf(url, sizeof url, "%s?%s", tu_file_url(f->dir, "c.db"), query);
     dbconn_options o = {.loop = &f->loop};
     tu_ok(dbconn_open(&f->db, url, &o));
     dbconn_session *s;
@@ -38,6 +46,8 @@ static void open_fx(fx *f) {
     tu_ok(dbconn_commit(s));
     dbconn_session_close(s);
 }
+
+static void open_fx(fx *f) { open_fx_q(f, "pool_size=2&max_overflow=0"); }
 
 static void close_fx(fx *f) {
     assert_int_equal(dbconn_close(f->db, NULL), 0);
@@ -135,10 +145,83 @@ static void test_close_while_job_runs_then_waits(void **state) {
     close_fx(&f);
 }
 
+/* a's job commits (handing the gate quietly to parked b) and goes on with a
+ * slow read; b's busy_timeout_ms passes meanwhile.  b got the gate in time:
+ * it runs when a's job ends.  Before the fix the loop never got there. */
+static void test_deadline_passes_while_grant_on_its_way(void **state) {
+    (void)state;
+    fx f;
+    open_fx_q(&f, "busy_timeout_ms=30");
+    alarm(60); /* a hang fails the test instead of stalling the run */
+    dbconn_session *a = gate_holder(&f), *b;
+    tu_rec ins = {0}, commit = {0}, ca = {0}, slow = {0};
+    tu_ok(dbconn_session_open(f.db, &b));
+    tu_ok(dbconn_exec_async(b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
+                            tu_on_exec, &ins));
+    tu_ok(dbconn_commit_async(b, tu_on_done, &commit));
+    dbconn_stats st;
+    for (int i = 0; i < 1000; i++) {
+        tu_ok(dbconn_pool_stats(f.db, &st));
+        if (st.gate_waits)
+            break;
+        uv_run(&f.loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(st.gate_waits, 1);
+    tu_ok(dbconn_commit_async(a, tu_on_done, &ca));
+    tu_ok(dbconn_exec_async(a, SLOW_SQL, NULL, 0, tu_on_exec, &slow));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    alarm(0);
+    assert_int_equal(ca.status, 0);
+    assert_int_equal(slow.status, 0);
+    assert_int_equal(ins.status, 0);
+    assert_int_equal(commit.status, 0);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
+    tu_ok(dbconn_rollback(a));
+    dbconn_session_close(a);
+    dbconn_session_close(b);
+    close_fx(&f);
+}
+
+/* The pool's one slot is due for recycling and cannot reconnect (its
+ * directory moved away): the async writer that the loop gave the gate
+ * fails with the connect error, and the gate is free for the next writer
+ * once the directory is back. */
+static void test_connect_failure_gives_the_gate_up(void **state) {
+    (void)state;
+    fx f;
+    open_fx_q(&f, "pool_size=1&max_overflow=0&pool_recycle=1&"
+                  "busy_timeout_ms=300");
+    char moved[600];
+    snprintf(moved, sizeof moved, "%s.moved", f.dir);
+    sleep(2); /* the idle connection is now due for recycling */
+    assert_int_equal(rename(f.dir, moved), 0);
+    dbconn_session *a, *s;
+    tu_rec ins = {0};
+    tu_ok(dbconn_session_open(f.db, &a));
+    tu_ok(dbconn_exec_async(a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,
+                            tu_on_exec, &ins));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(rename(moved, f.dir), 0);
+    assert_int_equal(ins.calls, 1);
+    assert_true(ins.status < 0);
+    assert_false(dbconn_in_transaction(a));
+    tu_ok(dbconn_rollback(a)); /* clears the aborted pipeline */
+    dbconn_session_close(a);
+    /* the gate is free: a synchronous writer gets it at once */
+    tu_ok(dbconn_session_open(f.db, &s));
+    tu_ok(dbconn_exec(s, "INSERT INTO t (v) VALUES ('s')", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 1);
+    close_fx(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_close_while_parked_on_unconnected_slot),
         cmocka_unit_test(test_close_while_job_runs_then_waits),
+        cmocka_unit_test(test_deadline_passes_while_grant_on_its_way),
+        cmocka_unit_test(test_connect_failure_gives_the_gate_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
