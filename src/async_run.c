@@ -77,8 +77,7 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
             return DBC_WOULD_BLOCK;
         s->pc = pc;
         if ((rc = dbc_pool_prepare(db->pool, pc)) != 0) {
-            dbc_pool_checkin(db->pool, pc, true);
-            s->pc = NULL;
+            dbc_session_release(s, true); /* and the gate, if it had it */
             dbc_session_abort(s);
             return dbc_session_fail(s, rc);
         }
@@ -126,8 +125,9 @@ static void run_ops(dbc_async_session *as) {
         as->pc_fresh = false;
         int rc = dbc_pool_prepare(db->pool, s->pc);
         if (rc) {
-            dbc_pool_checkin(db->pool, s->pc, true);
-            s->pc = NULL;
+            /* The gate too: a writer parks for it before its slot is
+             * connected, and a chained one is handed it first. */
+            dbc_session_release(s, true);
             dbc_session_fail(s, rc);
             dbc_session_abort(s);
             uv_mutex_lock(&a->lock);

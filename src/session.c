@@ -114,7 +114,7 @@ static int busy_retry(dbconn_session *s, int rc) {
 }
 
 /* Gives the connection back and the gate up; the transaction is over. */
-static void release(dbconn_session *s, bool discard) {
+void dbc_session_release(dbconn_session *s, bool discard) {
     dbconn *db = s->db;
     /* In an async job the job's completion wakes the loop, which then hands
      * the gate and the connection on: no wake-up per hand-over. */
@@ -164,7 +164,7 @@ static int ensure_tx(dbconn_session *s, int mode) {
         return rc;
     rc = dbc_session_begin_held(s, mode);
     if (rc)
-        release(s, false);
+        dbc_session_release(s, false);
     return rc;
 }
 
@@ -205,7 +205,7 @@ void dbc_session_abort(dbconn_session *s) {
  * script, an automatic rollback) must not leave us holding the connection. */
 static void sync_tx(dbconn_session *s) {
     if (s->pc && !s->db->drv->in_transaction(s->pc->conn))
-        release(s, false);
+        dbc_session_release(s, false);
 }
 
 typedef struct run_ctx {
@@ -471,7 +471,7 @@ int dbc_session_commit_held(dbconn_session *s) {
         sync_tx(s);
         return rc;
     }
-    release(s, false);
+    dbc_session_release(s, false);
     return 0;
 }
 
@@ -496,7 +496,7 @@ int dbc_session_rollback_held(dbconn_session *s) {
     if (s->pc->conn && db->drv->in_transaction(s->pc->conn))
         rc = db->drv->control(s->pc->conn, DBC_CTL_ROLLBACK);
     /* A connection that cannot roll back is not given to anyone else. */
-    release(s, rc != 0);
+    dbc_session_release(s, rc != 0);
     return rc ? dbc_session_fail(s, rc) : 0;
 }
 
@@ -535,6 +535,8 @@ int dbc_session_detach(dbconn_session *s) {
         return 0;
     if (s->pc)
         rc = dbc_session_rollback_held(s);
+    else if (s->holds_gate) /* a job that lost its connection */
+        dbc_session_release(s, false);
     s->tx = DBC_TX_IDLE;
     dbc_async_session_drop(s);
     dbc_engine_unlink_session(s->db, s);

@@ -75,5 +75,8 @@ int dbc_session_exec_held(dbconn_session *s, const void *key,
                           size_t nparams, dbconn_result **out);
 int dbc_session_commit_held(dbconn_session *s);
 int dbc_session_rollback_held(dbconn_session *s);
+/* Gives the connection back (discarded if asked) and the write gate up;
+ * the transaction is over (no rollback: see dbc_session_rollback_held). */
+void dbc_session_release(dbconn_session *s, bool discard);
 
 #endif
