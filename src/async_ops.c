@@ -104,16 +104,12 @@ void dbc_async_deliver(dbc_async *a) {
     for (;;) {
         uv_mutex_lock(&a->lock);
         dbc_op *op = a->done_head;
-        bool job_owns = false; /* a job may be writing the session's state */
         if (op) {
             a->done_head = op->next;
             if (!a->done_head)
                 a->done_tail = NULL;
-            if (op->s && op->s->async) {
+            if (op->s && op->s->async)
                 op->s->async->ndone--;
-                job_owns = op->s->async->state == AS_RUNNING ||
-                           op->s->async->stolen;
-            }
         }
         uv_mutex_unlock(&a->lock);
         if (!op)
@@ -128,9 +124,15 @@ void dbc_async_deliver(dbc_async *a) {
              * session lives, dbconn_session_errmsg() (later ops of the same
              * job may have written it since). */
             dbc_fail_native(op->status, op->native, "%s", op->errmsg);
-            if (op->s && !job_owns)
-                dbc_session_fail(op->s, op->status); /* not while a job
-                                                        writes it */
+            if (op->s) {
+                /* Not while a job writes the session; under the lock, so a
+                 * worker that chains the session later writes after us. */
+                uv_mutex_lock(&a->lock);
+                dbc_async_session *as = op->s->async;
+                if (!as || (as->state != AS_RUNNING && !as->stolen))
+                    dbc_session_fail(op->s, op->status);
+                uv_mutex_unlock(&a->lock);
+            }
         }
         void *prev = dbconn_task_enter(op->task);
         if (op->type == DBC_OP_EXEC) {

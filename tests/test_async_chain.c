@@ -260,6 +260,50 @@ static void test_wait_deadline_passes_while_chained(void **state) {
     close_fx(&f);
 }
 
+/* A failure delivered on the loop while the session waits for the gate is
+ * recorded on the session under the lock a chaining worker takes, so the
+ * worker that then runs the session writes after it, never at the same
+ * time (ThreadSanitizer's test; here: the statuses and the message). */
+static void on_fail_then_dawdle(int status, dbconn_result *res, void *data) {
+    tu_on_exec(status, res, data);
+    uv_sleep(200); /* the loop is busy while a's commit chains b */
+}
+
+static void test_failure_delivered_while_chain_takes_the_session(void **state) {
+    (void)state;
+    fx f;
+    open_fx(&f, NULL);
+    tu_rec ra = {0}, slow = {0}, ca = {0}, fail = {0}, rb1 = {0}, ins = {0},
+           dup = {0}, rb2 = {0};
+    tu_ok(dbconn_exec_async(f.a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,
+                            tu_on_exec, &ra));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    /* a: a slow read, then the commit that hands the gate over */
+    tu_ok(dbconn_exec_async(f.a, SLOW_SQL, NULL, 0, tu_on_exec, &slow));
+    tu_ok(dbconn_commit_async(f.a, tu_on_done, &ca));
+    /* b: a failure (delivered while b waits for the gate), its rollback,
+     * then a write that parks for the gate and a duplicate that fails on
+     * the worker that chains b */
+    tu_ok(dbconn_exec_async(f.b, "SELECT * FROM nope", NULL, 0,
+                            on_fail_then_dawdle, &fail));
+    tu_ok(dbconn_rollback_async(f.b, tu_on_done, &rb1));
+    tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (id, v) VALUES (100, 'b')",
+                            NULL, 0, tu_on_exec, &ins));
+    tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (id, v) VALUES (100, 'x')",
+                            NULL, 0, tu_on_exec, &dup));
+    tu_ok(dbconn_rollback_async(f.b, tu_on_done, &rb2));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(fail.status, DBCONN_EDB);
+    assert_int_equal(rb1.status, 0);
+    assert_int_equal(ins.status, 0);
+    assert_int_equal(dup.status, DBCONN_ECONSTRAINT);
+    assert_int_equal(rb2.status, 0);
+    assert_int_equal(ca.status, 0);
+    assert_non_null(strstr(dbconn_session_errmsg(f.b), "UNIQUE"));
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 1);
+    close_fx(&f);
+}
+
 /* ---- many writers: chains under load --------------------------------------- */
 
 enum { WRITERS = 300 };
@@ -311,6 +355,7 @@ int main(void) {
         cmocka_unit_test(test_session_closed_while_chained),
         cmocka_unit_test(test_dbconn_closed_while_chained),
         cmocka_unit_test(test_wait_deadline_passes_while_chained),
+        cmocka_unit_test(test_failure_delivered_while_chain_takes_the_session),
         cmocka_unit_test(test_many_pipelined_writers_every_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
