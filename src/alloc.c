@@ -31,6 +31,8 @@ void dbc_free(void *ptr) {
         hooks.free_fn(ptr);
 }
 
+dbc_free_fn dbc_current_free(void) { return hooks.free_fn; }
+
 void dbconn_free(void *p) { dbc_free(p); }
 
 char *dbc_strndup(const char *s, size_t n) {

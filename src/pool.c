@@ -47,6 +47,7 @@ int dbc_pool_new(dbc_pool **out, const dbc_driver *drv, dbc_target *t,
     p->recycle_s = cfg->pool_recycle_s;
     p->pre_ping = cfg->pool_pre_ping;
     p->cache_size = (size_t)cfg->statement_cache_size;
+    dbc_result_spare_hold();
     *out = p;
     return 0;
 }
@@ -68,7 +69,7 @@ void dbc_pool_free(dbc_pool *p) {
     }
     uv_mutex_destroy(&p->lock);
     dbc_free(p);
-    dbc_result_spare_drop();
+    dbc_result_spare_release();
 }
 
 static bool at_limit(const dbc_pool *p) {

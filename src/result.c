@@ -98,12 +98,24 @@ static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 static pthread_key_t spare_key;
 static bool spare_key_ok; /* written once under spare_once */
 static _Thread_local dbconn_result *spare;
+static _Thread_local dbc_free_fn spare_free; /* the hooks it came from */
 static _Thread_local bool spare_armed; /* the key's destructor will run */
+static atomic_int spare_holders;         /* engines alive */
 
 void dbc_result_spare_drop(void) {
     dbconn_result *r = spare;
     spare = NULL;
-    dbc_free(r);
+    if (r)
+        spare_free(r);
+}
+
+void dbc_result_spare_hold(void) {
+    atomic_fetch_add_explicit(&spare_holders, 1, memory_order_relaxed);
+}
+
+void dbc_result_spare_release(void) {
+    atomic_fetch_sub_explicit(&spare_holders, 1, memory_order_relaxed);
+    dbc_result_spare_drop();
 }
 
 static void spare_exit(void *arg) {
@@ -121,7 +133,8 @@ static void make_spare_key(void) {
 /* Keeps r (no heap parts left) as the spare; false if there is one already
  * or the thread cannot arm the destructor that would give it back. */
 static bool keep_spare(dbconn_result *r) {
-    if (spare)
+    if (spare ||
+        atomic_load_explicit(&spare_holders, memory_order_relaxed) == 0)
         return false;
     if (!spare_armed) {
         (void)pthread_once(&spare_once, make_spare_key);
@@ -130,6 +143,7 @@ static bool keep_spare(dbconn_result *r) {
         spare_armed = true;
     }
     spare = r;
+    spare_free = dbc_current_free();
     return true;
 }
 
@@ -140,6 +154,10 @@ static atomic_uint_fast64_t next_colnames_id = NO_COLUMNS_ID + 1;
 /* A result with cn's columns and no rows. */
 static dbconn_result *alloc_result(const dbc_colnames *cn) {
     dbconn_result *r = spare;
+    if (r && spare_free != dbc_current_free()) {
+        dbc_result_spare_drop(); /* from other hooks: not ours to reuse */
+        r = NULL;
+    }
     if (r) {
         spare = NULL;
         if (r->layout_id == cn->id) {

@@ -49,5 +49,10 @@ void dbc_result_set_counts(dbconn_result *r, int64_t changes,
  * next), if any.  Runs at thread exit and when an engine is freed, so a
  * thread that closed its engines holds nothing of the library's. */
 void dbc_result_spare_drop(void);
+/* Spares are kept only while some engine is alive (a pool exists): a result
+ * freed after the last dbconn_close goes back to the allocator at once.
+ * dbc_pool_new holds, dbc_pool_free releases (and drops its thread's). */
+void dbc_result_spare_hold(void);
+void dbc_result_spare_release(void);
 
 #endif

@@ -387,6 +387,29 @@ static void test_allocator_sees_everything(void **state) {
     assert_int_equal(atomic_load(&live[SRC_UV]), 0);
 }
 
+/* A result may outlive its dbconn; freed after the last close, nothing of
+ * it stays behind (a thread keeps its last freed result for the next one
+ * only while an engine is alive), and the next engine under other hooks
+ * never sees a block of these. */
+static void test_result_freed_after_close_keeps_nothing(void **state) {
+    (void)state;
+    arm(0, false);
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_result *r1, *r2;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, &r1));
+    tu_ok(dbconn_exec(s, "SELECT 2", NULL, 0, &r2));
+    dbconn_result_free(r1); /* kept for the next result: an engine is open */
+    dbconn_session_close(s);
+    assert_int_equal(dbconn_close(db, NULL), 0);
+    assert_int_equal(dbconn_result_int(r2, 0, 0), 2);
+    dbconn_result_free(r2); /* after the close: straight back */
+    assert_int_equal(atomic_load(&live[SRC_DBCONN]), 0);
+    assert_nothing_live(0, "result freed after close");
+}
+
 int main(void) {
     /* Before anything touches SQLite or libuv (see the top of the file). */
     if (uv_replace_allocator(u_malloc, u_realloc, u_calloc, u_free) != 0 ||
@@ -398,6 +421,7 @@ int main(void) {
     dbconn_set_allocator(&dbconn_methods, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allocator_sees_everything),
+        cmocka_unit_test(test_result_freed_after_close_keeps_nothing),
         cmocka_unit_test(test_memory_fail_one),
         cmocka_unit_test(test_memory_fail_onward),
         cmocka_unit_test(test_file_fail_one),
