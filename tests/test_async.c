@@ -370,14 +370,8 @@ static void test_gate_wait_parks_then_runs(void **state) {
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v, n) VALUES ('b', 2)", NULL, 0,
                             tu_on_exec, &rb));
     tu_ok(dbconn_commit_async(b, tu_on_done, &cb));
-    dbconn_stats st;
     /* b's job finds the gate taken and parks (the loop is never blocked) */
-    for (int i = 0; i < 1000; i++) {
-        tu_ok(dbconn_pool_stats(f->db, &st));
-        if (st.gate_waits)
-            break;
-        uv_run(&f->loop, UV_RUN_ONCE);
-    }
+    dbconn_stats st = tu_run_until_gate_waits(&f->loop, f->db, 1);
     assert_int_equal(st.gate_waits, 1);
     assert_int_equal(rb.calls, 0);
     tu_ok(dbconn_commit_async(a, tu_on_done, &ca));

@@ -16,12 +16,6 @@
 
 #include "testutil.h"
 
-/* ~0.1 s natively; slower under the sanitizers and valgrind, like the loop
- * it races with, so the margin scales. */
-#define SLOW_SQL                                                               \
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "         \
-    "WHERE x < 600000) SELECT count(*) FROM c"
-
 typedef struct fx {
     uv_loop_t loop;
     const char *dir;
@@ -85,13 +79,12 @@ static void a_holds_gate_b_parks(fx *f, void *b_task, bool slow, tu_rec *ra,
     void *prev = dbconn_task_enter(b_task);
     tu_ok(dbconn_exec_async(f->b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
                             tu_on_exec, &rb[0]));
-    tu_ok(dbconn_exec_async(f->b, slow ? SLOW_SQL : "SELECT count(*) FROM t",
+    tu_ok(dbconn_exec_async(f->b, slow ? TU_SLOW_SQL : "SELECT count(*) FROM t",
                             NULL, 0, tu_on_exec, &rb[1]));
     tu_ok(dbconn_commit_async(f->b, tu_on_done, &rb[2]));
     dbconn_task_leave(prev);
-    for (int i = 0; i < 1000 && stats(f->db).gate_waits == 0; i++)
-        uv_run(&f->loop, UV_RUN_ONCE);
-    assert_int_equal(stats(f->db).gate_waits, 1);
+    assert_int_equal(tu_run_until_gate_waits(&f->loop, f->db, 1).gate_waits,
+                     1);
     assert_int_equal(rb[0].calls, 0);
 }
 
@@ -160,9 +153,8 @@ static void test_failure_in_chain_stays_in_its_session(void **state) {
     tu_ok(dbconn_exec_async(c, "INSERT INTO t (v) VALUES ('c')", NULL, 0,
                             tu_on_exec, &rc[0]));
     tu_ok(dbconn_commit_async(c, tu_on_done, &rc[1]));
-    for (int i = 0; i < 1000 && stats(f.db).gate_waits < 2; i++)
-        uv_run(&f.loop, UV_RUN_ONCE);
-    assert_int_equal(stats(f.db).gate_waits, 2);
+    assert_int_equal(tu_run_until_gate_waits(&f.loop, f.db, 2).gate_waits,
+                     2);
     tu_ok(dbconn_commit_async(f.a, tu_on_done, &ca));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(stats(f.db).async_chained, 2);
@@ -218,7 +210,7 @@ static void test_session_closed_while_chained(void **state) {
     assert_int_equal(in.calls, 1);
     /* what the chain had taken on completes; what came later is cancelled */
     all_once_ok(rb, 3);
-    assert_int_equal(rb[1].value, 600000);
+    assert_int_equal(rb[1].value, 600000); /* TU_SLOW_SQL's count */
     assert_int_equal(in.late.calls, 1);
     assert_int_equal(in.late.status, DBCONN_ECANCELED);
     assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
@@ -279,7 +271,7 @@ static void test_failure_delivered_while_chain_takes_the_session(void **state) {
                             tu_on_exec, &ra));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     /* a: a slow read, then the commit that hands the gate over */
-    tu_ok(dbconn_exec_async(f.a, SLOW_SQL, NULL, 0, tu_on_exec, &slow));
+    tu_ok(dbconn_exec_async(f.a, TU_SLOW_SQL, NULL, 0, tu_on_exec, &slow));
     tu_ok(dbconn_commit_async(f.a, tu_on_done, &ca));
     /* b: a failure (delivered while b waits for the gate), its rollback,
      * then a write that parks for the gate and a duplicate that fails on

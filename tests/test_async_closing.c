@@ -20,11 +20,6 @@
 
 #include "testutil.h"
 
-/* ~0.1 s natively; the timer that closes the session fires well before. */
-#define SLOW_SQL                                                               \
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "         \
-    "WHERE x < 600000) SELECT count(*) FROM c"
-
 typedef struct fx {
     uv_loop_t loop;
     const char *dir;
@@ -79,13 +74,7 @@ static void test_close_while_parked_on_unconnected_slot(void **state) {
      * connect it), and parks for the gate a holds */
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
                             tu_on_exec, &rb));
-    dbconn_stats st;
-    for (int i = 0; i < 1000; i++) {
-        tu_ok(dbconn_pool_stats(f.db, &st));
-        if (st.gate_waits)
-            break;
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    dbconn_stats st = tu_run_until_gate_waits(&f.loop, f.db, 1);
     assert_int_equal(st.gate_waits, 1);
     assert_int_equal(st.checked_out, 2);
     dbconn_session_close(b);
@@ -120,7 +109,7 @@ static void test_close_while_job_runs_then_waits(void **state) {
     tu_ok(dbconn_session_open(f.db, &b));
     /* one job takes all three on; it reads first (no gate needed), then
      * meets the gate a holds at the INSERT and stops there to wait */
-    tu_ok(dbconn_exec_async(b, SLOW_SQL, NULL, 0, tu_on_exec, &slow));
+    tu_ok(dbconn_exec_async(b, TU_SLOW_SQL, NULL, 0, tu_on_exec, &slow));
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
                             tu_on_exec, &ins));
     tu_ok(dbconn_commit_async(b, tu_on_done, &commit));
@@ -130,7 +119,7 @@ static void test_close_while_job_runs_then_waits(void **state) {
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(slow.calls, 1);
     assert_int_equal(slow.status, 0);
-    assert_int_equal(slow.value, 600000);
+    assert_int_equal(slow.value, 600000); /* TU_SLOW_SQL's count */
     assert_int_equal(ins.calls, 1);
     assert_int_equal(ins.status, DBCONN_ECANCELED);
     assert_int_equal(commit.calls, 1);
@@ -159,16 +148,10 @@ static void test_deadline_passes_while_grant_on_its_way(void **state) {
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
                             tu_on_exec, &ins));
     tu_ok(dbconn_commit_async(b, tu_on_done, &commit));
-    dbconn_stats st;
-    for (int i = 0; i < 1000; i++) {
-        tu_ok(dbconn_pool_stats(f.db, &st));
-        if (st.gate_waits)
-            break;
-        uv_run(&f.loop, UV_RUN_ONCE);
-    }
+    dbconn_stats st = tu_run_until_gate_waits(&f.loop, f.db, 1);
     assert_int_equal(st.gate_waits, 1);
     tu_ok(dbconn_commit_async(a, tu_on_done, &ca));
-    tu_ok(dbconn_exec_async(a, SLOW_SQL, NULL, 0, tu_on_exec, &slow));
+    tu_ok(dbconn_exec_async(a, TU_SLOW_SQL, NULL, 0, tu_on_exec, &slow));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     alarm(0);
     assert_int_equal(ca.status, 0);

@@ -123,3 +123,14 @@ int64_t tu_count_rows(dbconn *db, const char *table, const char *where) {
     dbconn_session_close(s);
     return n;
 }
+
+dbconn_stats tu_run_until_gate_waits(uv_loop_t *loop, dbconn *db, uint64_t n) {
+    dbconn_stats st;
+    for (int i = 0; i < 1000; i++) {
+        tu_ok(dbconn_pool_stats(db, &st));
+        if (st.gate_waits >= n)
+            break;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    return st;
+}

@@ -46,6 +46,16 @@ typedef struct tu_rec {
 void tu_on_exec(int status, dbconn_result *res, void *data);
 void tu_on_done(int status, void *data);
 
+/* Runs the loop a turn at a time (at most 1000) until `n` writers of db
+ * have parked for the write gate; returns the stats then. */
+dbconn_stats tu_run_until_gate_waits(uv_loop_t *loop, dbconn *db, uint64_t n);
+
+/* A read that keeps a job busy ~0.1 s natively (longer under the
+ * sanitizers and valgrind, like the loop it races with): 600000 rows. */
+#define TU_SLOW_SQL                                                            \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "         \
+    "WHERE x < 600000) SELECT count(*) FROM c"
+
 /* SELECT count(*) FROM table [WHERE where], on a fresh session. */
 int64_t tu_count_rows(dbconn *db, const char *table, const char *where);
 
