@@ -194,6 +194,7 @@ static dbc_async_session *steal_gate_grant(dbc_async *a) {
         as->rnext = NULL;
         as->stolen = true;
         as->job_last = as->tail;
+        a->chained++;
     }
     uv_mutex_unlock(&a->lock);
     return as;
@@ -210,13 +211,10 @@ static void work_cb(uv_work_t *req) {
             break;
         *tail = next;
         tail = &next->cnext;
-        uv_mutex_lock(&a->lock);
-        a->chained++;
-        uv_mutex_unlock(&a->lock);
         /* What ran so far is done: its callbacks need not wait for this. */
         uv_async_send(&a->wake);
         next->s->holds_gate = true; /* what it parked for */
-        next->need_gate = false;
+        next->need_gate = false;    /* as process_ready leaves it */
         run_ops(next);
     }
 }
@@ -265,8 +263,8 @@ static void after_work(uv_work_t *req, int status) {
     else
         dbc_async_schedule(as);
     settle_chain(chain);
-    dbc_async_rearm_timer(a);
-    dbc_async_process_ready(a); /* what the job handed over quietly */
+    dbc_async_process_ready(a); /* what the job handed over quietly; and
+                                   the timer, for the settled sessions */
     dbc_async_start_throttled(a);
     dbc_async_deliver(a);
     dbc_async_maybe_finish_close(a);

@@ -119,6 +119,22 @@ static void test_commit_chains_the_parked_writer(void **state) {
     assert_int_equal(rb[1].value, 2); /* b saw a's committed row and its own */
     assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
     assert_false(dbconn_in_transaction(f.b));
+    /* a settled session's reads do not queue for the gate: while a writes
+     * again, b's read runs at once */
+    tu_rec ra2 = {0}, read = {0};
+    tu_ok(dbconn_exec_async(f.a, "INSERT INTO t (v) VALUES ('a2')", NULL, 0,
+                            tu_on_exec, &ra2));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(ra2.status, 0);
+    uint64_t waits = stats(f.db).gate_waits;
+    tu_ok(dbconn_exec_async(f.b, "SELECT count(*) FROM t", NULL, 0,
+                            tu_on_exec, &read));
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(read.status, 0);
+    assert_int_equal(read.value, 2); /* a's new row is not committed */
+    assert_int_equal(stats(f.db).gate_waits, waits);
+    tu_ok(dbconn_rollback(f.b));
+    tu_ok(dbconn_rollback(f.a));
     /* settled: b takes new work, async and sync */
     tu_rec more = {0};
     tu_ok(dbconn_exec_async(f.b, "INSERT INTO t (v) VALUES ('b2')", NULL, 0,
