@@ -15,12 +15,7 @@ static void test_other_process_lock_is_ebusy(void **state) {
     snprintf(path, sizeof path, "%s/c.db", dir);
     dbconn *db;
     dbconn_session *s;
-    dbconn_options o = {.busy_timeout_ms = 150};
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "c.db"), &o));
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec(s, "CREATE TABLE t (x INTEGER)", NULL, 0, NULL));
-    tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
-    tu_ok(dbconn_commit(s));
+    tu_open_with_t(tu_file_url(dir, "c.db"), 150, &db, &s);
 
     int release_fd;
     long long seen;

@@ -49,12 +49,7 @@ static void test_other_process_reader_blocks_commit(void **state) {
              tu_file_url(dir, "r.db"));
     dbconn *db;
     dbconn_session *s;
-    dbconn_options o = {.busy_timeout_ms = 150};
-    tu_ok(dbconn_open(&db, url, &o));
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec(s, "CREATE TABLE t (x INTEGER)", NULL, 0, NULL));
-    tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
-    tu_ok(dbconn_commit(s));
+    tu_open_with_t(url, 150, &db, &s);
 
     int fd;
     long long seen;
@@ -100,12 +95,7 @@ static void test_other_process_writer_blocks_begin_immediate(void **state) {
     snprintf(path, sizeof path, "%s/w.db", dir);
     dbconn *db;
     dbconn_session *s;
-    dbconn_options o = {.busy_timeout_ms = 120};
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "w.db"), &o));
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec(s, "CREATE TABLE t (x INTEGER)", NULL, 0, NULL));
-    tu_ok(dbconn_exec(s, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
-    tu_ok(dbconn_commit(s));
+    tu_open_with_t(tu_file_url(dir, "w.db"), 120, &db, &s);
 
     int fd;
     long long seen;

@@ -134,3 +134,13 @@ dbconn_stats tu_run_until_gate_waits(uv_loop_t *loop, dbconn *db, uint64_t n) {
     }
     return st;
 }
+
+void tu_open_with_t(const char *url, int busy_ms, dbconn **db,
+                    dbconn_session **s) {
+    dbconn_options o = {.busy_timeout_ms = busy_ms};
+    tu_ok(dbconn_open(db, url, &o));
+    tu_ok(dbconn_session_open(*db, s));
+    tu_ok(dbconn_exec(*s, "CREATE TABLE t (x INTEGER)", NULL, 0, NULL));
+    tu_ok(dbconn_exec(*s, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(*s));
+}

@@ -56,6 +56,11 @@ dbconn_stats tu_run_until_gate_waits(uv_loop_t *loop, dbconn *db, uint64_t n);
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "         \
     "WHERE x < 600000) SELECT count(*) FROM c"
 
+/* Opens url with busy_timeout_ms = busy_ms and a session on it that has
+ * created and committed t(x INTEGER) holding one row, x = 1. */
+void tu_open_with_t(const char *url, int busy_ms, dbconn **db,
+                    dbconn_session **s);
+
 /* SELECT count(*) FROM table [WHERE where], on a fresh session. */
 int64_t tu_count_rows(dbconn *db, const char *table, const char *where);
 
