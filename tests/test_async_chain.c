@@ -280,7 +280,8 @@ static void on_fail_then_dawdle(int status, dbconn_result *res, void *data) {
 static void test_failure_delivered_while_chain_takes_the_session(void **state) {
     (void)state;
     fx f;
-    open_fx(&f, NULL);
+    /* b waits for a's slow read to end: seconds under valgrind */
+    open_fx(&f, "?busy_timeout_ms=120000");
     tu_rec ra = {0}, slow = {0}, ca = {0}, fail = {0}, rb1 = {0}, ins = {0},
            dup = {0}, rb2 = {0};
     tu_ok(dbconn_exec_async(f.a, "INSERT INTO t (v) VALUES ('a')", NULL, 0,

@@ -140,10 +140,12 @@ static void test_close_while_job_runs_then_waits(void **state) {
 static void test_deadline_passes_while_grant_on_its_way(void **state) {
     (void)state;
     fx f;
-    open_fx_q(&f, "busy_timeout_ms=30");
+    /* the deadline must pass during a's two slow reads (~0.2 s natively),
+     * not before a's commit hands b the gate (one hop, slow under valgrind) */
+    open_fx_q(&f, "busy_timeout_ms=80");
     alarm(60); /* a hang fails the test instead of stalling the run */
     dbconn_session *a = gate_holder(&f), *b;
-    tu_rec ins = {0}, commit = {0}, ca = {0}, slow = {0};
+    tu_rec ins = {0}, commit = {0}, ca = {0}, slow = {0}, slow2 = {0};
     tu_ok(dbconn_session_open(f.db, &b));
     tu_ok(dbconn_exec_async(b, "INSERT INTO t (v) VALUES ('b')", NULL, 0,
                             tu_on_exec, &ins));
@@ -152,10 +154,12 @@ static void test_deadline_passes_while_grant_on_its_way(void **state) {
     assert_int_equal(st.gate_waits, 1);
     tu_ok(dbconn_commit_async(a, tu_on_done, &ca));
     tu_ok(dbconn_exec_async(a, TU_SLOW_SQL, NULL, 0, tu_on_exec, &slow));
+    tu_ok(dbconn_exec_async(a, TU_SLOW_SQL, NULL, 0, tu_on_exec, &slow2));
     uv_run(&f.loop, UV_RUN_DEFAULT);
     alarm(0);
     assert_int_equal(ca.status, 0);
     assert_int_equal(slow.status, 0);
+    assert_int_equal(slow2.status, 0);
     assert_int_equal(ins.status, 0);
     assert_int_equal(commit.status, 0);
     assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
