@@ -18,8 +18,9 @@
  * And the write-contention workload: 1000 short write transactions on a
  * synchronous=FULL file with 1, 2 and 4 threads through one dbconn.
  *
- * usage: bench_sync [--runs R] [--n N] [--raw-memdb]
+ * usage: bench_sync [--runs R] [--n N] [--raw-memdb] [--workload WORKLOAD]
  *                   [--only raw|lib WORKLOAD MEDIUM]
+ *   --workload compares one workload (both media) and skips contention;
  *   --only runs one side once (for callgrind; see bench/callgrind.sh);
  *   --raw-memdb gives the raw side the memdb VFS libdbconn uses in memory.
  */
@@ -357,13 +358,19 @@ static double contention_rate(int threads, int run) {
 
 int main(int argc, char **argv) {
     const char *only = NULL;
-    int only_w = 0, only_m = 0;
+    int only_w = 0, only_m = 0, work = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
             RUNS = atoi(argv[++i]);
         else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
             N = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--raw-memdb") == 0)
+        else if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc) {
+            const char *w = argv[++i];
+            only_w = -1;
+            for (int k = 0; k < NWORK; k++)
+                if (strcmp(w, wname[k]) == 0)
+                    only_w = work = k;
+        } else if (strcmp(argv[i], "--raw-memdb") == 0)
             raw_memory = "file:/dbconn-bench-raw?vfs=memdb";
         else if (strcmp(argv[i], "--only") == 0 && i + 3 < argc) {
             only = argv[++i];
@@ -379,7 +386,7 @@ int main(int argc, char **argv) {
     }
     if (RUNS < 1 || N < 1 || only_w < 0 || only_m < 0) {
         fprintf(stderr, "usage: bench_sync [--runs R] [--n N] [--raw-memdb] "
-                        "[--only raw|lib insert|select|first|shorttx "
+                        "[--workload insert|select|first|shorttx] [--only raw|lib insert|select|first|shorttx "
                         "memory|file]\n");
         return 2;
     }
@@ -403,6 +410,8 @@ int main(int argc, char **argv) {
            "dbconn ops/s", "ratio");
     for (int m = 0; m < 2; m++) {
         for (int w = 0; w < NWORK; w++) {
+            if (work >= 0 && w != work)
+                continue;
             double traw[64], tlib[64];
             for (int r = 0; r < RUNS && r < 64; r++) {
                 traw[r] = time_raw(w, m, r);
@@ -413,6 +422,10 @@ int main(int argc, char **argv) {
             printf("%-8s %-7s %14.0f %14.0f %7.2fx\n", wname[w], mname[m],
                    ops(w) / a, ops(w) / b, b / a);
         }
+    }
+    if (work >= 0) {
+        rmdir(dir);
+        return 0;
     }
     printf("\nwrite contention, %d short write transactions, "
            "synchronous=FULL file:\n",

@@ -398,6 +398,8 @@ DBCONN_EXTERN int dbconn_session_open(dbconn *db, dbconn_session **out);
 /* Runs one SQL statement (trailing whitespace and comments are fine; a second
  * statement is DBCONN_EINVAL).  Placeholders are `?`.  `sql` and `params` are
  * borrowed.  *out (may be NULL) receives an owned, fully buffered result.
+ * A cached query that provably returns at most one row (a lookup by primary
+ * key or unique index) stops at that row, as hand-written code would.
  * After a failure inside a transaction, later statements and commit return
  * DBCONN_EABORTED until dbconn_rollback(). */
 DBCONN_EXTERN int dbconn_exec(dbconn_session *s, const char *sql,
@@ -406,8 +408,8 @@ DBCONN_EXTERN int dbconn_exec(dbconn_session *s, const char *sql,
 
 /* Like dbconn_exec, but keeps at most the first row (SQLAlchemy's
  * Result.first()): the statement is reset after its first row without being
- * stepped to the end, and any remaining rows are discarded unread -- the
- * cheap way to run a point lookup.  *out (may be NULL) receives an owned
+ * stepped to the end, and any remaining rows are discarded unread (what
+ * dbconn_exec does by itself for a lookup by key).  *out (may be NULL) receives an owned
  * result with the statement's columns and 0 or 1 row.  `sql` and `params`
  * are borrowed.  A write with RETURNING has been applied whole when its
  * first row comes back (SQLite runs every change first), so the changes,

@@ -126,6 +126,12 @@ typedef struct dbc_driver {
      * column names cached from it can be checked for staleness. */
     unsigned (*generation)(dbc_stmt *s);
     const char *(*colname)(dbc_stmt *s, int i);
+    /* True when the statement, as compiled now, returns at most one row (a
+     * lookup by key: no loop in its program), so a caller may stop at that
+     * row instead of stepping to the end; false when unsure.  Costs a
+     * compile: keep the answer with generation() and trust it while that
+     * stays the same.  NULL: the driver cannot tell. */
+    bool (*one_row)(dbc_stmt *s);
     /* Reads columns 0 .. n-1 of the current row (n <= ncols) into out[],
      * copying text and blob bytes into `a` (u.o).  Returns 0; DBC_ROW_FULL
      * with *need = the bytes the row takes in an arena (NULs included) when

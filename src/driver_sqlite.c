@@ -356,6 +356,8 @@ static const char *sq_colname(dbc_stmt *s, int i) {
     return sqlite3_column_name(ST(s), i);
 }
 
+static bool sq_one_row(dbc_stmt *s) { return dbc_sqlite_one_row(ST(s)); }
+
 /* The bytes the rest of a row takes in an arena, from column i on (when
  * the arena turned out too small). */
 static size_t row_need(sqlite3_stmt *st, size_t i, size_t n) {
@@ -484,5 +486,6 @@ const dbc_driver dbc_driver_sqlite = {
     .ncols = sq_ncols,
     .generation = sq_generation,
     .colname = sq_colname,
+    .one_row = sq_one_row,
     .row = sq_row,
 };

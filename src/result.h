@@ -25,11 +25,13 @@ typedef struct dbc_colnames {
 
 int dbc_colnames_new(const dbc_driver *drv, dbc_stmt *st, dbc_colnames **out);
 void dbc_colnames_free(dbc_colnames *cn);
-/* True when cn still describes st.  Ask after the run's first step: a
- * schema change recompiles the statement there. */
+/* True when cn still describes st, whose drv->generation() is
+ * `generation`.  Ask after the run's first step: a schema change recompiles
+ * the statement there. */
 static inline bool dbc_colnames_fresh(const dbc_colnames *cn,
-                                      const dbc_driver *drv, dbc_stmt *st) {
-    return cn && cn->generation == drv->generation(st) &&
+                                      const dbc_driver *drv, dbc_stmt *st,
+                                      unsigned generation) {
+    return cn && cn->generation == generation &&
            cn->ncols == (size_t)drv->ncols(st);
 }
 

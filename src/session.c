@@ -221,8 +221,8 @@ typedef struct run_ctx {
  * cached statement (and again after a schema change recompiled it).  Call
  * it after the first step: the recompile happens there. */
 static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
-                      dbconn_result **out) {
-    if (entry && dbc_colnames_fresh(entry->colnames, drv, st))
+                      unsigned generation, dbconn_result **out) {
+    if (entry && dbc_colnames_fresh(entry->colnames, drv, st, generation))
         return dbc_result_new(entry->colnames, out);
     dbc_colnames *cn;
     int rc = dbc_colnames_new(drv, st, &cn);
@@ -236,6 +236,27 @@ static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
         dbc_colnames_free(cn);
     }
     return rc;
+}
+
+/* Asked once per cached query, at its first reuse: statements run only
+ * once never pay for the question. */
+static void plan_rows(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry) {
+    if (entry->plan != DBC_PLAN_UNKNOWN)
+        return;
+    entry->plan_gen = drv->generation(st);
+    entry->plan = drv->one_row && drv->one_row(st) ? DBC_PLAN_ONE_ROW
+                                                   : DBC_PLAN_ROWS;
+}
+
+/* After the first step: may the run stop at its first row?  A recompile
+ * there (a new generation) voids the answer; it is asked again next time. */
+static bool one_row(dbc_centry *entry, unsigned generation) {
+    if (!entry || entry->plan != DBC_PLAN_ONE_ROW)
+        return false;
+    if (entry->plan_gen == generation)
+        return true;
+    entry->plan = DBC_PLAN_UNKNOWN;
+    return false;
 }
 
 static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
@@ -276,17 +297,25 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     bool want_rows = ctx->out || ctx->each;
     if (writes && ctx->out)
         total = drv->total_changes(pc->conn);
+    if (!writes && want_rows && hit && entry)
+        plan_rows(drv, st, entry);
     rc = drv->step(st);
     if (rc < 0)
         goto done;
+    bool stop_at_first = ctx->first;
     if (want_rows) {
-        int nrc = new_result(drv, st, entry, &r);
+        unsigned gen = drv->generation(st);
+        int nrc = new_result(drv, st, entry, gen, &r);
         if (nrc) {
             rc = nrc;
             goto done;
         }
         if (echo_rows && dbconn_result_ncols(r))
             dbc_echo_cols(db, r);
+        /* A lookup by key: its one row is all there is (what stepping on
+         * to the end would only confirm). */
+        if (!writes && one_row(entry, gen))
+            stop_at_first = true;
     }
     for (; rc == DBC_STEP_ROW; rc = drv->step(st)) {
         if (want_rows) {
@@ -299,7 +328,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
             if (ctx->each && ctx->each(ctx->each_data, r) != 0)
                 break; /* the caller has seen enough; reset discards the rest */
         }
-        if (ctx->first) {
+        if (stop_at_first) {
             /* SQLite applied a write's every change before its first row
              * (RETURNING); ending it now sets the counts and reports what
              * the statement's end checks.  A read just stops here. */

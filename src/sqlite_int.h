@@ -39,6 +39,8 @@ void dbc_sqlite_target_close(dbc_target *t);
 /* Maps a SQLite result code (with db's message) onto a DBCONN_E* code and
  * records the failure; `sql` (may be NULL) is named in the message. */
 int dbc_sqlite_fail(sqlite3 *db, int rc, const char *sql);
+/* See dbc_driver.one_row (sqlite_plan.c). */
+bool dbc_sqlite_one_row(sqlite3_stmt *st);
 /* Applies the per-connection settings (busy handler, pragmas). */
 int dbc_sqlite_setup(dbc_target *t, sqlite3 *db);
 

@@ -15,6 +15,11 @@ struct dbc_centry {
     uint64_t hash;
     dbc_stmt *stmt;       /* owned; NULL while checked out by a caller */
     struct dbc_colnames *colnames; /* owned; built at the first result */
+    /* Whether the statement returns at most one row (dbc_driver.one_row),
+     * asked at its first reuse and true of the program of generation
+     * plan_gen only. */
+    enum { DBC_PLAN_UNKNOWN, DBC_PLAN_ONE_ROW, DBC_PLAN_ROWS } plan;
+    unsigned plan_gen;
     double created;       /* monotonic seconds, for echo's "cached since" */
     dbc_centry *hnext;    /* hash chain */
     dbc_centry *lprev, *lnext; /* LRU list, most recent first */

@@ -1,0 +1,195 @@
+/* Stopping at a lookup's only row (src/sqlite_plan.c and its use in
+ * src/session.c): which programs are proven to return at most one row, and
+ * that a statement recompiled after a schema change is asked again. */
+#include <sqlite3.h>
+#include <string.h>
+
+#include "session.h"
+#include "sqlite_int.h"
+#include "testutil.h"
+
+static sqlite3 *raw_db(void) {
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, "
+                     "email TEXT UNIQUE, age INTEGER);"
+                     "CREATE TABLE tags (user_id INTEGER, tag TEXT);"
+                     "CREATE VIRTUAL TABLE docs USING fts5(body);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    return db;
+}
+
+static bool one_row(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    bool one = dbc_sqlite_one_row(st);
+    sqlite3_finalize(st);
+    return one;
+}
+
+static void test_lookups_by_key_are_one_row(void **state) {
+    (void)state;
+    sqlite3 *db = raw_db();
+    static const char *const yes[] = {
+        "SELECT id, name, email, age FROM users WHERE id = ?",
+        "SELECT * FROM users WHERE email = ?",
+        "  -- a comment first\n/* and another */ select name FROM users WHERE id=?1",
+        "SELECT name FROM users WHERE id = ? LIMIT 1",
+        "SELECT count(*) FROM users",
+        "SELECT 1",
+        "SELECT ? + 1, upper(?)", /* constants computed Once */
+    };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        print_message("one row: %s\n", yes[i]);
+        assert_true(one_row(db, yes[i]));
+    }
+    sqlite3_close(db);
+}
+
+static void test_anything_else_is_not(void **state) {
+    (void)state;
+    sqlite3 *db = raw_db();
+    static const char *const no[] = {
+        "SELECT * FROM users",                          /* a scan */
+        "SELECT * FROM users WHERE age = ?",            /* no index */
+        "SELECT * FROM users WHERE id > ?",             /* a range */
+        "SELECT * FROM users WHERE id IN (?, ?)",       /* a list */
+        "SELECT * FROM users LIMIT 1",                  /* a loop, cut */
+        ("SELECT u.name, t.tag FROM users u JOIN tags t "
+         "ON t.user_id = u.id WHERE u.id = ?"),         /* a join */
+        "SELECT age, count(*) FROM users GROUP BY age", /* groups */
+        "VALUES (1), (2)",
+        "WITH k(v) AS (SELECT 5) SELECT v FROM k", /* a coroutine: unsure */
+        "SELECT 1 UNION ALL SELECT 2",
+        ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+         "WHERE i < 3) SELECT i FROM n"),
+        "SELECT * FROM docs WHERE docs MATCH ?",        /* virtual table */
+        "PRAGMA table_info(users)",                      /* not a query */
+        "PRAGMA user_version",
+        "INSERT INTO users (name) VALUES (?) RETURNING id", /* a write */
+        "UPDATE users SET age = 1 WHERE id = ?",
+        "EXPLAIN SELECT 1",
+    };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        print_message("not one row: %s\n", no[i]);
+        assert_false(one_row(db, no[i]));
+    }
+    sqlite3_close(db);
+}
+
+/* The program is read from a second compile of the statement's SQL; that
+ * compile must not touch the connection's other state. */
+static void test_asking_leaves_the_connection_alone(void **state) {
+    (void)state;
+    sqlite3 *db = raw_db();
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO users (id, name) "
+                                      "VALUES (7, 'x')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_int64 changes = sqlite3_total_changes64(db);
+    sqlite3_int64 last = sqlite3_last_insert_rowid(db);
+    assert_true(one_row(db, "SELECT name FROM users WHERE id = 7"));
+    assert_int_equal(sqlite3_total_changes64(db), changes);
+    assert_int_equal(sqlite3_last_insert_rowid(db), last);
+    assert_int_equal(sqlite3_get_autocommit(db), 1);
+    sqlite3_close(db);
+}
+
+#define BY_KEY "SELECT k, v FROM kv WHERE k = ?"
+
+static size_t rows_for(dbconn_session *s, const char *k) {
+    dbconn_result *r;
+    tu_ok(dbconn_exec(s, BY_KEY, DBCONN_PARAMS(DBCONN_TEXT(k)), &r));
+    size_t n = dbconn_result_nrows(r);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(dbconn_result_text(r, i, 0), k);
+    dbconn_result_free(r);
+    return n;
+}
+
+/* The cached lookup by a unique key stops at its row; after the index is
+ * dropped the statement recompiles into a scan, and every matching row
+ * comes back. */
+static void test_schema_change_asks_again(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec_script(s, "CREATE TABLE kv (k TEXT, v INTEGER);"
+                                "CREATE UNIQUE INDEX kv_k ON kv (k);"
+                                "INSERT INTO kv VALUES ('a', 1), ('b', 2);"));
+    tu_ok(dbconn_commit(s));
+
+    assert_int_equal(rows_for(s, "a"), 1); /* prepared */
+    assert_int_equal(rows_for(s, "b"), 1); /* reused: asked */
+    assert_int_equal(rows_for(s, "zz"), 0);
+    dbc_centry *e = s->pc->cache.head;
+    assert_non_null(e);
+    assert_string_equal(e->sql, BY_KEY);
+    assert_int_equal(e->plan, DBC_PLAN_ONE_ROW);
+
+    tu_ok(dbconn_exec_script(s, "DROP INDEX kv_k;"
+                                "INSERT INTO kv VALUES ('a', 3), ('a', 4);"));
+    assert_int_equal(rows_for(s, "a"), 3);
+    assert_int_equal(rows_for(s, "a"), 3); /* asked again: a scan now */
+    e = s->pc->cache.head;
+    assert_string_equal(e->sql, BY_KEY);
+    assert_int_equal(e->plan, DBC_PLAN_ROWS);
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
+typedef struct seen {
+    int rows;
+} seen;
+
+static int count_row(void *data, const dbconn_result *r) {
+    (void)r;
+    ((seen *)data)->rows++;
+    return 0;
+}
+
+/* Streaming and dbconn_exec_first stop at the same place. */
+static void test_each_and_first_agree(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec_script(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
+                                "INSERT INTO t VALUES (1, 'one'), (2, 'two');"));
+    for (int round = 0; round < 3; round++) {
+        seen n = {0};
+        tu_ok(dbconn_exec_each(s, "SELECT x FROM t WHERE id = ?",
+                               DBCONN_PARAMS(DBCONN_INT(2)), count_row, &n));
+        assert_int_equal(n.rows, 1);
+        dbconn_result *r;
+        tu_ok(dbconn_exec_first(s, "SELECT x FROM t WHERE id = ?",
+                                DBCONN_PARAMS(DBCONN_INT(1)), &r));
+        assert_string_equal(dbconn_result_text(r, 0, 0), "one");
+        dbconn_result_free(r);
+        tu_ok(dbconn_exec(s, "SELECT x FROM t WHERE id = ?",
+                          DBCONN_PARAMS(DBCONN_INT(3)), &r));
+        assert_int_equal(dbconn_result_nrows(r), 0);
+        dbconn_result_free(r);
+    }
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lookups_by_key_are_one_row),
+        cmocka_unit_test(test_anything_else_is_not),
+        cmocka_unit_test(test_asking_leaves_the_connection_alone),
+        cmocka_unit_test(test_schema_change_asks_again),
+        cmocka_unit_test(test_each_and_first_agree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
