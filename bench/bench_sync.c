@@ -21,6 +21,7 @@
  * usage: bench_sync [--runs R] [--n N] [--raw-memdb] [--workload WORKLOAD]
  *                   [--only raw|lib WORKLOAD MEDIUM]
  *   --workload compares one workload (both media) and skips contention;
+ *     "--workload contention" runs only the contention workload;
  *   --only runs one side once (for callgrind; see bench/callgrind.sh);
  *   --raw-memdb gives the raw side the memdb VFS libdbconn uses in memory.
  */
@@ -370,6 +371,8 @@ int main(int argc, char **argv) {
             for (int k = 0; k < NWORK; k++)
                 if (strcmp(w, wname[k]) == 0)
                     only_w = work = k;
+            if (strcmp(w, "contention") == 0)
+                only_w = work = NWORK;
         } else if (strcmp(argv[i], "--raw-memdb") == 0)
             raw_memory = "file:/dbconn-bench-raw?vfs=memdb";
         else if (strcmp(argv[i], "--only") == 0 && i + 3 < argc) {
@@ -386,7 +389,7 @@ int main(int argc, char **argv) {
     }
     if (RUNS < 1 || N < 1 || only_w < 0 || only_m < 0) {
         fprintf(stderr, "usage: bench_sync [--runs R] [--n N] [--raw-memdb] "
-                        "[--workload insert|select|first|shorttx] [--only raw|lib insert|select|first|shorttx "
+                        "[--workload insert|select|first|shorttx|contention] [--only raw|lib insert|select|first|shorttx "
                         "memory|file]\n");
         return 2;
     }
@@ -408,7 +411,7 @@ int main(int argc, char **argv) {
            dbconn_version_string(), sqlite3_libversion(), N, SHORT_TX, RUNS);
     printf("%-8s %-7s %14s %14s %8s\n", "workload", "medium", "raw ops/s",
            "dbconn ops/s", "ratio");
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < 2 && work != NWORK; m++) {
         for (int w = 0; w < NWORK; w++) {
             if (work >= 0 && w != work)
                 continue;
@@ -423,7 +426,7 @@ int main(int argc, char **argv) {
                    ops(w) / a, ops(w) / b, b / a);
         }
     }
-    if (work >= 0) {
+    if (work >= 0 && work < NWORK) {
         rmdir(dir);
         return 0;
     }
