@@ -15,7 +15,9 @@ typedef struct dbc_gate {
     const void *owner; /* NULL = free */
     dbc_waitq waiters;
     uint64_t waits;    /* acquisitions that had to wait */
-    bool spinning;     /* a sync writer is polling before it queues */
+    uint64_t polls;    /* times a sync writer started polling */
+    bool spinning;     /* a sync writer polls: a newcomer before it queues,
+                          or the queue's head */
 } dbc_gate;
 
 int dbc_gate_init(dbc_gate *g);
