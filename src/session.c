@@ -259,6 +259,36 @@ static bool one_row(dbc_centry *entry, unsigned generation) {
     return false;
 }
 
+/* After the first step: the (empty) result for the rows, named after the
+ * statement's columns.  Returns 1 when the run may stop at its first row
+ * (see one_row), 0 when not, or a failure. */
+static int start_result(dbconn *db, dbc_stmt *st, dbc_centry *entry,
+                        bool echo_rows, dbconn_result **r) {
+    unsigned gen = db->drv->generation(st);
+    int rc = new_result(db->drv, st, entry, gen, r);
+    if (rc)
+        return rc;
+    if (echo_rows && dbconn_result_ncols(*r))
+        dbc_echo_cols(db, *r);
+    return one_row(entry, gen);
+}
+
+/* Logs the statement and its parameters; true when rows are logged too. */
+static bool echo_statement(dbconn *db, const char *sql, int hit, double age,
+                           const dbconn_value *params, size_t nparams) {
+    dbc_log_line(&db->log, DBCONN_LOG_INFO, sql);
+    dbc_echo_params(db, hit, age, params, nparams);
+    return db->cfg.echo > 1;
+}
+
+/* Counts belong to statements that changed rows; a SELECT or DDL would
+ * only repeat the connection's numbers from someone's earlier work. */
+static void set_counts(const dbc_driver *drv, dbc_conn *conn, dbconn_result *r,
+                       int64_t total_before) {
+    if (drv->total_changes(conn) != total_before)
+        dbc_result_set_counts(r, drv->changes(conn), drv->last_insert_id(conn));
+}
+
 static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
                size_t nparams, const run_ctx *ctx) {
     dbconn *db = s->db;
@@ -273,13 +303,11 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     use_conn(s);
     /* echo wants the statement's age: the full lookup reports it. */
     const void *key = ctx->key ? ctx->key : sql;
-    if (echo ||
-        !(entry = dbc_stmtcache_take_recent(&pc->cache, key, sql, &st))) {
-        rc = dbc_stmtcache_get(&pc->cache, pc->conn, key, sql, &st, &entry, &hit,
-                               echo ? &age : NULL);
-        if (rc)
-            return busy_retry(s, rc); /* preparing may read the schema */
-    }
+    if ((echo ||
+         !(entry = dbc_stmtcache_take_recent(&pc->cache, key, sql, &st))) &&
+        (rc = dbc_stmtcache_get(&pc->cache, pc->conn, key, sql, &st, &entry,
+                                &hit, echo ? &age : NULL)) != 0)
+        return busy_retry(s, rc); /* preparing may read the schema */
     if (pc->cache.capacity)
         dbc_pconn_count_cache(pc, hit);
     bool writes = !drv->readonly(st);
@@ -288,12 +316,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         goto done;
     if ((rc = drv->bind(st, params, nparams)) != 0)
         goto done;
-    bool echo_rows = false;
-    if (echo) {
-        dbc_log_line(&db->log, DBCONN_LOG_INFO, sql);
-        dbc_echo_params(db, hit, age, params, nparams);
-        echo_rows = db->cfg.echo > 1;
-    }
+    bool echo_rows = echo && echo_statement(db, sql, hit, age, params, nparams);
     bool want_rows = ctx->out || ctx->each;
     if (writes && ctx->out)
         total = drv->total_changes(pc->conn);
@@ -304,18 +327,14 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         goto done;
     bool stop_at_first = ctx->first;
     if (want_rows) {
-        unsigned gen = drv->generation(st);
-        int nrc = new_result(drv, st, entry, gen, &r);
-        if (nrc) {
+        int nrc = start_result(db, st, entry, echo_rows, &r);
+        if (nrc < 0) {
             rc = nrc;
             goto done;
         }
-        if (echo_rows && dbconn_result_ncols(r))
-            dbc_echo_cols(db, r);
         /* A lookup by key: its one row is all there is (what stepping on
          * to the end would only confirm). */
-        if (!writes && one_row(entry, gen))
-            stop_at_first = true;
+        stop_at_first |= !writes && nrc == 1;
     }
     for (; rc == DBC_STEP_ROW; rc = drv->step(st)) {
         if (want_rows) {
@@ -340,11 +359,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     if (rc < 0)
         goto done;
     rc = 0;
-    /* Counts belong to statements that changed rows; a SELECT or DDL would
-     * only repeat the connection's numbers from someone's earlier work. */
-    if (r && writes && drv->total_changes(pc->conn) != total)
-        dbc_result_set_counts(r, drv->changes(pc->conn),
-                              drv->last_insert_id(pc->conn));
+    if (r && writes)
+        set_counts(drv, pc->conn, r, total);
 done:
     dbc_stmtcache_put(&pc->cache, entry, st);
     if (rc == 0 && ctx->out) {
