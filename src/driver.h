@@ -68,11 +68,10 @@ typedef struct dbc_driver {
      * pairs the engine did not take; unknown key = DBCONN_EOPTION). */
     int (*target_open)(dbc_target **out, const dbconn_url *url,
                        const dbc_config *cfg, const dbc_qparam *q, size_t nq);
+    /* After every connection of the target has closed: the last tidy-up
+     * (e.g. a checkpoint) happens here. */
     void (*target_close)(dbc_target *t);
     uint64_t (*busy_calls)(const dbc_target *t);
-    /* The engine is about to close every connection for good (the last
-     * one may then tidy up, e.g. checkpoint). */
-    void (*shutdown)(dbc_target *t);
 
     /* Connections: one thread (job) at a time each. */
     int (*connect)(dbc_target *t, dbc_conn **out);

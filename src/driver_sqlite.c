@@ -79,10 +79,11 @@ static int pragma(sqlite3 *db, const char *name, const char *value) {
 
 int dbc_sqlite_setup(dbc_target *t, sqlite3 *db) {
     sqlite3_extended_result_codes(db, 1);
-    /* A pooled connection closed while the others are idle would believe it
-     * is the last one: it takes an EXCLUSIVE lock to checkpoint and delete
-     * the WAL, and a connection opening meanwhile meets the busy handler.
-     * Only the engine's final close checkpoints (sq_disconnect). */
+    /* A connection that believes it is the last one takes an EXCLUSIVE lock
+     * to checkpoint and delete the WAL, and a connection opening meanwhile
+     * meets the busy handler.  The target's anchor stays open, so no pooled
+     * connection is the last; only the anchor's close, at the engine's,
+     * checkpoints (dbc_sqlite_target_close). */
     sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     /* Values below come from fixed sets validated by options.c; nothing from
      * the user reaches SQL unvalidated. */
@@ -104,20 +105,28 @@ int dbc_sqlite_setup(dbc_target *t, sqlite3 *db) {
     return rc;
 }
 
+int dbc_sqlite_open(dbc_target *t, sqlite3 **out) {
+    int rc = sqlite3_open_v2(t->filename, out, t->flags, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    int code = *out ? dbc_sqlite_fail(*out, rc, NULL) : dbc_nomem();
+    if (code != DBCONN_ENOMEM)
+        dbc_fail_native(code, dbc_last_native(),
+                        "cannot open sqlite database \"%s\": %s",
+                        t->filename, sqlite3_errmsg(*out));
+    sqlite3_close_v2(*out);
+    *out = NULL;
+    return code;
+}
+
 static int sq_connect(dbc_target *t, dbc_conn **out) {
     *out = NULL;
     dbc_conn *c = dbc_calloc(1, sizeof *c);
     if (!c)
         return dbc_nomem();
     c->target = t;
-    int rc = sqlite3_open_v2(t->filename, &c->db, t->flags, NULL);
-    if (rc != SQLITE_OK) {
-        rc = c->db ? dbc_sqlite_fail(c->db, rc, NULL) : dbc_nomem();
-        if (rc != DBCONN_ENOMEM)
-            dbc_fail_native(rc, dbc_last_native(),
-                            "cannot open sqlite database \"%s\": %s",
-                            t->filename, sqlite3_errmsg(c->db));
-    } else {
+    int rc = dbc_sqlite_open(t, &c->db);
+    if (!rc) {
         sqlite3_busy_handler(c->db, busy_handler, c);
         rc = dbc_sqlite_setup(t, c->db);
     }
@@ -135,9 +144,6 @@ static void sq_disconnect(dbc_conn *c) {
         return;
     for (int i = 0; i < DBC_CTL_COUNT; i++)
         sqlite3_finalize(c->ctl[i]);
-    if (atomic_load(&c->target->shutting_down))
-        sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
-                          (int *)NULL);
     sqlite3_close_v2(c->db);
     dbc_free(c);
 }
@@ -205,10 +211,6 @@ static int sq_control(dbc_conn *c, int what) {
     int rc = sqlite3_step(c->ctl[what]);
     sqlite3_reset(c->ctl[what]);
     return rc == SQLITE_DONE ? 0 : dbc_sqlite_fail(c->db, rc, sql);
-}
-
-static void sq_shutdown(dbc_target *t) {
-    atomic_store(&t->shutting_down, true);
 }
 
 static uint64_t sq_busy_calls(const dbc_target *t) {
@@ -461,7 +463,6 @@ const dbc_driver dbc_driver_sqlite = {
     .target_open = dbc_sqlite_target_open,
     .target_close = dbc_sqlite_target_close,
     .busy_calls = sq_busy_calls,
-    .shutdown = sq_shutdown,
     .connect = sq_connect,
     .disconnect = sq_disconnect,
     .ping = sq_ping,

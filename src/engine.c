@@ -10,8 +10,6 @@
 #include "url.h"
 
 static void destroy(dbconn *db) {
-    if (db->target)
-        db->drv->shutdown(db->target);
     dbc_scope_free(db->scope);
     dbc_pool_free(db->pool);
     if (db->target)

@@ -12,14 +12,19 @@ struct dbc_target {
     char *filename;         /* path or URI for sqlite3_open_v2; owned */
     int flags;              /* SQLITE_OPEN_* */
     bool memory;            /* memdb: the anchor keeps the database alive */
-    sqlite3 *anchor;        /* memdb only */
+    /* Open for the engine's life, for memdb (the database lives as long as
+     * a connection does) and WAL files (so the WAL and its shared-memory
+     * index stay open: when the last connection holding them closes, the
+     * next one must rebuild the index from the whole WAL -- a recovery
+     * that makes every other reader meet the busy handler).  NULL for
+     * other journal modes. */
+    sqlite3 *anchor;
     int busy_timeout_ms;
     const char *journal_mode; /* NULL = leave as is */
     const char *synchronous;  /* NULL = leave as is */
     bool foreign_keys;
     bool read_uncommitted;
     atomic_uint_fast64_t busy_calls;
-    atomic_bool shutting_down; /* the engine is closing its connections */
     atomic_bool wal_done;   /* WAL is persistent: set it once, not per
                                connection (it needs a lock) */
 };
@@ -41,6 +46,9 @@ void dbc_sqlite_target_close(dbc_target *t);
 int dbc_sqlite_fail(sqlite3 *db, int rc, const char *sql);
 /* See dbc_driver.one_row (sqlite_plan.c). */
 bool dbc_sqlite_one_row(sqlite3_stmt *st);
+/* Opens t's database (the SQLite handle only, no settings): 0 or a
+ * failure naming the file; *out is NULL on failure. */
+int dbc_sqlite_open(dbc_target *t, sqlite3 **out);
 /* Applies the per-connection settings (busy handler, pragmas). */
 int dbc_sqlite_setup(dbc_target *t, sqlite3 *db);
 

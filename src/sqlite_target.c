@@ -213,6 +213,26 @@ static int check_config(dbc_target *t, const dbc_config *cfg) {
     return 0;
 }
 
+static bool is_wal(const dbc_target *t) {
+    return t->journal_mode && strcmp(t->journal_mode, "wal") == 0;
+}
+
+/* See dbc_target.anchor.  Setting it up switches a WAL file to WAL; a
+ * first read then opens the WAL and its index for good (switching a new
+ * file does not).  It waits for other processes' locks with SQLite's own
+ * busy handler (it is no pooled connection). */
+static int open_anchor(dbc_target *t) {
+    int rc = dbc_sqlite_open(t, &t->anchor);
+    if (rc)
+        return rc;
+    sqlite3_busy_timeout(t->anchor, t->busy_timeout_ms);
+    if ((rc = dbc_sqlite_setup(t, t->anchor)) != 0 || t->memory)
+        return rc;
+    static const char read[] = "PRAGMA schema_version";
+    int src = sqlite3_exec(t->anchor, read, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : dbc_sqlite_fail(t->anchor, src, read);
+}
+
 int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
                            const dbc_config *cfg, const dbc_qparam *q,
                            size_t nq) {
@@ -237,15 +257,8 @@ int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
     int rc = check_config(t, cfg);
     if (!rc)
         rc = build_filename(t, url, q, nq, uri);
-    if (!rc && t->memory) {
-        int src = sqlite3_open_v2(t->filename, &t->anchor, t->flags, NULL);
-        if (src != SQLITE_OK) {
-            rc = t->anchor ? dbc_sqlite_fail(t->anchor, src, NULL)
-                           : dbc_nomem();
-        } else {
-            rc = dbc_sqlite_setup(t, t->anchor);
-        }
-    }
+    if (!rc && (t->memory || is_wal(t)))
+        rc = open_anchor(t);
     if (rc) {
         dbc_sqlite_target_close(t);
         return rc;
@@ -257,6 +270,10 @@ int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
 void dbc_sqlite_target_close(dbc_target *t) {
     if (!t)
         return;
+    /* The last connection: checkpoint and delete the WAL as it closes. */
+    if (t->anchor)
+        sqlite3_db_config(t->anchor, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
+                          (int *)NULL);
     sqlite3_close_v2(t->anchor);
     dbc_free(t->filename);
     dbc_free(t);

@@ -1,9 +1,24 @@
 /* The pool: exhaustion and timeout, overflow, recycle, pre-ping, threads
- * hammering one file database, and the in-memory (memdb) semantics. */
+ * hammering one file database, the WAL index surviving the pool's churn,
+ * and the in-memory (memdb) semantics. */
 #include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
+
+/* SQLite's log: how many times a connection rebuilt a WAL index from its
+ * WAL (SQLITE_NOTICE_RECOVER_WAL). */
+static atomic_int wal_recoveries;
+
+static void sqlite_log(void *arg, int code, const char *msg) {
+    (void)arg;
+    (void)msg;
+    if (code == SQLITE_NOTICE_RECOVER_WAL)
+        atomic_fetch_add(&wal_recoveries, 1);
+}
 
 static dbconn_stats stats(dbconn *db) {
     dbconn_stats st;
@@ -235,6 +250,38 @@ static void hammer_file(int nthreads) {
     tu_rmdir(dir);
 }
 
+/* Every pooled connection of a WAL file closes (recycled) while the engine
+ * lives: the engine's anchor keeps the WAL and its index open, so the next
+ * connection does not rebuild the index from the WAL -- a recovery during
+ * which every other reader meets SQLite's busy handler. */
+static void test_wal_index_survives_recycling(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char url[4200];
+    snprintf(url, sizeof url, "%s?pool_recycle_s=1",
+             tu_file_url(dir, "r.db"));
+    dbconn_options o = {.pool_size = 1, .max_overflow = DBCONN_NONE};
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, url, &o));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec_script(s, "CREATE TABLE t (x);"
+                                "INSERT INTO t VALUES (1), (2), (3);"));
+    tu_ok(dbconn_commit(s));
+    int before = atomic_load(&wal_recoveries);
+    uv_sleep(1100); /* past pool_recycle_s: the only connection is replaced */
+    assert_int_equal(tu_count_rows(db, "t", NULL), 3);
+    assert_int_equal(atomic_load(&wal_recoveries), before);
+    assert_int_equal(stats(db).busy_handler_calls, 0);
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    /* the last close checkpointed the WAL away */
+    char wal[4300];
+    snprintf(wal, sizeof wal, "%s/r.db-wal", dir);
+    assert_int_equal(access(wal, F_OK), -1);
+    tu_rmdir(dir);
+}
+
 static void test_threads_hammer_file_2(void **state) {
     (void)state;
     hammer_file(2);
@@ -246,6 +293,7 @@ static void test_threads_hammer_file_8(void **state) {
 }
 
 int main(void) {
+    sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exhaustion_times_out_then_recovers),
         cmocka_unit_test(test_no_wait_timeout),
@@ -253,6 +301,7 @@ int main(void) {
         cmocka_unit_test(test_memdb_shared_data_own_transactions),
         cmocka_unit_test(test_memdb_reader_blocks_commit),
         cmocka_unit_test(test_recycle_and_pre_ping),
+        cmocka_unit_test(test_wal_index_survives_recycling),
         cmocka_unit_test(test_threads_hammer_file_2),
         cmocka_unit_test(test_threads_hammer_file_8),
     };
