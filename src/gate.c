@@ -159,11 +159,13 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
     }
     sync_waiter sw = {.w = {.ready = sync_ready, .owner = owner},
                       .since = uv_hrtime()};
+    /* A newcomer that stopped polling hands the role on (a release may
+     * have left the waking to it). */
+    wake_poller(g);
     if (uv_cond_init(&sw.cond)) {
         uv_mutex_unlock(&g->lock);
         return dbc_nomem();
     }
-    wake_poller(g); /* a newcomer that stopped polling hands the role on */
     dbc_waitq_push(&g->waiters, &sw.w);
     uint64_t deadline = sw.since + (uint64_t)timeout_ms * 1000000u;
     dbc_waiter *handed = NULL;

@@ -238,18 +238,25 @@ static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
     return rc;
 }
 
-/* Asked once per cached query, at its first reuse: statements run only
- * once never pay for the question. */
+/* Asked at a cached query's first reuse (statements run only once never
+ * pay for the question), and once more after a recompile voided the
+ * answer; after that the query steps to its end. */
 static void plan_rows(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry) {
     if (entry->plan != DBC_PLAN_UNKNOWN)
         return;
+    if (entry->plan_asks == DBC_PLAN_ASKS) {
+        entry->plan = DBC_PLAN_ROWS;
+        return;
+    }
+    entry->plan_asks++;
     entry->plan_gen = drv->generation(st);
     entry->plan = drv->one_row && drv->one_row(st) ? DBC_PLAN_ONE_ROW
                                                    : DBC_PLAN_ROWS;
 }
 
 /* After the first step: may the run stop at its first row?  A recompile
- * there (a new generation) voids the answer; it is asked again next time. */
+ * there (a new generation) voids the answer; it may be asked again next
+ * time (plan_rows). */
 static bool one_row(dbc_centry *entry, unsigned generation) {
     if (!entry || entry->plan != DBC_PLAN_ONE_ROW)
         return false;

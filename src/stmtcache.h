@@ -17,13 +17,17 @@ struct dbc_centry {
     struct dbc_colnames *colnames; /* owned; built at the first result */
     /* Whether the statement returns at most one row (dbc_driver.one_row),
      * asked at its first reuse and true of the program of generation
-     * plan_gen only. */
+     * plan_gen only; asked at most DBC_PLAN_ASKS times (a statement that
+     * SQLite recompiles for every binding would ask on every run). */
     enum { DBC_PLAN_UNKNOWN, DBC_PLAN_ONE_ROW, DBC_PLAN_ROWS } plan;
     unsigned plan_gen;
+    unsigned char plan_asks;
     double created;       /* monotonic seconds, for echo's "cached since" */
     dbc_centry *hnext;    /* hash chain */
     dbc_centry *lprev, *lnext; /* LRU list, most recent first */
 };
+
+#define DBC_PLAN_ASKS 2
 
 typedef struct dbc_stmtcache {
     const dbc_driver *drv;

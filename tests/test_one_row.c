@@ -1,6 +1,7 @@
 /* Stopping at a lookup's only row (src/sqlite_plan.c and its use in
  * src/session.c): which programs are proven to return at most one row, and
- * that a statement recompiled after a schema change is asked again. */
+ * that a statement recompiled after a schema change is asked again (but
+ * not forever), and that a proven lookup really stops at its row. */
 #include <sqlite3.h>
 #include <string.h>
 
@@ -154,6 +155,82 @@ static int count_row(void *data, const dbconn_result *r) {
     return 0;
 }
 
+/* VM instructions the cached statement of `sql` ran since last asked. */
+static int vm_steps(dbconn_session *s, const char *sql) {
+    dbc_centry *e = s->pc->cache.head;
+    assert_string_equal(e->sql, sql);
+    return sqlite3_stmt_status((sqlite3_stmt *)(void *)e->stmt,
+                               SQLITE_STMTSTATUS_VM_STEP, 1);
+}
+
+#define BY_ID "SELECT x FROM t WHERE id = ?"
+
+/* The proven lookup really stops at its row: fewer VM instructions than
+ * the same run stepped to its end. */
+static void test_lookup_stops_at_its_row(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_result *r;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec_script(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
+                                "INSERT INTO t VALUES (1, 'one');"));
+    for (int i = 0; i < 2; i++) { /* prepared, then asked */
+        tu_ok(dbconn_exec(s, BY_ID, DBCONN_PARAMS(DBCONN_INT(1)), &r));
+        dbconn_result_free(r);
+    }
+    assert_int_equal(s->pc->cache.head->plan, DBC_PLAN_ONE_ROW);
+    (void)vm_steps(s, BY_ID);
+    tu_ok(dbconn_exec(s, BY_ID, DBCONN_PARAMS(DBCONN_INT(1)), &r));
+    assert_string_equal(dbconn_result_text(r, 0, 0), "one");
+    dbconn_result_free(r);
+    int stopped = vm_steps(s, BY_ID);
+    s->pc->cache.head->plan = DBC_PLAN_ROWS; /* as if unproven */
+    tu_ok(dbconn_exec(s, BY_ID, DBCONN_PARAMS(DBCONN_INT(1)), &r));
+    assert_int_equal(dbconn_result_nrows(r), 1);
+    dbconn_result_free(r);
+    int to_the_end = vm_steps(s, BY_ID);
+    print_message("VM instructions: %d stopped, %d to the end\n", stopped,
+                  to_the_end);
+    assert_true(stopped < to_the_end);
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
+#define LIKE "SELECT x FROM t WHERE id = ? AND x LIKE ?"
+
+/* A plan that depends on a bound value (LIKE ?) recompiles the statement
+ * at every run: it is asked at most DBC_PLAN_ASKS times, then steps to its
+ * end for good -- and its rows are right all along. */
+static void test_recompiled_every_run_stops_asking(void **state) {
+    (void)state;
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec_script(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
+                                "INSERT INTO t VALUES (1, 'one'), (2, 'two');"));
+    for (int i = 0; i < 8; i++) {
+        dbconn_result *r;
+        tu_ok(dbconn_exec(s, LIKE,
+                          DBCONN_PARAMS(DBCONN_INT(1 + i % 2),
+                                        DBCONN_TEXT(i % 2 ? "t%" : "o%")),
+                          &r));
+        assert_int_equal(dbconn_result_nrows(r), 1);
+        assert_string_equal(dbconn_result_text(r, 0, 0), i % 2 ? "two" : "one");
+        dbconn_result_free(r);
+    }
+    dbc_centry *e = s->pc->cache.head;
+    assert_string_equal(e->sql, LIKE);
+    assert_int_equal(e->plan_asks, DBC_PLAN_ASKS);
+    assert_int_equal(e->plan, DBC_PLAN_ROWS);
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
 /* Streaming and dbconn_exec_first stop at the same place. */
 static void test_each_and_first_agree(void **state) {
     (void)state;
@@ -189,6 +266,8 @@ int main(void) {
         cmocka_unit_test(test_anything_else_is_not),
         cmocka_unit_test(test_asking_leaves_the_connection_alone),
         cmocka_unit_test(test_schema_change_asks_again),
+        cmocka_unit_test(test_lookup_stops_at_its_row),
+        cmocka_unit_test(test_recompiled_every_run_stops_asking),
         cmocka_unit_test(test_each_and_first_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
