@@ -37,7 +37,7 @@ static void test_lookups_by_key_are_one_row(void **state) {
     static const char *const yes[] = {
         "SELECT id, name, email, age FROM users WHERE id = ?",
         "SELECT * FROM users WHERE email = ?",
-        "  -- a comment first\n/* and another */ select name FROM users WHERE id=?1",
+        "  -- a comment\n/* and another */ select name FROM users WHERE id=?1",
         "SELECT name FROM users WHERE id = ? LIMIT 1",
         "SELECT count(*) FROM users",
         "SELECT 1",
@@ -99,6 +99,20 @@ static void test_asking_leaves_the_connection_alone(void **state) {
     sqlite3_close(db);
 }
 
+/* An in-memory engine and a session that ran `script` (committed). */
+static void open_with(const char *script, dbconn **db, dbconn_session **s) {
+    tu_ok(dbconn_open(db, "sqlite://", NULL));
+    tu_ok(dbconn_session_open(*db, s));
+    tu_ok(dbconn_exec_script(*s, script));
+    tu_ok(dbconn_commit(*s));
+}
+
+static void close_with(dbconn *db, dbconn_session *s) {
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+}
+
 #define BY_KEY "SELECT k, v FROM kv WHERE k = ?"
 
 static size_t rows_for(dbconn_session *s, const char *k) {
@@ -118,12 +132,9 @@ static void test_schema_change_asks_again(void **state) {
     (void)state;
     dbconn *db;
     dbconn_session *s;
-    tu_ok(dbconn_open(&db, "sqlite://", NULL));
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec_script(s, "CREATE TABLE kv (k TEXT, v INTEGER);"
-                                "CREATE UNIQUE INDEX kv_k ON kv (k);"
-                                "INSERT INTO kv VALUES ('a', 1), ('b', 2);"));
-    tu_ok(dbconn_commit(s));
+    open_with("CREATE TABLE kv (k TEXT, v INTEGER);"
+              "CREATE UNIQUE INDEX kv_k ON kv (k);"
+              "INSERT INTO kv VALUES ('a', 1), ('b', 2);", &db, &s);
 
     assert_int_equal(rows_for(s, "a"), 1); /* prepared */
     assert_int_equal(rows_for(s, "b"), 1); /* reused: asked */
@@ -140,9 +151,7 @@ static void test_schema_change_asks_again(void **state) {
     e = s->pc->cache.head;
     assert_string_equal(e->sql, BY_KEY);
     assert_int_equal(e->plan, DBC_PLAN_ROWS);
-    tu_ok(dbconn_commit(s));
-    dbconn_session_close(s);
-    tu_ok(dbconn_close(db, NULL));
+    close_with(db, s);
 }
 
 typedef struct seen {
@@ -172,10 +181,8 @@ static void test_lookup_stops_at_its_row(void **state) {
     dbconn *db;
     dbconn_session *s;
     dbconn_result *r;
-    tu_ok(dbconn_open(&db, "sqlite://", NULL));
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec_script(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
-                                "INSERT INTO t VALUES (1, 'one');"));
+    open_with("CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
+              "INSERT INTO t VALUES (1, 'one');", &db, &s);
     for (int i = 0; i < 2; i++) { /* prepared, then asked */
         tu_ok(dbconn_exec(s, BY_ID, DBCONN_PARAMS(DBCONN_INT(1)), &r));
         dbconn_result_free(r);
@@ -194,9 +201,7 @@ static void test_lookup_stops_at_its_row(void **state) {
     print_message("VM instructions: %d stopped, %d to the end\n", stopped,
                   to_the_end);
     assert_true(stopped < to_the_end);
-    tu_ok(dbconn_commit(s));
-    dbconn_session_close(s);
-    tu_ok(dbconn_close(db, NULL));
+    close_with(db, s);
 }
 
 #define LIKE "SELECT x FROM t WHERE id = ? AND x LIKE ?"
@@ -208,10 +213,8 @@ static void test_recompiled_every_run_stops_asking(void **state) {
     (void)state;
     dbconn *db;
     dbconn_session *s;
-    tu_ok(dbconn_open(&db, "sqlite://", NULL));
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec_script(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
-                                "INSERT INTO t VALUES (1, 'one'), (2, 'two');"));
+    open_with("CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
+              "INSERT INTO t VALUES (1, 'one'), (2, 'two');", &db, &s);
     for (int i = 0; i < 8; i++) {
         dbconn_result *r;
         tu_ok(dbconn_exec(s, LIKE,
@@ -226,9 +229,7 @@ static void test_recompiled_every_run_stops_asking(void **state) {
     assert_string_equal(e->sql, LIKE);
     assert_int_equal(e->plan_asks, DBC_PLAN_ASKS);
     assert_int_equal(e->plan, DBC_PLAN_ROWS);
-    tu_ok(dbconn_commit(s));
-    dbconn_session_close(s);
-    tu_ok(dbconn_close(db, NULL));
+    close_with(db, s);
 }
 
 /* Streaming and dbconn_exec_first stop at the same place. */
@@ -236,10 +237,8 @@ static void test_each_and_first_agree(void **state) {
     (void)state;
     dbconn *db;
     dbconn_session *s;
-    tu_ok(dbconn_open(&db, "sqlite://", NULL));
-    tu_ok(dbconn_session_open(db, &s));
-    tu_ok(dbconn_exec_script(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
-                                "INSERT INTO t VALUES (1, 'one'), (2, 'two');"));
+    open_with("CREATE TABLE t (id INTEGER PRIMARY KEY, x);"
+              "INSERT INTO t VALUES (1, 'one'), (2, 'two');", &db, &s);
     for (int round = 0; round < 3; round++) {
         seen n = {0};
         tu_ok(dbconn_exec_each(s, "SELECT x FROM t WHERE id = ?",
@@ -255,9 +254,7 @@ static void test_each_and_first_agree(void **state) {
         assert_int_equal(dbconn_result_nrows(r), 0);
         dbconn_result_free(r);
     }
-    tu_ok(dbconn_commit(s));
-    dbconn_session_close(s);
-    tu_ok(dbconn_close(db, NULL));
+    close_with(db, s);
 }
 
 int main(void) {
