@@ -16,8 +16,9 @@
  * its statement cache).  Each figure is the median of RUNS interleaved runs.
  *
  * And the write-contention workload: 1000 short write transactions on a
- * synchronous=FULL file with 1, 2 and 4 threads through one dbconn (at
- * least 15 rounds; the ratio is the median of each round's ratio).
+ * synchronous=FULL file with 1, 2 and 4 threads through one dbconn, on a
+ * new file and with the WAL at its working size (at least 15 rounds; the
+ * ratio is the median of each round's ratio).
  *
  * usage: bench_sync [--runs R] [--n N] [--raw-memdb] [--workload WORKLOAD]
  *                   [--only raw|lib WORKLOAD MEDIUM]
@@ -328,7 +329,10 @@ static void *writer_main(void *arg) {
     return NULL;
 }
 
-static double contention_rate(int threads, int run) {
+/* `steady`: one untimed pass of the same transactions first, so the WAL
+ * has reached its working size (as in a running server) and the timed
+ * commits write into it instead of growing the file. */
+static double contention_rate(int threads, int run, bool steady) {
     char path[600], url[700];
     snprintf(path, sizeof path, "%s/contend-%d-%d.db", dir, threads, run);
     snprintf(url, sizeof url, "sqlite:///%s?synchronous=full", path);
@@ -340,6 +344,10 @@ static double contention_rate(int threads, int run) {
                       NULL, 0, NULL) == 0);
     CHECK(dbconn_commit(s) == 0);
     dbconn_session_close(s);
+    if (steady) {
+        writer warm = {db, SHORT_TX, 10 * SHORT_TX};
+        writer_main(&warm);
+    }
     pthread_t th[4];
     writer wr[4];
     double t0 = now();
@@ -432,22 +440,29 @@ int main(int argc, char **argv) {
         return 0;
     }
     /* Every commit waits for an fsync, whose time swings by +-20% here:
-     * at least 15 rounds, and each round's ratio against the one-thread
-     * run just before it (a disk's fsync time drifts). */
-    int nr = RUNS < 15 ? 15 : RUNS < 64 ? RUNS : 64;
+     * at least 15 rounds (unless a single run was asked for), and each
+     * round's ratio against the one-thread run just before it (a disk's
+     * fsync time drifts). */
+    int nr = RUNS == 1 ? 1 : RUNS < 15 ? 15 : RUNS < 64 ? RUNS : 64;
     printf("\nwrite contention, %d short write transactions, "
-           "synchronous=FULL file, median of %d interleaved rounds:\n",
-           SHORT_TX, nr);
-    double rates[3][64], ratios[3][64];
+           "synchronous=FULL file, median of %d interleaved round%s\n"
+           "(new: a new file's WAL grows with every commit; steady: the WAL "
+           "at its working size):\n",
+           SHORT_TX, nr, nr == 1 ? "" : "s");
+    double rates[2][3][64], ratios[2][3][64];
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < 3; k++) {
-            rates[k][r] = contention_rate(1 << k, r);
-            ratios[k][r] = rates[k][r] / rates[0][r];
-        }
-    for (int k = 0; k < 3; k++)
-        printf("  %d thread%s %10.0f tx/s  %5.2fx of one thread\n", 1 << k,
-               k == 0 ? " " : "s", median(rates[k], nr),
-               median(ratios[k], nr));
+        for (int m = 0; m < 2; m++)
+            for (int k = 0; k < 3; k++) {
+                rates[m][k][r] = contention_rate(1 << k, r, m == 1);
+                ratios[m][k][r] = rates[m][k][r] / rates[m][0][r];
+            }
+    for (int k = 0; k < 3; k++) {
+        printf("  %d thread%s", 1 << k, k == 0 ? " " : "s");
+        for (int m = 0; m < 2; m++)
+            printf("  %-6s %6.0f tx/s %5.2fx", m ? "steady" : "new",
+                   median(rates[m][k], nr), median(ratios[m][k], nr));
+        printf("\n");
+    }
     rmdir(dir);
     return 0;
 }
