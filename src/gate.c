@@ -12,15 +12,20 @@
  * Parked (async) waiters are always handed the gate directly: waking a loop
  * only to find the gate taken again would be pure cost.
  *
- * One sync writer at a time polls the gate (sched_yield, up to SPIN_NS)
- * instead of sleeping, so that a release finds someone running who takes
- * the gate at once: a newcomer when no one is queued, otherwise the first
- * waiter in the queue.  When the poller takes the gate, the first sleeping
- * waiter is woken to poll next -- that wake-up overlaps the new owner's
- * transaction instead of following it.  A release wakes a sleeping waiter
- * only when no one polls.  With 4 writer threads and commits that do not
- * wait for the disk, polling by the queue's head took the rate from 0.66-0.73x
- * to 0.86x of one thread (synchronous=OFF); see docs/performance.md. */
+ * While owners hold the gate briefly (a moving average under POLL_HOLD_NS:
+ * commits that do not wait for the disk), one sync writer at a time polls
+ * it (sched_yield, up to SPIN_NS) instead of sleeping, so that a release
+ * finds someone running who takes the gate at once: a newcomer when no one
+ * is queued, otherwise the first waiter in the queue.  When the poller
+ * takes the gate, the first sleeping waiter is woken to poll next -- that
+ * wake-up overlaps the new owner's transaction instead of following it.  A
+ * release wakes a sleeping waiter only when no one polls.  With 4 writer
+ * threads and synchronous=OFF, polling by the queue's head took the rate
+ * from 0.66-0.73x to 0.86-0.88x of one thread.  While owners hold it long
+ * (a commit that waits for an fsync), waiters sleep: polling then cost the
+ * fsync-bound workload 10-20% (0.76-0.86x of one thread against 0.95x
+ * sleeping, which is what raw SQLite with a mutex reaches); see
+ * docs/performance.md. */
 #include <sched.h>
 
 #include "error.h"
@@ -28,12 +33,15 @@
 
 #define BARGE_NS ((uint64_t)2000000u) /* 2 ms */
 #define SPIN_NS ((uint64_t)300000u)  /* 300 us */
+#define POLL_HOLD_NS ((uint64_t)50000u) /* 50 us */
 
 int dbc_gate_init(dbc_gate *g) {
     g->owner = NULL;
     g->waiters = (dbc_waitq){0};
     g->waits = 0;
     g->polls = 0;
+    g->taken_at = 0;
+    g->hold_ns = 0;
     g->spinning = false;
     return uv_mutex_init(&g->lock) ? dbc_nomem() : 0;
 }
@@ -68,21 +76,24 @@ static bool may_take(const dbc_gate *g) {
                BARGE_NS;
 }
 
-/* The gate has just become free (lock held): let the first waiter have it.
- * Returns a parked waiter to call ready() on once the lock is released. */
-static dbc_waiter *pass_on(dbc_gate *g) {
+/* The gate has just become free (lock held, `now` = uv_hrtime()): let the
+ * first waiter have it.  Returns a parked waiter to call ready() on once
+ * the lock is released. */
+static dbc_waiter *pass_on(dbc_gate *g, uint64_t now) {
     dbc_waiter *next = g->waiters.head;
     if (!next)
         return NULL;
     if (!is_sync(next)) { /* parked: handed over directly */
         dbc_waitq_remove(&g->waiters, next);
         g->owner = next->owner;
+        g->taken_at = now;
         return next;
     }
     sync_waiter *sw = (sync_waiter *)(void *)next;
-    if (uv_hrtime() - sw->since >= BARGE_NS) { /* waited enough: its own */
+    if (now - sw->since >= BARGE_NS) { /* waited enough: its own */
         dbc_waitq_remove(&g->waiters, next);
         g->owner = next->owner;
+        g->taken_at = now;
         sw->granted = true;
     } else if (g->spinning) {
         return NULL; /* the poller takes it; no wake-up for nothing */
@@ -94,15 +105,23 @@ static dbc_waiter *pass_on(dbc_gate *g) {
 /* Lock held: when no one polls, the first waiter (if it is a sleeping
  * sync writer) is woken to poll for the next release.  A spurious wake-up
  * costs a loop turn. */
+static bool worth_polling(const dbc_gate *g);
+
 static void wake_poller(dbc_gate *g) {
     dbc_waiter *head = g->waiters.head;
-    if (head && is_sync(head) && !g->spinning)
+    if (head && is_sync(head) && !g->spinning && worth_polling(g))
         uv_cond_signal(&((sync_waiter *)(void *)head)->cond);
 }
 
 static void take(dbc_gate *g, const void *owner) {
     g->owner = owner;
+    g->taken_at = uv_hrtime();
     wake_poller(g);
+}
+
+/* Polling pays while the gate changes hands every few microseconds. */
+static bool worth_polling(const dbc_gate *g) {
+    return g->hold_ns < POLL_HOLD_NS;
 }
 
 /* Polls until `done` says so or `until` (lock held; released while
@@ -144,7 +163,8 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
     /* One writer at a time may poll for a short while before it queues: a
      * commit (an fsync) is often over within SPIN_NS, and a thread that
      * takes the gate by itself needs no wake-up by the releaser. */
-    if (!may_take(g) && !g->waiters.head && !g->spinning && timeout_ms > 0)
+    if (!may_take(g) && !g->waiters.head && !g->spinning && timeout_ms > 0 &&
+        worth_polling(g))
         poll_gate(g, newcomer_done, NULL, uv_hrtime() + SPIN_NS);
     if (may_take(g)) {
         take(g, owner);
@@ -181,7 +201,8 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
             take(g, owner);
             break;
         }
-        if (!polled && g->waiters.head == &sw.w && !g->spinning) {
+        if (!polled && g->waiters.head == &sw.w && !g->spinning &&
+            worth_polling(g)) {
             uint64_t until = uv_hrtime() + SPIN_NS;
             polled = true;
             poll_gate(g, head_done, &sw, until < deadline ? until : deadline);
@@ -192,7 +213,7 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
         if (now >= deadline) {
             dbc_waitq_remove(&g->waiters, &sw.w);
             /* If the gate is free, the next waiter may have it now. */
-            handed = g->owner ? NULL : pass_on(g);
+            handed = g->owner ? NULL : pass_on(g, now);
             rc = timed_out(timeout_ms);
             break;
         }
@@ -244,7 +265,10 @@ static void release(dbc_gate *g, const void *owner, bool quiet) {
         return;
     }
     g->owner = NULL;
-    dbc_waiter *handed = pass_on(g);
+    uint64_t now = uv_hrtime();
+    /* A moving average over about the last eight holds. */
+    g->hold_ns = g->hold_ns - g->hold_ns / 8 + (now - g->taken_at) / 8;
+    dbc_waiter *handed = pass_on(g, now);
     uv_mutex_unlock(&g->lock);
     if (handed && quiet && handed->ready_quiet)
         handed->ready_quiet(handed, NULL);

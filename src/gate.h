@@ -16,6 +16,8 @@ typedef struct dbc_gate {
     dbc_waitq waiters;
     uint64_t waits;    /* acquisitions that had to wait */
     uint64_t polls;    /* times a sync writer started polling */
+    uint64_t taken_at; /* uv_hrtime() when the owner took it */
+    uint64_t hold_ns;  /* moving average of how long owners held it */
     bool spinning;     /* a sync writer polls: a newcomer before it queues,
                           or the queue's head */
 } dbc_gate;

@@ -2,7 +2,8 @@
  * bound is handed the gate directly (a newcomer cannot take it), parked
  * (async) waiters are always handed it directly and never overtaken,
  * waiters are served in arrival order, the next waiter is woken to poll
- * when the gate changes hands, and it excludes under a hammer. */
+ * when the gate changes hands -- while holds are brief; waiters sleep
+ * while they are long --, and it excludes under a hammer. */
 #include <pthread.h>
 #include <string.h>
 
@@ -146,6 +147,9 @@ static void test_next_waiter_polls_when_the_gate_changes_hands(void **state) {
         uv_sleep(1);
     uv_sleep(5); /* b's poll (300 us) is over: both sleep */
     uint64_t before = polls(&g);
+    uv_mutex_lock(&g.lock);
+    g.taken_at = uv_hrtime(); /* count a's hold as brief: polling pays */
+    uv_mutex_unlock(&g.lock);
     dbc_gate_release(&g, &a);
     while (owner_of(&g) != &b.owner)
         uv_sleep(1);
@@ -159,6 +163,34 @@ static void test_next_waiter_polls_when_the_gate_changes_hands(void **state) {
     assert_int_equal(c.rc, 0);
     assert_ptr_equal(g.owner, &c.owner);
     dbc_gate_release(&g, &c.owner);
+    dbc_gate_destroy(&g);
+}
+
+/* Owners that hold the gate long (commits waiting for the disk): a waiter
+ * sleeps until the release instead of polling. */
+static void test_long_holds_make_waiters_sleep(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a;
+    tu_ok(dbc_gate_init(&g));
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    uv_mutex_lock(&g.lock);
+    g.hold_ns = 1000000; /* 1 ms on average */
+    uv_mutex_unlock(&g.lock);
+    uint64_t before = polls(&g);
+    waiter_thread b = {.g = &g, .rc = 99};
+    pthread_t tb;
+    assert_int_equal(pthread_create(&tb, NULL, wait_main, &b), 0);
+    while (queued(&g) < 1)
+        uv_sleep(1);
+    uv_sleep(2);
+    assert_int_equal(polls(&g), before);
+    dbc_gate_release(&g, &a);
+    pthread_join(tb, NULL);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(polls(&g), before);
+    assert_ptr_equal(g.owner, &b.owner);
+    dbc_gate_release(&g, &b.owner);
     dbc_gate_destroy(&g);
 }
 
@@ -210,6 +242,7 @@ static void test_hammer_excludes(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_next_waiter_polls_when_the_gate_changes_hands),
+        cmocka_unit_test(test_long_holds_make_waiters_sleep),
         cmocka_unit_test(test_hammer_excludes),
         cmocka_unit_test(test_long_waiter_is_handed_the_gate),
         cmocka_unit_test(test_parked_waiter_handed_directly_fifo),
