@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "result.h"
 #include "session.h"
+#include "sqlverb.h"
 #include "async.h"
 
 /* The buffers of s's messages, made at its first failure; NULL without
@@ -153,12 +154,25 @@ static int take_gate(dbconn_session *s) {
     return rc;
 }
 
-/* Autobegin: check a connection out and open the transaction. */
-static int ensure_tx(dbconn_session *s, int mode) {
+/* Autobegin: check a connection out and open the transaction.  `sql`: the
+ * statement it is for (NULL: none).  A deferred transaction whose first
+ * statement writes (INSERT, UPDATE, DELETE, REPLACE) begins IMMEDIATE: that
+ * statement would take the write lock at once anyway, and taking the
+ * write gate before BEGIN rather than after it (and the statement's
+ * preparation) lets a thread that commits and writes again take the gate
+ * back before a waiter it woke -- one thread's commits in a row, on one
+ * warm connection, as with a mutex around each transaction. */
+static int ensure_tx(dbconn_session *s, int mode, const char *sql) {
     if (s->tx == DBC_TX_ACTIVE)
         return 0;
     if (s->tx == DBC_TX_ABORTED)
         return DBCONN_EABORTED;
+    if (!mode) {
+        mode = s->begin_mode ? s->begin_mode : s->db->cfg.begin_mode;
+        if (mode == DBCONN_BEGIN_DEFERRED && s->db->drv->serialize_writers &&
+            dbc_sql_verb(sql) == DBC_VERB_WRITE)
+            mode = DBCONN_BEGIN_IMMEDIATE;
+    }
     int rc = dbc_pool_checkout(s->db->pool, &s->pc);
     if (rc)
         return rc;
@@ -416,7 +430,7 @@ SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
                         what, nparams));
     if (s->tx == DBC_TX_ABORTED)
         return dbc_session_aborted_error(s, what);
-    if ((rc = ensure_tx(s, 0)) != 0)
+    if ((rc = ensure_tx(s, 0, sql)) != 0)
         return dbc_session_fail(s, rc);
     return 0;
 }
@@ -475,7 +489,7 @@ int dbconn_exec_script(dbconn_session *s, const char *sql) {
             s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_script: sql is NULL"));
     if (s->tx == DBC_TX_ABORTED)
         return dbc_session_aborted_error(s, "dbconn_exec_script");
-    if ((rc = ensure_tx(s, 0)) != 0)
+    if ((rc = ensure_tx(s, 0, NULL)) != 0)
         return dbc_session_fail(s, rc);
     if ((rc = take_gate(s)) != 0) /* scripts may write: the gate first */
         return abort_with(s, rc);
@@ -505,7 +519,7 @@ int dbconn_begin(dbconn_session *s, int mode) {
             s, dbc_fail(DBCONN_EINVAL,
                         "dbconn_begin: a transaction is already open on this "
                         "session"));
-    rc = ensure_tx(s, mode);
+    rc = ensure_tx(s, mode, NULL);
     return rc ? dbc_session_fail(s, rc) : 0;
 }
 

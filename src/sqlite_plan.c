@@ -30,6 +30,7 @@
 
 #include "alloc.h"
 #include "sqlite_int.h"
+#include "sqlverb.h"
 
 typedef struct opcode_info {
     const char *name;
@@ -141,39 +142,12 @@ static bool straight_line(const op *ops, int n) {
     return results == 1 && ops[0].p2 > 0 && ops[0].p2 < n;
 }
 
-static bool ident_char(char c) {
-    return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-           (c >= 'A' && c <= 'Z') || (unsigned char)c >= 0x80;
-}
-
-/* Only queries are compiled twice: some PRAGMAs act while they compile. */
-static bool is_query(const char *sql) {
-    for (;;) {
-        while (*sql == ' ' || (*sql >= '\t' && *sql <= '\r'))
-            sql++;
-        if (sql[0] == '-' && sql[1] == '-')
-            sql += strcspn(sql, "\n");
-        else if (sql[0] == '/' && sql[1] == '*') {
-            const char *end = strstr(sql + 2, "*/");
-            if (!end)
-                return false;
-            sql = end + 2;
-        } else
-            break;
-    }
-    static const char *const words[] = {"SELECT", "VALUES", "WITH"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        int n = (int)strlen(words[i]);
-        if (sqlite3_strnicmp(sql, words[i], n) == 0 && !ident_char(sql[n]))
-            return true;
-    }
-    return false;
-}
-
 bool dbc_sqlite_one_row(sqlite3_stmt *st) {
     const char *sql = sqlite3_sql(st);
-    if (!sql || !sqlite3_stmt_readonly(st) || sqlite3_column_count(st) == 0 ||
-        !is_query(sql))
+    /* Only queries are compiled twice: some PRAGMAs act while they compile. */
+    dbc_verb verb = dbc_sql_verb(sql);
+    if ((verb != DBC_VERB_SELECT && verb != DBC_VERB_WITH) ||
+        !sqlite3_stmt_readonly(st) || sqlite3_column_count(st) == 0)
         return false;
     op ops[MAX_OPS];
     int n = read_program(sqlite3_db_handle(st), sql, ops);

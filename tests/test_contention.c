@@ -1,6 +1,7 @@
 /* Write contention: this process's writers queue at the write gate (SQLite's
  * busy handler is never invoked); another process holding the write lock
- * gives DBCONN_EBUSY after busy_timeout_ms, and nothing is lost. */
+ * gives DBCONN_EBUSY after busy_timeout_ms, and nothing is lost; a
+ * transaction that starts with a write begins IMMEDIATE. */
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -111,11 +112,94 @@ static void test_busy_snapshot_and_begin_immediate(void **state) {
     tu_rmdir(dir);
 }
 
+typedef struct begins {
+    char first[64]; /* the first BEGIN line echo wrote */
+} begins;
+
+static void note_begin(void *data, int level, const char *line) {
+    (void)level;
+    begins *b = data;
+    if (!b->first[0] && strncmp(line, "BEGIN", 5) == 0)
+        snprintf(b->first, sizeof b->first, "%s", line);
+}
+
+static void first_begin(dbconn *db, dbconn_session *s, const char *sql,
+                        begins *b) {
+    memset(b, 0, sizeof *b);
+    tu_ok(dbconn_exec(s, sql, NULL, 0, NULL));
+    tu_ok(dbconn_rollback(s));
+    (void)db;
+}
+
+/* A transaction whose first statement writes begins IMMEDIATE (the gate,
+ * then BEGIN); one that reads first stays deferred. */
+static void test_write_first_begins_immediate(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    begins b;
+    dbconn_options o = {.echo = 1, .log = note_begin, .log_data = &b};
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "w.db"), &o));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    first_begin(db, s, "INSERT INTO t VALUES (1)", &b);
+    assert_string_equal(b.first, "BEGIN IMMEDIATE");
+    first_begin(db, s, "  -- a comment\n update t SET x = 2", &b);
+    assert_string_equal(b.first, "BEGIN IMMEDIATE");
+    first_begin(db, s, "DELETE FROM t", &b);
+    assert_string_equal(b.first, "BEGIN IMMEDIATE");
+    first_begin(db, s, "SELECT count(*) FROM t", &b);
+    assert_string_equal(b.first, "BEGIN (implicit)");
+    first_begin(db, s, "CREATE TABLE u (y)", &b);
+    assert_string_equal(b.first, "BEGIN (implicit)");
+    /* only the first keyword counts: a CTE before the write is deferred */
+    first_begin(db, s, "WITH v(y) AS (SELECT 3) INSERT INTO t SELECT y FROM v",
+                &b);
+    assert_string_equal(b.first, "BEGIN (implicit)");
+    first_begin(db, s, "REPLACE INTO t VALUES (4)", &b);
+    assert_string_equal(b.first, "BEGIN IMMEDIATE");
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
+/* Another session of the engine writes: a write-first transaction waits
+ * at BEGIN, and when the gate times out nothing was begun -- the session
+ * is idle, with nothing to roll back. */
+static void test_write_first_timeout_leaves_session_idle(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dbconn *db;
+    dbconn_session *a, *b;
+    dbconn_options o = {.busy_timeout_ms = 50};
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "i.db"), &o));
+    tu_ok(dbconn_session_open(db, &a));
+    tu_ok(dbconn_session_open(db, &b));
+    tu_ok(dbconn_exec(a, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(a));
+    tu_ok(dbconn_exec(a, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    assert_int_equal(dbconn_exec(b, "INSERT INTO t VALUES (2)", NULL, 0, NULL),
+                     DBCONN_EBUSY);
+    assert_false(dbconn_in_transaction(b));
+    tu_ok(dbconn_commit(a));
+    tu_ok(dbconn_exec(b, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(b));
+    assert_int_equal(tu_count_rows(db, "t", NULL), 2);
+    dbconn_session_close(a);
+    dbconn_session_close(b);
+    tu_ok(dbconn_close(db, NULL));
+    tu_rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_other_process_lock_is_ebusy),
         cmocka_unit_test(test_in_process_writers_use_the_gate),
         cmocka_unit_test(test_busy_snapshot_and_begin_immediate),
+        cmocka_unit_test(test_write_first_begins_immediate),
+        cmocka_unit_test(test_write_first_timeout_leaves_session_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
