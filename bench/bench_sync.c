@@ -366,6 +366,74 @@ static double contention_rate(int threads, int run, bool steady) {
     return SHORT_TX / t;
 }
 
+/* The same workload hand-written on raw SQLite: one connection per thread,
+ * a mutex around each BEGIN .. COMMIT (writers of one process serialised
+ * the simplest way; no busy handler meets them). */
+typedef struct raw_writer {
+    const char *path;
+    pthread_mutex_t *gate;
+    int count, base;
+} raw_writer;
+
+static void *raw_writer_main(void *arg) {
+    raw_writer *rw = arg;
+    sqlite3 *db;
+    sqlite3_stmt *begin, *ins, *commit;
+    CHECK(sqlite3_open_v2(rw->path, &db,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                          NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "PRAGMA synchronous=FULL", 0, 0, 0) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "INSERT INTO w (v) VALUES (?)", -1, &ins,
+                             NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) == SQLITE_OK);
+    for (int i = 0; i < rw->count; i++) {
+        pthread_mutex_lock(rw->gate);
+        CHECK(sqlite3_step(begin) == SQLITE_DONE);
+        sqlite3_reset(begin);
+        sqlite3_bind_int64(ins, 1, rw->base + i);
+        CHECK(sqlite3_step(ins) == SQLITE_DONE);
+        sqlite3_reset(ins);
+        CHECK(sqlite3_step(commit) == SQLITE_DONE);
+        sqlite3_reset(commit);
+        pthread_mutex_unlock(rw->gate);
+    }
+    sqlite3_finalize(begin);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(commit);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static double raw_contention_rate(int threads, int run, bool steady) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/raw-contend-%d-%d.db", dir, threads, run);
+    sqlite3 *db; /* holds the WAL open, as libdbconn's anchor does */
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "PRAGMA journal_mode=wal;"
+                       "CREATE TABLE w (id INTEGER PRIMARY KEY, v INTEGER)",
+                       0, 0, 0) == SQLITE_OK);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    if (steady) {
+        raw_writer warm = {path, &gate, SHORT_TX, 10 * SHORT_TX};
+        raw_writer_main(&warm);
+    }
+    pthread_t th[4];
+    raw_writer rw[4];
+    double t0 = now();
+    for (int i = 0; i < threads; i++) {
+        rw[i] = (raw_writer){path, &gate, SHORT_TX / threads, i * SHORT_TX};
+        pthread_create(&th[i], NULL, raw_writer_main, &rw[i]);
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    double t = now() - t0;
+    sqlite3_close(db);
+    remove_db(path);
+    return SHORT_TX / t;
+}
+
 int main(int argc, char **argv) {
     const char *only = NULL;
     int only_w = 0, only_m = 0, work = -1;
@@ -447,21 +515,30 @@ int main(int argc, char **argv) {
     printf("\nwrite contention, %d short write transactions, "
            "synchronous=FULL file, median of %d interleaved round%s\n"
            "(new: a new file's WAL grows with every commit; steady: the WAL "
-           "at its working size):\n",
+           "at its working size; raw: SQLite, a connection per thread and a "
+           "mutex around each transaction):\n",
            SHORT_TX, nr, nr == 1 ? "" : "s");
-    double rates[2][3][64], ratios[2][3][64];
+    /* [medium][side: dbconn, raw][threads][round] */
+    double rates[2][2][3][64], ratios[2][2][3][64];
     for (int r = 0; r < nr; r++)
         for (int m = 0; m < 2; m++)
-            for (int k = 0; k < 3; k++) {
-                rates[m][k][r] = contention_rate(1 << k, r, m == 1);
-                ratios[m][k][r] = rates[m][k][r] / rates[m][0][r];
-            }
-    for (int k = 0; k < 3; k++) {
-        printf("  %d thread%s", 1 << k, k == 0 ? " " : "s");
-        for (int m = 0; m < 2; m++)
-            printf("  %-6s %6.0f tx/s %5.2fx", m ? "steady" : "new",
-                   median(rates[m][k], nr), median(ratios[m][k], nr));
-        printf("\n");
+            for (int side = 0; side < 2; side++)
+                for (int k = 0; k < 3; k++) {
+                    double rate = side ? raw_contention_rate(1 << k, r, m)
+                                       : contention_rate(1 << k, r, m);
+                    rates[m][side][k][r] = rate;
+                    ratios[m][side][k][r] = rate / rates[m][side][0][r];
+                }
+    for (int m = 0; m < 2; m++) {
+        printf("  %s\n", m ? "steady WAL" : "new file");
+        for (int k = 0; k < 3; k++) {
+            printf("    %d thread%s", 1 << k, k == 0 ? " " : "s");
+            for (int side = 0; side < 2; side++)
+                printf("  %-6s %6.0f tx/s %5.2fx of one thread",
+                       side ? "raw" : "dbconn", median(rates[m][side][k], nr),
+                       median(ratios[m][side][k], nr));
+            printf("\n");
+        }
     }
     rmdir(dir);
     return 0;
