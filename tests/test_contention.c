@@ -136,7 +136,7 @@ static void first_begin(dbconn *db, dbconn_session *s, const char *sql,
 static void test_write_first_begins_immediate(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
-    begins b;
+    begins b = {{0}};
     dbconn_options o = {.echo = 1, .log = note_begin, .log_data = &b};
     dbconn *db;
     dbconn_session *s;
