@@ -32,14 +32,7 @@ static void open_fx_q(fx *f, const char *query) {
     f->dir = tu_tmpdir();
     char url[4400];
     snprintf(url, sizeof url, "%s?%s", tu_file_url(f->dir, "c.db"), query);
-    dbconn_options o = {.loop = &f->loop};
-    tu_ok(dbconn_open(&f->db, url, &o));
-    dbconn_session *s;
-    tu_ok(dbconn_session_open(f->db, &s));
-    tu_ok(dbconn_exec(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
-                      NULL, 0, NULL));
-    tu_ok(dbconn_commit(s));
-    dbconn_session_close(s);
+    tu_open_on_loop_with_t(&f->loop, url, &f->db);
 }
 
 static void open_fx(fx *f) { open_fx_q(f, "pool_size=2&max_overflow=0"); }

@@ -123,12 +123,12 @@ static void note_begin(void *data, int level, const char *line) {
         snprintf(b->first, sizeof b->first, "%s", line);
 }
 
-static void first_begin(dbconn *db, dbconn_session *s, const char *sql,
-                        begins *b) {
+/* Runs sql as a transaction's first statement, then rolls back; b holds
+ * the BEGIN line echo wrote for it. */
+static void first_begin(dbconn_session *s, const char *sql, begins *b) {
     memset(b, 0, sizeof *b);
     tu_ok(dbconn_exec(s, sql, NULL, 0, NULL));
     tu_ok(dbconn_rollback(s));
-    (void)db;
 }
 
 /* A transaction whose first statement writes begins IMMEDIATE (the gate,
@@ -144,21 +144,20 @@ static void test_write_first_begins_immediate(void **state) {
     tu_ok(dbconn_session_open(db, &s));
     tu_ok(dbconn_exec(s, "CREATE TABLE t (x)", NULL, 0, NULL));
     tu_ok(dbconn_commit(s));
-    first_begin(db, s, "INSERT INTO t VALUES (1)", &b);
+    first_begin(s, "INSERT INTO t VALUES (1)", &b);
     assert_string_equal(b.first, "BEGIN IMMEDIATE");
-    first_begin(db, s, "  -- a comment\n update t SET x = 2", &b);
+    first_begin(s, "  -- a comment\n update t SET x = 2", &b);
     assert_string_equal(b.first, "BEGIN IMMEDIATE");
-    first_begin(db, s, "DELETE FROM t", &b);
+    first_begin(s, "DELETE FROM t", &b);
     assert_string_equal(b.first, "BEGIN IMMEDIATE");
-    first_begin(db, s, "SELECT count(*) FROM t", &b);
+    first_begin(s, "SELECT count(*) FROM t", &b);
     assert_string_equal(b.first, "BEGIN (implicit)");
-    first_begin(db, s, "CREATE TABLE u (y)", &b);
+    first_begin(s, "CREATE TABLE u (y)", &b);
     assert_string_equal(b.first, "BEGIN (implicit)");
     /* only the first keyword counts: a CTE before the write is deferred */
-    first_begin(db, s, "WITH v(y) AS (SELECT 3) INSERT INTO t SELECT y FROM v",
-                &b);
+    first_begin(s, "WITH v(y) AS (SELECT 3) INSERT INTO t SELECT y FROM v", &b);
     assert_string_equal(b.first, "BEGIN (implicit)");
-    first_begin(db, s, "REPLACE INTO t VALUES (4)", &b);
+    first_begin(s, "REPLACE INTO t VALUES (4)", &b);
     assert_string_equal(b.first, "BEGIN IMMEDIATE");
     dbconn_session_close(s);
     tu_ok(dbconn_close(db, NULL));

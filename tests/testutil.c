@@ -135,6 +135,17 @@ dbconn_stats tu_run_until_gate_waits(uv_loop_t *loop, dbconn *db, uint64_t n) {
     return st;
 }
 
+void tu_open_on_loop_with_t(uv_loop_t *loop, const char *url, dbconn **db) {
+    dbconn_options o = {.loop = loop};
+    tu_ok(dbconn_open(db, url, &o));
+    dbconn_session *s;
+    tu_ok(dbconn_session_open(*db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+                      NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+}
+
 void tu_open_with_t(const char *url, int busy_ms, dbconn **db,
                     dbconn_session **s) {
     dbconn_options o = {.busy_timeout_ms = busy_ms};

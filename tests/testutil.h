@@ -61,6 +61,10 @@ dbconn_stats tu_run_until_gate_waits(uv_loop_t *loop, dbconn *db, uint64_t n);
 void tu_open_with_t(const char *url, int busy_ms, dbconn **db,
                     dbconn_session **s);
 
+/* Opens url on `loop` (dbconn_options.loop) and creates and commits
+ * t(id INTEGER PRIMARY KEY, v TEXT), empty. */
+void tu_open_on_loop_with_t(uv_loop_t *loop, const char *url, dbconn **db);
+
 /* SELECT count(*) FROM table [WHERE where], on a fresh session. */
 int64_t tu_count_rows(dbconn *db, const char *table, const char *where);
 
