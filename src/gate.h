@@ -1,6 +1,7 @@
 /* The write gate: one writer transaction at a time per engine, so writers of
- * this process queue here (FIFO) instead of sleeping in SQLite's busy
- * handler.  Writers in other processes still meet busy_timeout. */
+ * this process queue here (FIFO; a newcomer may overtake the first in line
+ * for 2 ms) instead of sleeping in SQLite's busy handler.  Writers in other
+ * processes still meet busy_timeout.  How waiters wait: gate.c. */
 #ifndef DBCONN_GATE_H
 #define DBCONN_GATE_H
 
@@ -16,8 +17,12 @@ typedef struct dbc_gate {
     dbc_waitq waiters;
     uint64_t waits;    /* acquisitions that had to wait */
     uint64_t polls;    /* times a sync writer started polling */
+    uint64_t wakeups;  /* condition signals sent to sync waiters */
     uint64_t taken_at; /* uv_hrtime() when the owner took it */
     uint64_t hold_ns;  /* moving average of how long owners held it */
+    uint64_t first_since; /* when the first waiter in line became first */
+    uint64_t barge_ns; /* how long newcomers may overtake the first waiter
+                          (2 ms; tests change it) */
     bool spinning;     /* a sync writer polls: a newcomer before it queues,
                           or the queue's head */
 } dbc_gate;

@@ -1,9 +1,11 @@
-/* The write gate on its own: a waiter that has waited past the overtaking
- * bound is handed the gate directly (a newcomer cannot take it), parked
- * (async) waiters are always handed it directly and never overtaken,
- * waiters are served in arrival order, the next waiter is woken to poll
- * when the gate changes hands -- while holds are brief; waiters sleep
- * while they are long --, and it excludes under a hammer. */
+/* The write gate on its own: a waiter that has been first in line past the
+ * overtaking bound is handed the gate directly (a newcomer cannot take it),
+ * and that clock starts at the front of the line; parked (async) waiters
+ * are always handed it directly and never overtaken; waiters are served in
+ * arrival order; the next waiter is woken to poll when the gate changes
+ * hands while holds are brief, and sleeps while they are long, when a
+ * release leaves the napping first waiter alone; it excludes under a
+ * hammer. */
 #include <pthread.h>
 #include <string.h>
 
@@ -194,6 +196,91 @@ static void test_long_holds_make_waiters_sleep(void **state) {
     dbc_gate_destroy(&g);
 }
 
+static uint64_t wakeups(dbc_gate *g) {
+    uv_mutex_lock(&g->lock);
+    uint64_t n = g->wakeups;
+    uv_mutex_unlock(&g->lock);
+    return n;
+}
+
+static void set_hold(dbc_gate *g, uint64_t ns) {
+    uv_mutex_lock(&g->lock);
+    g->hold_ns = ns;
+    uv_mutex_unlock(&g->lock);
+}
+
+/* Owners that hold the gate long (commits waiting for the disk) and write
+ * again at once: a release does not wake the first waiter -- it naps and
+ * looks by itself --, so the releasing thread takes the gate back without
+ * a system call in between; when no one takes it back, the napping waiter
+ * finds it free by itself. */
+static void test_release_leaves_a_napping_waiter_asleep(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a;
+    tu_ok(dbc_gate_init(&g));
+    g.barge_ns = (uint64_t)60 * 1000000000u; /* b is never due here */
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    set_hold(&g, 200000); /* 200 us on average: b naps 400 us at a time */
+    waiter_thread b = {.g = &g, .rc = 99};
+    pthread_t tb;
+    assert_int_equal(pthread_create(&tb, NULL, wait_main, &b), 0);
+    while (queued(&g) < 1)
+        uv_sleep(1);
+    uint64_t before = wakeups(&g);
+    bool mine = true;
+    for (int i = 0; i < 50 && mine; i++) { /* a commits and writes again */
+        set_hold(&g, 200000);
+        dbc_gate_release(&g, &a);
+        /* b's nap may end just then: then it is b's, and rightly so */
+        mine = dbc_gate_try(&g, &a) == 0;
+    }
+    assert_int_equal(wakeups(&g), before);
+    if (mine) {
+        set_hold(&g, 200000);
+        dbc_gate_release(&g, &a); /* and now a is done */
+    }
+    pthread_join(tb, NULL);
+    assert_int_equal(b.rc, 0);
+    assert_ptr_equal(owner_of(&g), &b.owner);
+    assert_int_equal(wakeups(&g), before); /* b found it by itself */
+    dbc_gate_release(&g, &b.owner);
+    dbc_gate_destroy(&g);
+}
+
+/* The overtaking bound counts from when a waiter becomes first in line:
+ * c, which waited behind p, starts its clock when p is handed the gate --
+ * counted from its queueing, every waiter behind the first would be due at
+ * once and the gate would change hands at every release. */
+static void test_overtaking_clock_starts_at_the_front(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a;
+    parked p = {.w = {.ready = parked_ready}};
+    tu_ok(dbc_gate_init(&g));
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    assert_int_equal(dbc_gate_acquire_or_park(&g, &p, &p.w), 1);
+    waiter_thread c = {.g = &g, .rc = 99};
+    pthread_t tc;
+    assert_int_equal(pthread_create(&tc, NULL, wait_main, &c), 0);
+    while (queued(&g) < 2)
+        uv_sleep(1);
+    uv_sleep(5); /* c has waited past the 2 ms bound, behind p */
+    uint64_t handed_at = uv_hrtime();
+    dbc_gate_release(&g, &a);
+    assert_int_equal(p.readies, 1);
+    uv_mutex_lock(&g.lock);
+    uint64_t since = g.first_since;
+    uv_mutex_unlock(&g.lock);
+    assert_true(since >= handed_at); /* c's clock started at the hand-over */
+    dbc_gate_release(&g, &p);
+    pthread_join(tc, NULL);
+    assert_int_equal(c.rc, 0);
+    assert_ptr_equal(owner_of(&g), &c.owner);
+    dbc_gate_release(&g, &c.owner);
+    dbc_gate_destroy(&g);
+}
+
 typedef struct hammer {
     dbc_gate *g;
     int *inside, *count;
@@ -243,6 +330,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_next_waiter_polls_when_the_gate_changes_hands),
         cmocka_unit_test(test_long_holds_make_waiters_sleep),
+        cmocka_unit_test(test_release_leaves_a_napping_waiter_asleep),
+        cmocka_unit_test(test_overtaking_clock_starts_at_the_front),
         cmocka_unit_test(test_hammer_excludes),
         cmocka_unit_test(test_long_waiter_is_handed_the_gate),
         cmocka_unit_test(test_parked_waiter_handed_directly_fifo),
