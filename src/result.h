@@ -25,14 +25,13 @@ typedef struct dbc_colnames {
 
 int dbc_colnames_new(const dbc_driver *drv, dbc_stmt *st, dbc_colnames **out);
 void dbc_colnames_free(dbc_colnames *cn);
-/* True when cn still describes st, whose drv->generation() is
- * `generation`.  Ask after the run's first step: a schema change recompiles
- * the statement there. */
+/* True when cn, built for a statement, still describes it: the statement's
+ * drv->generation() is still `generation` (the same program; a cache entry
+ * keeps one statement for its life).  Ask after the run's first step: a
+ * schema change recompiles the statement there. */
 static inline bool dbc_colnames_fresh(const dbc_colnames *cn,
-                                      const dbc_driver *drv, dbc_stmt *st,
                                       unsigned generation) {
-    return cn && cn->generation == generation &&
-           cn->ncols == (size_t)drv->ncols(st);
+    return cn && cn->generation == generation;
 }
 
 /* A result with these column names and no rows. */

@@ -236,7 +236,7 @@ typedef struct run_ctx {
  * it after the first step: the recompile happens there. */
 static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
                       unsigned generation, dbconn_result **out) {
-    if (entry && dbc_colnames_fresh(entry->colnames, drv, st, generation))
+    if (entry && dbc_colnames_fresh(entry->colnames, generation))
         return dbc_result_new(entry->colnames, out);
     dbc_colnames *cn;
     int rc = dbc_colnames_new(drv, st, &cn);
@@ -310,8 +310,11 @@ static void set_counts(const dbc_driver *drv, dbc_conn *conn, dbconn_result *r,
         dbc_result_set_counts(r, drv->changes(conn), drv->last_insert_id(conn));
 }
 
+/* *check_tx: false when the statement, having succeeded, cannot have
+ * ended the transaction (a cached query or write: see dbc_centry.keeps_tx),
+ * so the caller need not ask the connection. */
 static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
-               size_t nparams, const run_ctx *ctx) {
+               size_t nparams, const run_ctx *ctx, bool *check_tx) {
     dbconn *db = s->db;
     const dbc_driver *drv = db->drv;
     dbc_pconn *pc = s->pc;
@@ -331,7 +334,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         return busy_retry(s, rc); /* preparing may read the schema */
     if (pc->cache.capacity)
         dbc_pconn_count_cache(pc, hit);
-    bool writes = !drv->readonly(st);
+    bool writes = entry ? entry->writes : !drv->readonly(st);
     int64_t total = 0;
     if (writes && (rc = take_gate(s)) != 0)
         goto done;
@@ -383,6 +386,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     if (r && writes)
         set_counts(drv, pc->conn, r, total);
 done:
+    *check_tx = !(entry && entry->keeps_tx);
     dbc_stmtcache_put(&pc->cache, entry, st);
     if (rc == 0 && ctx->out) {
         *ctx->out = r;
@@ -396,12 +400,14 @@ int dbc_session_exec_held(dbconn_session *s, const void *key,
                           const char *sql, const dbconn_value *params,
                           size_t nparams, dbconn_result **out) {
     run_ctx ctx = {.out = out, .key = key};
-    int rc = run(s, sql, params, nparams, &ctx);
+    bool check_tx = true;
+    int rc = run(s, sql, params, nparams, &ctx, &check_tx);
     if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY)
         return rc; /* nothing happened: run it again later */
     if (rc)
         return abort_with(s, rc);
-    sync_tx(s);
+    if (check_tx)
+        sync_tx(s);
     return 0;
 }
 
@@ -446,10 +452,12 @@ static inline int exec_common(dbconn_session *s, const char *sql,
           (params || !nparams) && !atomic_load(&s->db->closing)) &&
         (rc = exec_ready(s, sql, params, nparams, what)) != 0)
         return rc;
-    rc = run(s, sql, params, nparams, ctx);
+    bool check_tx = true;
+    rc = run(s, sql, params, nparams, ctx, &check_tx);
     if (rc)
         return abort_with(s, rc);
-    sync_tx(s);
+    if (check_tx)
+        sync_tx(s);
     return 0;
 }
 

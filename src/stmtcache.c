@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "result.h"
+#include "sqlverb.h"
 #include "stmtcache.h"
 
 /* Eight bytes a step: the SQL is hashed on every exec, so this matters. */
@@ -121,6 +122,7 @@ static dbc_centry *insert(dbc_stmtcache *c, const char *sql, size_t len,
     e->len = len;
     e->hash = h;
     e->created = seconds();
+    e->keeps_tx = dbc_sql_verb(copy) != DBC_VERB_OTHER;
     dbc_centry **pp = slot_of(c, sql, len, h);
     e->hnext = *pp;
     *pp = e;
@@ -176,8 +178,8 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
         *age = seconds() - t0;
     /* A statement already taken out (nested use of the same SQL) stays
      * uncached: this one is finalized on put. */
-    if (c->capacity && !e)
-        *entry = insert(c, sql, len, h);
+    if (c->capacity && !e && (*entry = insert(c, sql, len, h)) != NULL)
+        (*entry)->writes = !c->drv->readonly(*out);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #ifndef DBCONN_STMTCACHE_H
 #define DBCONN_STMTCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,6 +23,13 @@ struct dbc_centry {
     enum { DBC_PLAN_UNKNOWN, DBC_PLAN_ONE_ROW, DBC_PLAN_ROWS } plan;
     unsigned plan_gen;
     unsigned char plan_asks;
+    /* A query or a write (dbc_sql_verb): once it has succeeded, the
+     * transaction is still open (only transaction control, DDL and the
+     * like need the connection asked). */
+    bool keeps_tx;
+    /* !drv->readonly(stmt): fixed by the text (a recompile after a schema
+     * change makes the same kind of program), so asked once. */
+    bool writes;
     double created;       /* monotonic seconds, for echo's "cached since" */
     dbc_centry *hnext;    /* hash chain */
     dbc_centry *lprev, *lnext; /* LRU list, most recent first */

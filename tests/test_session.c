@@ -36,6 +36,32 @@ static int checked_out(dbconn *db) {
     return st.checked_out;
 }
 
+/* Transaction control run as a statement (a cached one, the second and
+ * third time) ends the session's transaction as dbconn_commit would: the
+ * connection goes back and the writes are committed or gone.  Cached
+ * queries and writes are known not to end it (no question to the
+ * connection after them); this proves the others are still asked. */
+static void test_exec_commit_ends_the_transaction(void **state) {
+    fx *f = *state;
+    static const char *const end[] = {"COMMIT", "END", "COMMIT", "ROLLBACK"};
+    for (int i = 0; i < 4; i++) {
+        tu_ok(dbconn_exec(f->s, "INSERT INTO users (name) VALUES (?)",
+                          DBCONN_PARAMS(DBCONN_TEXT("tx")), NULL));
+        tu_ok(dbconn_exec(f->s, "SELECT count(*) FROM users", NULL, 0, NULL));
+        assert_int_equal(dbconn_in_transaction(f->s), 1);
+        assert_int_equal(checked_out(f->db), 1);
+        tu_ok(dbconn_exec(f->s, end[i], NULL, 0, NULL));
+        assert_int_equal(dbconn_in_transaction(f->s), 0);
+        assert_int_equal(checked_out(f->db), 0);
+    }
+    dbconn_result *r = NULL;
+    tu_ok(dbconn_exec(f->s, "SELECT count(*) FROM users WHERE name = 'tx'",
+                      NULL, 0, &r));
+    assert_int_equal(dbconn_result_int(r, 0, 0), 3); /* the ROLLBACK's is gone */
+    dbconn_result_free(r);
+    tu_ok(dbconn_rollback(f->s));
+}
+
 static void test_types_round_trip(void **state) {
     fx *f = *state;
     dbconn_result *r = NULL;
@@ -754,6 +780,8 @@ static void test_cached_select_after_schema_change(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_types_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_commit_ends_the_transaction,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_with_nul_and_lengths, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
