@@ -18,6 +18,8 @@ typedef struct dbc_gate {
     uint64_t waits;    /* acquisitions that had to wait */
     uint64_t polls;    /* times a sync writer started polling */
     uint64_t wakeups;  /* condition signals sent to sync waiters */
+    uint64_t naps;     /* times the first waiter went to sleep on its own
+                          short timer (releases leave it alone) */
     uint64_t taken_at; /* uv_hrtime() when the owner took it */
     uint64_t hold_ns;  /* moving average of how long owners held it */
     uint64_t first_since; /* when the first waiter in line became first */
@@ -25,6 +27,8 @@ typedef struct dbc_gate {
                           (2 ms; tests change it) */
     bool spinning;     /* a sync writer polls: a newcomer before it queues,
                           or the queue's head */
+    bool first_polls;  /* the poller is the first waiter: it looks for
+                          itself, a release need not wake it */
 } dbc_gate;
 
 int dbc_gate_init(dbc_gate *g);

@@ -1,11 +1,12 @@
 /* The write gate on its own: a waiter that has been first in line past the
  * overtaking bound is handed the gate directly (a newcomer cannot take it),
  * and that clock starts at the front of the line; parked (async) waiters
- * are always handed it directly and never overtaken; waiters are served in
- * arrival order; the next waiter is woken to poll when the gate changes
- * hands while holds are brief, and sleeps while they are long, when a
- * release leaves the napping first waiter alone; it excludes under a
- * hammer. */
+ * are always handed it directly (one that is first is never overtaken);
+ * waiters are served in arrival order; the next waiter is woken to poll
+ * when the gate changes hands while holds are brief, and sleeps while they
+ * are long, when a release leaves the napping first waiter alone; a
+ * polling newcomer does not keep a release from waking the first waiter;
+ * it excludes under a hammer. */
 #include <pthread.h>
 #include <string.h>
 
@@ -31,17 +32,25 @@ static int queued(dbc_gate *g) {
     return n;
 }
 
+/* Starts a thread that waits for the gate (5 s) and returns once the line
+ * holds `line` waiters. */
+static void start_waiter(dbc_gate *g, waiter_thread *w, pthread_t *th,
+                         int line) {
+    *w = (waiter_thread){.g = g, .rc = 99};
+    assert_int_equal(pthread_create(th, NULL, wait_main, w), 0);
+    while (queued(g) < line)
+        uv_sleep(1);
+}
+
 static void test_long_waiter_is_handed_the_gate(void **state) {
     (void)state;
     dbc_gate g;
     int a, c;
     tu_ok(dbc_gate_init(&g));
     tu_ok(dbc_gate_acquire(&g, &a, 0));
-    waiter_thread b = {.g = &g, .rc = 99};
+    waiter_thread b;
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, wait_main, &b), 0);
-    while (queued(&g) == 0)
-        uv_sleep(1);
+    start_waiter(&g, &b, &th, 1);
     uv_sleep(10); /* well past the 2 ms a newcomer may overtake */
     dbc_gate_release(&g, &a);
     /* Handed to b at release: a newcomer cannot take it, even before b
@@ -99,12 +108,9 @@ static void test_sync_waiter_then_parked_in_order(void **state) {
     parked p = {.w = {.ready = parked_ready}};
     tu_ok(dbc_gate_init(&g));
     tu_ok(dbc_gate_acquire(&g, &a, 0));
-    waiter_thread b = {.g = &g, .rc = 99};
+    waiter_thread b;
     pthread_t th;
-    /* b waits (sync) with a short timeout; p parks behind it */
-    assert_int_equal(pthread_create(&th, NULL, wait_main, &b), 0);
-    while (queued(&g) == 0)
-        uv_sleep(1);
+    start_waiter(&g, &b, &th, 1); /* b waits (sync); p parks behind it */
     assert_int_equal(dbc_gate_acquire_or_park(&g, &p, &p.w), 1);
     dbc_gate_release(&g, &a); /* b may now take it */
     pthread_join(th, NULL);
@@ -131,22 +137,18 @@ static const void *owner_of(dbc_gate *g) {
     return o;
 }
 
-/* b and c queue behind a; when b gets the gate, c (now first) is woken to
- * poll for b's release instead of sleeping until then. */
+/* b and c queue behind a; when b gets the gate and leaves the line, c (now
+ * first) is woken to poll for b's release instead of sleeping until then. */
 static void test_next_waiter_polls_when_the_gate_changes_hands(void **state) {
     (void)state;
     dbc_gate g;
     int a;
     tu_ok(dbc_gate_init(&g));
     tu_ok(dbc_gate_acquire(&g, &a, 0));
-    waiter_thread b = {.g = &g, .rc = 99}, c = {.g = &g, .rc = 99};
+    waiter_thread b, c;
     pthread_t tb, tc;
-    assert_int_equal(pthread_create(&tb, NULL, wait_main, &b), 0);
-    while (queued(&g) < 1)
-        uv_sleep(1);
-    assert_int_equal(pthread_create(&tc, NULL, wait_main, &c), 0);
-    while (queued(&g) < 2)
-        uv_sleep(1);
+    start_waiter(&g, &b, &tb, 1);
+    start_waiter(&g, &c, &tc, 2);
     uv_sleep(5); /* b's poll (300 us) is over: both sleep */
     uint64_t before = polls(&g);
     uv_mutex_lock(&g.lock);
@@ -158,7 +160,7 @@ static void test_next_waiter_polls_when_the_gate_changes_hands(void **state) {
     pthread_join(tb, NULL);
     assert_int_equal(b.rc, 0);
     for (int i = 0; i < 5000 && polls(&g) == before; i++)
-        uv_sleep(1); /* c polls once b's take wakes it */
+        uv_sleep(1); /* c polls once b's leaving the line wakes it */
     assert_true(polls(&g) > before);
     dbc_gate_release(&g, &b.owner);
     pthread_join(tc, NULL);
@@ -180,11 +182,9 @@ static void test_long_holds_make_waiters_sleep(void **state) {
     g.hold_ns = 1000000; /* 1 ms on average */
     uv_mutex_unlock(&g.lock);
     uint64_t before = polls(&g);
-    waiter_thread b = {.g = &g, .rc = 99};
+    waiter_thread b;
     pthread_t tb;
-    assert_int_equal(pthread_create(&tb, NULL, wait_main, &b), 0);
-    while (queued(&g) < 1)
-        uv_sleep(1);
+    start_waiter(&g, &b, &tb, 1);
     uv_sleep(2);
     assert_int_equal(polls(&g), before);
     dbc_gate_release(&g, &a);
@@ -222,11 +222,9 @@ static void test_release_leaves_a_napping_waiter_asleep(void **state) {
     g.barge_ns = (uint64_t)60 * 1000000000u; /* b is never due here */
     tu_ok(dbc_gate_acquire(&g, &a, 0));
     set_hold(&g, 200000); /* 200 us on average: b naps 400 us at a time */
-    waiter_thread b = {.g = &g, .rc = 99};
+    waiter_thread b;
     pthread_t tb;
-    assert_int_equal(pthread_create(&tb, NULL, wait_main, &b), 0);
-    while (queued(&g) < 1)
-        uv_sleep(1);
+    start_waiter(&g, &b, &tb, 1);
     uint64_t before = wakeups(&g);
     bool mine = true;
     for (int i = 0; i < 50 && mine; i++) { /* a commits and writes again */
@@ -248,6 +246,47 @@ static void test_release_leaves_a_napping_waiter_asleep(void **state) {
     dbc_gate_destroy(&g);
 }
 
+static uint64_t naps(dbc_gate *g) {
+    uv_mutex_lock(&g->lock);
+    uint64_t n = g->naps;
+    uv_mutex_unlock(&g->lock);
+    return n;
+}
+
+/* Long holds: when the first waiter (b) takes the gate and leaves the
+ * line, the next (c) is woken to become the napping first -- so that the
+ * release after b's transaction need not wake it either. */
+static void test_next_waiter_naps_when_the_first_leaves(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a;
+    tu_ok(dbc_gate_init(&g));
+    g.barge_ns = (uint64_t)60 * 1000000000u; /* no one is ever due here */
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    set_hold(&g, 200000);
+    waiter_thread b, c;
+    pthread_t tb, tc;
+    start_waiter(&g, &b, &tb, 1);
+    start_waiter(&g, &c, &tc, 2);
+    set_hold(&g, 200000);
+    dbc_gate_release(&g, &a); /* b, napping, finds it free by itself */
+    pthread_join(tb, NULL);
+    assert_int_equal(b.rc, 0);
+    uint64_t before = naps(&g);
+    for (int i = 0; i < 2000 && naps(&g) == before; i++)
+        uv_sleep(1); /* c naps once b's leaving the line wakes it */
+    assert_true(naps(&g) > before);
+    uint64_t woken = wakeups(&g);
+    set_hold(&g, 200000);
+    dbc_gate_release(&g, &b.owner);
+    pthread_join(tc, NULL);
+    assert_int_equal(c.rc, 0);
+    assert_ptr_equal(owner_of(&g), &c.owner);
+    assert_int_equal(wakeups(&g), woken); /* c found it by itself */
+    dbc_gate_release(&g, &c.owner);
+    dbc_gate_destroy(&g);
+}
+
 /* The overtaking bound counts from when a waiter becomes first in line:
  * c, which waited behind p, starts its clock when p is handed the gate --
  * counted from its queueing, every waiter behind the first would be due at
@@ -260,11 +299,9 @@ static void test_overtaking_clock_starts_at_the_front(void **state) {
     tu_ok(dbc_gate_init(&g));
     tu_ok(dbc_gate_acquire(&g, &a, 0));
     assert_int_equal(dbc_gate_acquire_or_park(&g, &p, &p.w), 1);
-    waiter_thread c = {.g = &g, .rc = 99};
+    waiter_thread c;
     pthread_t tc;
-    assert_int_equal(pthread_create(&tc, NULL, wait_main, &c), 0);
-    while (queued(&g) < 2)
-        uv_sleep(1);
+    start_waiter(&g, &c, &tc, 2);
     uv_sleep(5); /* c has waited past the 2 ms bound, behind p */
     uint64_t handed_at = uv_hrtime();
     dbc_gate_release(&g, &a);
@@ -278,6 +315,40 @@ static void test_overtaking_clock_starts_at_the_front(void **state) {
     assert_int_equal(c.rc, 0);
     assert_ptr_equal(owner_of(&g), &c.owner);
     dbc_gate_release(&g, &c.owner);
+    dbc_gate_destroy(&g);
+}
+
+/* A newcomer that polls (before it queues) may end up queueing behind the
+ * first waiter without taking the gate -- the first became due while it
+ * polled --, so its polling must not keep a release from waking the first
+ * waiter: b, asleep, takes the gate a releases at once, not at the end of
+ * its 5 s timeout. */
+static void test_polling_newcomer_does_not_silence_the_release(void **state) {
+    (void)state;
+    dbc_gate g;
+    int a;
+    tu_ok(dbc_gate_init(&g));
+    g.barge_ns = (uint64_t)60 * 1000000000u; /* b is never due here */
+    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    waiter_thread b;
+    pthread_t tb;
+    start_waiter(&g, &b, &tb, 1);
+    uv_sleep(5); /* b's poll (300 us) is over: it sleeps until woken */
+    uv_mutex_lock(&g.lock);
+    g.spinning = true; /* a newcomer polls (it is not the first waiter) */
+    uv_mutex_unlock(&g.lock);
+    uint64_t t0 = uv_hrtime();
+    dbc_gate_release(&g, &a);
+    while (owner_of(&g) != &b.owner && uv_hrtime() - t0 < 4000000000u)
+        uv_sleep(1);
+    uint64_t waited_ms = (uv_hrtime() - t0) / 1000000u;
+    pthread_join(tb, NULL);
+    assert_int_equal(b.rc, 0);
+    assert_true(waited_ms < 2000); /* woken, not timed out */
+    uv_mutex_lock(&g.lock);
+    g.spinning = false; /* the newcomer gives up polling */
+    uv_mutex_unlock(&g.lock);
+    dbc_gate_release(&g, &b.owner);
     dbc_gate_destroy(&g);
 }
 
@@ -332,6 +403,8 @@ int main(void) {
         cmocka_unit_test(test_long_holds_make_waiters_sleep),
         cmocka_unit_test(test_release_leaves_a_napping_waiter_asleep),
         cmocka_unit_test(test_overtaking_clock_starts_at_the_front),
+        cmocka_unit_test(test_next_waiter_naps_when_the_first_leaves),
+        cmocka_unit_test(test_polling_newcomer_does_not_silence_the_release),
         cmocka_unit_test(test_hammer_excludes),
         cmocka_unit_test(test_long_waiter_is_handed_the_gate),
         cmocka_unit_test(test_parked_waiter_handed_directly_fifo),
