@@ -1,6 +1,6 @@
 /* The write gate: one writer transaction at a time per engine, so writers of
  * this process queue here (FIFO; a newcomer may overtake the first in line
- * for 2 ms) instead of sleeping in SQLite's busy handler.  Writers in other
+ * for 5 ms) instead of sleeping in SQLite's busy handler.  Writers in other
  * processes still meet busy_timeout.  How waiters wait: gate.c. */
 #ifndef DBCONN_GATE_H
 #define DBCONN_GATE_H
@@ -24,7 +24,7 @@ typedef struct dbc_gate {
     uint64_t hold_ns;  /* moving average of how long owners held it */
     uint64_t first_since; /* when the first waiter in line became first */
     uint64_t barge_ns; /* how long newcomers may overtake the first waiter
-                          (2 ms; tests change it) */
+                          (5 ms; tests change it) */
     bool spinning;     /* a sync writer polls: a newcomer before it queues,
                           or the queue's head */
     bool first_polls;  /* the poller is the first waiter: it looks for

@@ -51,7 +51,7 @@ static void test_long_waiter_is_handed_the_gate(void **state) {
     waiter_thread b;
     pthread_t th;
     start_waiter(&g, &b, &th, 1);
-    uv_sleep(10); /* well past the 2 ms a newcomer may overtake */
+    uv_sleep(20); /* well past the 5 ms a newcomer may overtake */
     dbc_gate_release(&g, &a);
     /* Handed to b at release: a newcomer cannot take it, even before b
      * has woken up. */
@@ -302,7 +302,7 @@ static void test_overtaking_clock_starts_at_the_front(void **state) {
     waiter_thread c;
     pthread_t tc;
     start_waiter(&g, &c, &tc, 2);
-    uv_sleep(5); /* c has waited past the 2 ms bound, behind p */
+    uv_sleep(20); /* c has waited past the 5 ms bound, behind p */
     uint64_t handed_at = uv_hrtime();
     dbc_gate_release(&g, &a);
     assert_int_equal(p.readies, 1);
