@@ -32,6 +32,12 @@ static int queued(dbc_gate *g) {
     return n;
 }
 
+/* A new gate, held by *a. */
+static void init_held(dbc_gate *g, int *a) {
+    tu_ok(dbc_gate_init(g));
+    tu_ok(dbc_gate_acquire(g, a, 0));
+}
+
 /* Starts a thread that waits for the gate (5 s) and returns once the line
  * holds `line` waiters. */
 static void start_waiter(dbc_gate *g, waiter_thread *w, pthread_t *th,
@@ -46,8 +52,7 @@ static void test_long_waiter_is_handed_the_gate(void **state) {
     (void)state;
     dbc_gate g;
     int a, c;
-    tu_ok(dbc_gate_init(&g));
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    init_held(&g, &a);
     waiter_thread b;
     pthread_t th;
     start_waiter(&g, &b, &th, 1);
@@ -81,8 +86,7 @@ static void test_parked_waiter_handed_directly_fifo(void **state) {
     dbc_gate g;
     int a, c;
     parked p1 = {.w = {.ready = parked_ready}}, p2 = {.w = {.ready = parked_ready}};
-    tu_ok(dbc_gate_init(&g));
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    init_held(&g, &a);
     assert_int_equal(dbc_gate_acquire_or_park(&g, &p1, &p1.w), 1);
     assert_int_equal(dbc_gate_acquire_or_park(&g, &p2, &p2.w), 1);
     /* a newcomer never overtakes a parked waiter */
@@ -106,8 +110,7 @@ static void test_sync_waiter_then_parked_in_order(void **state) {
     dbc_gate g;
     int a;
     parked p = {.w = {.ready = parked_ready}};
-    tu_ok(dbc_gate_init(&g));
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    init_held(&g, &a);
     waiter_thread b;
     pthread_t th;
     start_waiter(&g, &b, &th, 1); /* b waits (sync); p parks behind it */
@@ -143,8 +146,7 @@ static void test_next_waiter_polls_when_the_gate_changes_hands(void **state) {
     (void)state;
     dbc_gate g;
     int a;
-    tu_ok(dbc_gate_init(&g));
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    init_held(&g, &a);
     waiter_thread b, c;
     pthread_t tb, tc;
     start_waiter(&g, &b, &tb, 1);
@@ -176,8 +178,7 @@ static void test_long_holds_make_waiters_sleep(void **state) {
     (void)state;
     dbc_gate g;
     int a;
-    tu_ok(dbc_gate_init(&g));
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    init_held(&g, &a);
     uv_mutex_lock(&g.lock);
     g.hold_ns = 1000000; /* 1 ms on average */
     uv_mutex_unlock(&g.lock);
@@ -218,9 +219,8 @@ static void test_release_leaves_a_napping_waiter_asleep(void **state) {
     (void)state;
     dbc_gate g;
     int a;
-    tu_ok(dbc_gate_init(&g));
+    init_held(&g, &a);
     g.barge_ns = (uint64_t)60 * 1000000000u; /* b is never due here */
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
     set_hold(&g, 200000); /* 200 us on average: b naps 400 us at a time */
     waiter_thread b;
     pthread_t tb;
@@ -260,9 +260,8 @@ static void test_next_waiter_naps_when_the_first_leaves(void **state) {
     (void)state;
     dbc_gate g;
     int a;
-    tu_ok(dbc_gate_init(&g));
+    init_held(&g, &a);
     g.barge_ns = (uint64_t)60 * 1000000000u; /* no one is ever due here */
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
     set_hold(&g, 200000);
     waiter_thread b, c;
     pthread_t tb, tc;
@@ -296,8 +295,7 @@ static void test_overtaking_clock_starts_at_the_front(void **state) {
     dbc_gate g;
     int a;
     parked p = {.w = {.ready = parked_ready}};
-    tu_ok(dbc_gate_init(&g));
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
+    init_held(&g, &a);
     assert_int_equal(dbc_gate_acquire_or_park(&g, &p, &p.w), 1);
     waiter_thread c;
     pthread_t tc;
@@ -327,9 +325,8 @@ static void test_polling_newcomer_does_not_silence_the_release(void **state) {
     (void)state;
     dbc_gate g;
     int a;
-    tu_ok(dbc_gate_init(&g));
+    init_held(&g, &a);
     g.barge_ns = (uint64_t)60 * 1000000000u; /* b is never due here */
-    tu_ok(dbc_gate_acquire(&g, &a, 0));
     waiter_thread b;
     pthread_t tb;
     start_waiter(&g, &b, &tb, 1);
