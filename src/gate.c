@@ -73,6 +73,7 @@ int dbc_gate_init(dbc_gate *g) {
     g->barge_ns = BARGE_NS;
     g->spinning = false;
     g->first_polls = false;
+    atomic_init(&g->changes, 0);
     return uv_mutex_init(&g->lock) ? dbc_nomem() : 0;
 }
 
@@ -122,10 +123,19 @@ static bool may_take(dbc_gate *g) {
     return as_sync(g->waiters.head) && !first_due(g, uv_hrtime());
 }
 
+/* Lock held: the owner or the line changed (see dbc_gate.changes). */
+static void changed(dbc_gate *g) {
+    atomic_store_explicit(
+        &g->changes,
+        atomic_load_explicit(&g->changes, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
+
 static void join_line(dbc_gate *g, dbc_waiter *w) {
     if (!g->waiters.head)
         g->first_since = uv_hrtime();
     dbc_waitq_push(&g->waiters, w);
+    changed(g);
 }
 
 /* Takes w out of the line (lock held).  The waiter that becomes first
@@ -134,6 +144,7 @@ static void join_line(dbc_gate *g, dbc_waiter *w) {
 static void leave_line(dbc_gate *g, dbc_waiter *w) {
     bool was_first = g->waiters.head == w;
     dbc_waitq_remove(&g->waiters, w);
+    changed(g);
     if (!was_first || !g->waiters.head)
         return;
     g->first_since = uv_hrtime();
@@ -153,6 +164,7 @@ static dbc_waiter *pass_on(dbc_gate *g, uint64_t now) {
     if (!sw || first_due(g, now)) { /* parked, or overtaken enough */
         leave_line(g, next);
         g->owner = next->owner;
+        changed(g);
         g->taken_at = now;
         if (!sw)
             return next;
@@ -178,6 +190,7 @@ static void wake_poller(dbc_gate *g) {
 
 static void take(dbc_gate *g, const void *owner) {
     g->owner = owner;
+    changed(g);
     g->taken_at = uv_hrtime();
     wake_poller(g);
 }
@@ -191,8 +204,13 @@ static void poll_gate(dbc_gate *g,
     g->first_polls = sw != NULL;
     g->polls++;
     while (!done(g, sw) && uv_hrtime() < until) {
+        unsigned seen = atomic_load_explicit(&g->changes, memory_order_relaxed);
         uv_mutex_unlock(&g->lock);
-        sched_yield();
+        do /* the lock only once something changed */
+            sched_yield();
+        while (atomic_load_explicit(&g->changes, memory_order_relaxed) ==
+                   seen &&
+               uv_hrtime() < until);
         uv_mutex_lock(&g->lock);
     }
     g->spinning = false;
@@ -358,6 +376,7 @@ static void release(dbc_gate *g, const void *owner, bool quiet) {
         return;
     }
     g->owner = NULL;
+    changed(g);
     uint64_t now = uv_hrtime();
     /* A moving average over about the last eight holds. */
     g->hold_ns = g->hold_ns - g->hold_ns / 8 + (now - g->taken_at) / 8;

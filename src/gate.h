@@ -5,6 +5,7 @@
 #ifndef DBCONN_GATE_H
 #define DBCONN_GATE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -29,6 +30,10 @@ typedef struct dbc_gate {
                           or the queue's head */
     bool first_polls;  /* the poller is the first waiter: it looks for
                           itself, a release need not wake it */
+    /* Bumped (under lock) whenever the owner or the line changes, so that
+     * a poller can watch it without taking the lock: polling that took
+     * the lock every turn made the owner's release and take wait for it. */
+    atomic_uint changes;
 } dbc_gate;
 
 int dbc_gate_init(dbc_gate *g);
