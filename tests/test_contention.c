@@ -50,6 +50,19 @@ static void test_other_process_lock_is_ebusy(void **state) {
     tu_rmdir(dir);
 }
 
+/* An engine on dir/file (busy_timeout_ms 50) with t(x) and two sessions,
+ * of which *a is in the middle of writing (it holds the write gate). */
+static void a_writing(const char *dir, const char *file, dbconn **db,
+                      dbconn_session **a, dbconn_session **b) {
+    dbconn_options o = {.busy_timeout_ms = 50};
+    tu_ok(dbconn_open(db, tu_file_url(dir, file), &o));
+    tu_ok(dbconn_session_open(*db, a));
+    tu_ok(dbconn_session_open(*db, b));
+    tu_ok(dbconn_exec(*a, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(*a));
+    tu_ok(dbconn_exec(*a, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+}
+
 /* Two sessions of one engine writing at once on one thread: the second
  * waits at the gate (not in SQLite), then gives up with EBUSY. */
 static void test_in_process_writers_use_the_gate(void **state) {
@@ -57,13 +70,7 @@ static void test_in_process_writers_use_the_gate(void **state) {
     const char *dir = tu_tmpdir();
     dbconn *db;
     dbconn_session *a, *b;
-    dbconn_options o = {.busy_timeout_ms = 50};
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "g.db"), &o));
-    tu_ok(dbconn_session_open(db, &a));
-    tu_ok(dbconn_session_open(db, &b));
-    tu_ok(dbconn_exec(a, "CREATE TABLE t (x)", NULL, 0, NULL));
-    tu_ok(dbconn_commit(a));
-    tu_ok(dbconn_exec(a, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    a_writing(dir, "g.db", &db, &a, &b);
     /* reads never wait for the writer (WAL) */
     tu_ok(dbconn_exec(b, "SELECT count(*) FROM t", NULL, 0, NULL));
     tu_ok(dbconn_commit(b));
@@ -172,13 +179,7 @@ static void test_write_first_timeout_leaves_session_idle(void **state) {
     const char *dir = tu_tmpdir();
     dbconn *db;
     dbconn_session *a, *b;
-    dbconn_options o = {.busy_timeout_ms = 50};
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "i.db"), &o));
-    tu_ok(dbconn_session_open(db, &a));
-    tu_ok(dbconn_session_open(db, &b));
-    tu_ok(dbconn_exec(a, "CREATE TABLE t (x)", NULL, 0, NULL));
-    tu_ok(dbconn_commit(a));
-    tu_ok(dbconn_exec(a, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    a_writing(dir, "i.db", &db, &a, &b);
     assert_int_equal(dbconn_exec(b, "INSERT INTO t VALUES (2)", NULL, 0, NULL),
                      DBCONN_EBUSY);
     assert_false(dbconn_in_transaction(b));
