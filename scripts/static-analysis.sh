@@ -3,7 +3,7 @@
 #
 #   1. cppcheck on src/ (warning, performance and portability checks;
 #      inline suppressions allowed, each with its reason next to it);
-#   2. clang-tidy on every src/*.c with the checks of .clang-tidy, using the
+#   2. clang-tidy on every src/**/*.c with the checks of .clang-tidy, using the
 #      compile commands of a configure in build-tidy/
 #      (CMAKE_EXPORT_COMPILE_COMMANDS=ON; nothing is compiled).
 #
@@ -64,7 +64,7 @@ cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang \
     -DDBCONN_BUILD_EXAMPLES=OFF -DDBCONN_BUILD_BENCH=OFF >/dev/null
 # One clang-tidy per file, JOBS at a time; xargs exits non-zero if any did.
 # A file's diagnostics are printed together, when its run ends.
-if printf '%s\n' src/*.c | xargs -P "$JOBS" -n 1 \
+if find src -name "*.c" | sort | xargs -P "$JOBS" -n 1 \
         clang-tidy -p "$BUILD" --quiet --warnings-as-errors='*'; then
     echo "clang-tidy: no findings"
 else

@@ -5,10 +5,10 @@
 
 #include "testutil.h"
 
-#include "alloc.h"
-#include "base.h"
-#include "ddl.h"
-#include "driver.h"
+#include "util/alloc.h"
+#include "model/base.h"
+#include "model/ddl.h"
+#include "driver/driver.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof *(a))
 

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "gate.h"
+#include "engine/gate.h"
 #include "testutil.h"
 
 typedef struct waiter_thread {

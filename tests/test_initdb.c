@@ -6,9 +6,9 @@
 
 #include "testutil.h"
 
-#include "alloc.h"
-#include "buf.h"
-#include "ddl.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "model/ddl.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof *(a))
 

@@ -6,7 +6,7 @@
 
 #include "testutil.h"
 
-#include "base.h"
+#include "model/base.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof *(a))
 

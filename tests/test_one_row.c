@@ -5,8 +5,8 @@
 #include <sqlite3.h>
 #include <string.h>
 
-#include "session.h"
-#include "sqlite_int.h"
+#include "session/session.h"
+#include "driver/sqlite/sqlite_int.h"
 #include "testutil.h"
 
 static sqlite3 *raw_db(void) {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "options.h"
+#include "util/alloc.h"
+#include "engine/options.h"
 #include "testutil.h"
 
 typedef enum ftype { F_NONE, F_INT, F_BOOL, F_STR } ftype;

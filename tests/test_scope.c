@@ -7,8 +7,8 @@
 
 #include "testutil.h"
 
-#include "engine.h"
-#include "hashmap.h"
+#include "engine/engine.h"
+#include "util/hashmap.h"
 
 /* Most tests close with scoped sessions open on purpose: keep the warning
  * dbconn_close logs about them out of the test output. */

@@ -4,7 +4,7 @@
  * cached query or write succeeds the connection is not asked whether the
  * transaction is still open -- so transaction control, PRAGMAs and DDL
  * must never be taken for a query or a write. */
-#include "sqlverb.h"
+#include "util/sqlverb.h"
 #include "testutil.h"
 
 typedef struct verb_case {

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "util/alloc.h"
 #include "testutil.h"
-#include "url.h"
+#include "url/url.h"
 
 #define Q(...) ((const char *const[]){__VA_ARGS__, NULL})
 

@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "util/alloc.h"
 #include "dbconn.h"
-#include "error.h"
-#include "options.h"
+#include "util/error.h"
+#include "engine/options.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "util/alloc.h"
 #include "dbconn.h"
-#include "error.h"
-#include "url.h"
+#include "util/error.h"
+#include "url/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

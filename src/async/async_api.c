@@ -1,0 +1,162 @@
+/* The public async calls: validate, copy what the caller lent us, submit.
+ * A call that returns an error never calls its callback. */
+#include <string.h>
+
+#include "util/alloc.h"
+#include "async/async.h"
+#include "model/base.h"
+
+/* Checks the session and its dbconn; records the failure on the thread. */
+static int usable(dbconn_session *s, const char *what) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
+    if (!s->db)
+        return dbc_fail(DBCONN_ECLOSED,
+                        "%s: the session is closed (its dbconn was closed)",
+                        what);
+    if (atomic_load(&s->db->closing))
+        return dbc_fail(DBCONN_ECLOSED, "%s: the dbconn is closing", what);
+    return 0;
+}
+
+static size_t value_bytes(const dbconn_value *v) {
+    if (v->type == DBCONN_TYPE_TEXT || v->type == DBCONN_TYPE_TIMESTAMP) {
+        if (!v->u.b.ptr)
+            return 0;
+        return (v->u.b.len == DBCONN_NTS ? strlen(v->u.b.ptr) : v->u.b.len) + 1;
+    }
+    return v->type == DBCONN_TYPE_BLOB ? v->u.b.len : 0;
+}
+
+/* One allocation: the op, the parameter array, the SQL and every text and
+ * blob byte, so nothing the caller lent us is read after the call. */
+static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
+                       dbc_op **out) {
+    *out = NULL;
+    if (n && !params)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_exec_async: params is NULL");
+    size_t sql_len = strlen(sql) + 1, extra = 0;
+    for (size_t i = 0; i < n; i++) {
+        int t = params[i].type;
+        if (t < DBCONN_TYPE_NULL || t > DBCONN_TYPE_TIMESTAMP)
+            return dbc_fail(DBCONN_EINVAL,
+                            "dbconn_exec_async: parameter %zu has unknown "
+                            "type %d",
+                            i + 1, t);
+        if (t == DBCONN_TYPE_BLOB && !params[i].u.b.ptr && params[i].u.b.len)
+            return dbc_fail(DBCONN_EINVAL,
+                            "dbconn_exec_async: parameter %zu: blob pointer "
+                            "is NULL",
+                            i + 1);
+        extra += value_bytes(&params[i]);
+    }
+    size_t size = sizeof(dbc_op) + n * sizeof(dbconn_value) + sql_len + extra;
+    dbc_op *op = dbc_calloc(1, size);
+    if (!op)
+        return dbc_nomem();
+    dbconn_value *vals = (dbconn_value *)(void *)(op + 1);
+    char *bytes = (char *)(vals + n);
+    memcpy(bytes, sql, sql_len);
+    op->sql = bytes;
+    bytes += sql_len;
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = params[i];
+        size_t len = value_bytes(&params[i]);
+        if (!len || !params[i].u.b.ptr) /* (no bytes: nothing to copy) */
+            continue;
+        bool text = params[i].type != DBCONN_TYPE_BLOB;
+        memcpy(bytes, params[i].u.b.ptr, text ? len - 1 : len);
+        if (text)
+            bytes[len - 1] = '\0';
+        vals[i].u.b.ptr = bytes;
+        vals[i].u.b.len = text ? len - 1 : len;
+        bytes += len;
+    }
+    op->type = DBC_OP_EXEC;
+    op->params = n ? vals : NULL;
+    op->nparams = n;
+    *out = op;
+    return 0;
+}
+
+int dbconn_exec_async(dbconn_session *s, const char *sql,
+                      const dbconn_value *params, size_t nparams,
+                      dbconn_exec_cb cb, void *data) {
+    int rc = usable(s, "dbconn_exec_async");
+    if (rc)
+        return rc;
+    if (!sql)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_exec_async: sql is NULL");
+    if (nparams && !params)
+        return dbc_fail(DBCONN_EINVAL,
+                        "dbconn_exec_async: params is NULL but nparams is %zu",
+                        nparams);
+    dbc_op *op = NULL;
+    if ((rc = new_exec_op(sql, params, nparams, &op)) != 0 || !op)
+        return rc ? rc : dbc_nomem();
+    op->sql_key = sql;
+    op->exec_cb = cb;
+    op->data = data;
+    if ((rc = dbc_async_submit(s, op)) != 0)
+        dbc_op_free(op);
+    return rc;
+}
+
+static int submit_done(dbconn_session *s, int type, dbconn_done_cb cb,
+                       void *data, const char *what) {
+    int rc = usable(s, what);
+    if (rc)
+        return rc;
+    dbc_op *op = dbc_calloc(1, sizeof *op);
+    if (!op)
+        return dbc_nomem();
+    op->type = type;
+    op->done_cb = cb;
+    op->data = data;
+    if ((rc = dbc_async_submit(s, op)) != 0)
+        dbc_op_free(op);
+    return rc;
+}
+
+int dbconn_commit_async(dbconn_session *s, dbconn_done_cb cb, void *data) {
+    return submit_done(s, DBC_OP_COMMIT, cb, data, "dbconn_commit_async");
+}
+
+int dbconn_rollback_async(dbconn_session *s, dbconn_done_cb cb, void *data) {
+    return submit_done(s, DBC_OP_ROLLBACK, cb, data, "dbconn_rollback_async");
+}
+
+/* Validation and rendering happen here, so a bad model or a double bind is
+ * an error of the call; the DDL runs as one job on an internal session, and
+ * the base is bound on the loop thread just before the callback. */
+int dbconn_init_db_async(dbconn *db, dbconn_base *base, dbconn_done_cb cb,
+                         void *data) {
+    if (!db)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_init_db_async: db is NULL");
+    if (atomic_load(&db->closing))
+        return dbc_fail(DBCONN_ECLOSED, "dbconn_init_db_async: the dbconn is "
+                                        "closing");
+    dbconn_base *b = base ? base : dbconn_active_record_base();
+    dbc_op *op = dbc_calloc(1, sizeof *op);
+    if (!op)
+        return dbc_nomem();
+    int rc = dbc_initdb_plan(db, b, &op->ddl);
+    dbconn_session *s = NULL;
+    if (!rc)
+        rc = dbc_session_new(db, NULL, &s);
+    if (rc) {
+        dbc_op_free(op);
+        return rc;
+    }
+    op->type = DBC_OP_INITDB;
+    op->done_cb = cb;
+    op->data = data;
+    op->base = b;
+    op->db = db;
+    op->own = s;
+    if ((rc = dbc_async_submit(s, op)) != 0) {
+        dbc_op_free(op);
+        dbc_session_free(s);
+    }
+    return rc;
+}

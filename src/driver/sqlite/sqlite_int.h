@@ -1,0 +1,55 @@
+/* Private to the SQLite driver (driver_sqlite.c, sqlite_target.c). */
+#ifndef DBCONN_SQLITE_INT_H
+#define DBCONN_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "driver/driver.h"
+#include "util/error.h"
+
+struct dbc_target {
+    char *filename;         /* path or URI for sqlite3_open_v2; owned */
+    int flags;              /* SQLITE_OPEN_* */
+    bool memory;            /* memdb: the anchor keeps the database alive */
+    /* Open for the engine's life, for memdb (the database lives as long as
+     * a connection does) and WAL files (so the WAL and its shared-memory
+     * index stay open: when the last connection holding them closes, the
+     * next one must rebuild the index from the whole WAL -- a recovery
+     * that makes every other reader meet the busy handler).  NULL for
+     * other journal modes. */
+    sqlite3 *anchor;
+    int busy_timeout_ms;
+    const char *journal_mode; /* NULL = leave as is */
+    const char *synchronous;  /* NULL = leave as is */
+    bool foreign_keys;
+    bool read_uncommitted;
+    atomic_uint_fast64_t busy_calls;
+    atomic_bool wal_done;   /* WAL is persistent: set it once, not per
+                               connection (it needs a lock) */
+};
+
+struct dbc_conn {
+    sqlite3 *db;
+    dbc_target *target;
+    bool nonblocking; /* an async job: SQLITE_BUSY at once, never sleep */
+    sqlite3_stmt *ctl[DBC_CTL_COUNT]; /* BEGIN / COMMIT / ROLLBACK, prepared
+                                          at first use */
+};
+
+int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
+                           const dbc_config *cfg, const dbc_qparam *q,
+                           size_t nq);
+void dbc_sqlite_target_close(dbc_target *t);
+/* Maps a SQLite result code (with db's message) onto a DBCONN_E* code and
+ * records the failure; `sql` (may be NULL) is named in the message. */
+int dbc_sqlite_fail(sqlite3 *db, int rc, const char *sql);
+/* See dbc_driver.one_row (sqlite_plan.c). */
+bool dbc_sqlite_one_row(sqlite3_stmt *st);
+/* Opens t's database (the SQLite handle only, no settings): 0 or a
+ * failure naming the file; *out is NULL on failure. */
+int dbc_sqlite_open(dbc_target *t, sqlite3 **out);
+/* Applies the per-connection settings (busy handler, pragmas). */
+int dbc_sqlite_setup(dbc_target *t, sqlite3 *db);
+
+#endif

@@ -1,0 +1,280 @@
+/* SQLite driver, engine level: URL + options -> what sqlite3_open_v2 gets. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "driver/sqlite/sqlite_int.h"
+#include "url/url.h"
+
+/* URI parameters SQLite itself understands; passed through when given. */
+static const char *const uri_params[] = {"mode", "cache", "immutable",
+                                         "nolock", "psow", "vfs", NULL};
+
+static bool is_uri_param(const char *key) {
+    for (const char *const *p = uri_params; *p; p++)
+        if (strcmp(*p, key) == 0)
+            return true;
+    return false;
+}
+
+static bool parse_bool(const char *v, bool *out) {
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = true, true;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = false, true;
+    }
+    return false;
+}
+
+static bool one_of(const char *v, const char *const *set) {
+    for (; *set; set++)
+        if (strcmp(v, *set) == 0)
+            return true;
+    return false;
+}
+
+/* Validates one driver option; values of URI parameters go to SQLite
+ * verbatim (percent-encoded), so they are checked against fixed sets. */
+static int check_param(const dbc_qparam *p, bool *uri) {
+    static const char *const modes[] = {"ro", "rw", "rwc", "memory", NULL};
+    static const char *const caches[] = {"shared", "private", NULL};
+    bool b;
+    if (strcmp(p->key, "uri") == 0) {
+        if (!parse_bool(p->value, uri))
+            goto bad_bool;
+        return 0;
+    }
+    if (strcmp(p->key, "check_same_thread") == 0) {
+        /* pysqlite's; meaningless here (a connection serves one job at a
+         * time), accepted so URLs written for SQLAlchemy keep working. */
+        if (!parse_bool(p->value, &b))
+            goto bad_bool;
+        return 0;
+    }
+    if (strcmp(p->key, "mode") == 0 && !one_of(p->value, modes))
+        return dbc_fail(DBCONN_EOPTION,
+                        "sqlite option \"mode\": bad value \"%.64s\" "
+                        "(expected ro, rw, rwc or memory)",
+                        p->value);
+    if (strcmp(p->key, "cache") == 0 && !one_of(p->value, caches))
+        return dbc_fail(DBCONN_EOPTION,
+                        "sqlite option \"cache\": bad value \"%.64s\" "
+                        "(expected shared or private)",
+                        p->value);
+    if ((strcmp(p->key, "immutable") == 0 || strcmp(p->key, "nolock") == 0 ||
+         strcmp(p->key, "psow") == 0) &&
+        !parse_bool(p->value, &b))
+        goto bad_bool;
+    if (strcmp(p->key, "vfs") == 0) {
+        size_t n = strspn(p->value, "abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+        if (n == 0 || p->value[n] != '\0' || n > 64)
+            return dbc_fail(DBCONN_EOPTION,
+                            "sqlite option \"vfs\": bad value \"%.64s\" "
+                            "(letters, digits, '_' and '-' only)",
+                            p->value);
+    }
+    if (is_uri_param(p->key))
+        return 0;
+    return dbc_fail(DBCONN_EOPTION,
+                    "unknown option \"%.64s\": not an engine option and not a "
+                    "sqlite driver option (mode, cache, immutable, nolock, "
+                    "psow, vfs, uri, check_same_thread)",
+                    p->key);
+bad_bool:
+    return dbc_fail(DBCONN_EOPTION,
+                    "sqlite option \"%s\": bad value \"%.64s\" (expected a "
+                    "boolean: true/false, 1/0, yes/no, on/off)",
+                    p->key, p->value);
+}
+
+/* Appends `s` percent-encoding what a URI filename cannot hold literally. */
+static void put_uri_encoded(dbc_buf *b, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '%' || c == '?' || c == '#' || c == '&' || c == '=' ||
+            c <= 0x20 || c >= 0x7f)
+            dbc_buf_printf(b, "%%%02X", c);
+        else
+            dbc_buf_putc(b, (char)c);
+    }
+}
+
+static void put_bool_param(dbc_buf *b, const dbc_qparam *p) {
+    bool v = false;
+    parse_bool(p->value, &v);
+    dbc_buf_printf(b, "%s=%d", p->key, v ? 1 : 0);
+}
+
+/* Builds the filename: a plain absolute path, or a URI when SQLite URI
+ * parameters were given (or uri=true), or the per-engine memdb name. */
+static int build_filename(dbc_target *t, const dbconn_url *url,
+                          const dbc_qparam *q, size_t nq, bool uri) {
+    dbc_buf b = DBC_BUF_INIT;
+    const char *db = dbconn_url_database(url);
+    size_t nuri = 0;
+    for (size_t i = 0; i < nq; i++)
+        nuri += is_uri_param(q[i].key);
+    if (t->memory) {
+        for (size_t i = 0; i < nq; i++)
+            if (is_uri_param(q[i].key) && strcmp(q[i].key, "cache") != 0)
+                return dbc_fail(DBCONN_EOPTION,
+                                "sqlite option \"%s\" has no meaning for an "
+                                "in-memory database",
+                                q[i].key);
+        /* A name unique among live engines: the pid and this target's
+         * address (the memdb vanishes with its last connection, before the
+         * address can be reused).  The leading '/' shares it between the
+         * engine's connections. */
+        dbc_buf_printf(&b, "file:/dbconn-%ld-%p?vfs=memdb", (long)getpid(),
+                       (void *)t);
+        t->flags |= SQLITE_OPEN_URI;
+    } else if (uri) {
+        /* The database part is already a URI ("file:path"). */
+        dbc_buf_puts(&b, db);
+        char sep = strchr(db, '?') ? '&' : '?';
+        for (size_t i = 0; i < nq; i++) {
+            if (!is_uri_param(q[i].key))
+                continue;
+            dbc_buf_putc(&b, sep);
+            sep = '&';
+            dbc_buf_puts(&b, q[i].key);
+            dbc_buf_putc(&b, '=');
+            put_uri_encoded(&b, q[i].value);
+        }
+        t->flags |= SQLITE_OPEN_URI;
+    } else {
+        char cwd[PATH_MAX];
+        bool relative = db[0] != '/';
+        if (relative && !getcwd(cwd, sizeof cwd))
+            return dbc_fail(DBCONN_EURL,
+                            "cannot resolve relative sqlite path \"%s\": the "
+                            "working directory is not accessible",
+                            db);
+        if (nuri) {
+            dbc_buf_puts(&b, "file:");
+            if (relative) {
+                put_uri_encoded(&b, cwd);
+                dbc_buf_putc(&b, '/');
+            }
+            put_uri_encoded(&b, db);
+            char sep = '?';
+            for (size_t i = 0; i < nq; i++) {
+                if (!is_uri_param(q[i].key))
+                    continue;
+                dbc_buf_putc(&b, sep);
+                sep = '&';
+                if (strcmp(q[i].key, "mode") == 0 ||
+                    strcmp(q[i].key, "cache") == 0 ||
+                    strcmp(q[i].key, "vfs") == 0)
+                    dbc_buf_printf(&b, "%s=%s", q[i].key, q[i].value);
+                else
+                    put_bool_param(&b, &q[i]);
+            }
+            t->flags |= SQLITE_OPEN_URI;
+        } else {
+            if (relative)
+                dbc_buf_printf(&b, "%s/", cwd);
+            dbc_buf_puts(&b, db);
+        }
+    }
+    t->filename = dbc_buf_take(&b);
+    return t->filename ? 0 : dbc_nomem();
+}
+
+static int check_config(dbc_target *t, const dbc_config *cfg) {
+    const char *iso = cfg->isolation_level;
+    if (iso && strcmp(iso, "SERIALIZABLE") != 0 &&
+        strcmp(iso, "READ UNCOMMITTED") != 0)
+        return dbc_fail(DBCONN_EOPTION,
+                        "option \"isolation_level\": \"%s\" is not supported "
+                        "by sqlite (SERIALIZABLE or READ UNCOMMITTED)",
+                        iso);
+    t->read_uncommitted = iso && strcmp(iso, "READ UNCOMMITTED") == 0;
+    if (t->memory && cfg->journal_mode && strcmp(cfg->journal_mode, "wal") == 0)
+        return dbc_fail(DBCONN_EOPTION,
+                        "option \"journal_mode\": \"wal\" is not available "
+                        "for an in-memory database");
+    t->busy_timeout_ms = cfg->busy_timeout_ms;
+    t->foreign_keys = cfg->foreign_keys;
+    t->synchronous = cfg->synchronous;
+    t->journal_mode = cfg->journal_mode;
+    if (!t->journal_mode && !t->memory)
+        t->journal_mode = "wal"; /* readers never wait for the writer */
+    /* memdb keeps its journal in memory already; setting it would take a
+     * lock for every new connection. */
+    return 0;
+}
+
+static bool is_wal(const dbc_target *t) {
+    return t->journal_mode && strcmp(t->journal_mode, "wal") == 0;
+}
+
+/* See dbc_target.anchor.  Setting it up switches a WAL file to WAL; a
+ * first read then opens the WAL and its index for good (switching a new
+ * file does not).  It waits for other processes' locks with SQLite's own
+ * busy handler (it is no pooled connection). */
+static int open_anchor(dbc_target *t) {
+    int rc = dbc_sqlite_open(t, &t->anchor);
+    if (rc)
+        return rc;
+    sqlite3_busy_timeout(t->anchor, t->busy_timeout_ms);
+    if ((rc = dbc_sqlite_setup(t, t->anchor)) != 0 || t->memory)
+        return rc;
+    static const char read[] = "PRAGMA schema_version";
+    int src = sqlite3_exec(t->anchor, read, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : dbc_sqlite_fail(t->anchor, src, read);
+}
+
+int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
+                           const dbc_config *cfg, const dbc_qparam *q,
+                           size_t nq) {
+    *out = NULL;
+    if (sqlite3_threadsafe() == 0)
+        return dbc_fail(DBCONN_ENODRIVER,
+                        "this SQLite library was built without thread safety "
+                        "(SQLITE_THREADSAFE=0); libdbconn needs a thread-safe "
+                        "build");
+    bool uri = false;
+    for (size_t i = 0; i < nq; i++) {
+        int rc = check_param(&q[i], &uri);
+        if (rc)
+            return rc;
+    }
+    dbc_target *t = dbc_calloc(1, sizeof *t);
+    if (!t)
+        return dbc_nomem();
+    t->memory = dbc_url_is_memory(url);
+    t->flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+               SQLITE_OPEN_NOMUTEX;
+    int rc = check_config(t, cfg);
+    if (!rc)
+        rc = build_filename(t, url, q, nq, uri);
+    if (!rc && (t->memory || is_wal(t)))
+        rc = open_anchor(t);
+    if (rc) {
+        dbc_sqlite_target_close(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void dbc_sqlite_target_close(dbc_target *t) {
+    if (!t)
+        return;
+    /* The last connection: checkpoint and delete the WAL as it closes. */
+    if (t->anchor)
+        sqlite3_db_config(t->anchor, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
+                          (int *)NULL);
+    sqlite3_close_v2(t->anchor);
+    dbc_free(t->filename);
+    dbc_free(t);
+}

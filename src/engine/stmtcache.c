@@ -1,0 +1,185 @@
+/* Per-connection prepared-statement cache: a chained hash on the SQL text
+ * plus an LRU list.  A statement is taken out while it runs (entry->stmt is
+ * NULL meanwhile), so a nested use of the same SQL gets a fresh one. */
+#include <string.h>
+#include <uv.h>
+
+#include "util/alloc.h"
+#include "session/result.h"
+#include "util/sqlverb.h"
+#include "engine/stmtcache.h"
+
+/* Eight bytes a step: the SQL is hashed on every exec, so this matters. */
+static uint64_t hash_sql(const char *s, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    return h ^ (h >> 32);
+}
+
+static double seconds(void) { return (double)uv_hrtime() / 1e9; }
+
+void dbc_stmtcache_init(dbc_stmtcache *c, const dbc_driver *drv,
+                        size_t capacity) {
+    memset(c, 0, sizeof *c);
+    c->drv = drv;
+    c->capacity = capacity;
+}
+
+static void lru_unlink(dbc_stmtcache *c, dbc_centry *e) {
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        c->head = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        c->tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+}
+
+static void lru_push_front(dbc_stmtcache *c, dbc_centry *e) {
+    e->lnext = c->head;
+    e->lprev = NULL;
+    if (c->head)
+        c->head->lprev = e;
+    c->head = e;
+    if (!c->tail)
+        c->tail = e;
+}
+
+static dbc_centry **slot_of(dbc_stmtcache *c, const char *sql, size_t len,
+                            uint64_t h) {
+    dbc_centry **pp = &c->buckets[h & (c->nbuckets - 1)];
+    while (*pp && !((*pp)->hash == h && (*pp)->len == len &&
+                    memcmp((*pp)->sql, sql, len) == 0))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void remove_entry(dbc_stmtcache *c, dbc_centry *e) {
+    for (size_t i = 0; i < 16; i++)
+        if (c->recent[i].e == e)
+            c->recent[i].e = NULL, c->recent[i].ptr = NULL;
+    dbc_centry **pp = slot_of(c, e->sql, e->len, e->hash);
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    if (e->stmt)
+        c->drv->finalize(e->stmt);
+    dbc_colnames_free(e->colnames);
+    dbc_free(e->sql);
+    dbc_free(e);
+    c->count--;
+}
+
+void dbc_stmtcache_clear(dbc_stmtcache *c) {
+    while (c->head)
+        remove_entry(c, c->head);
+    dbc_free(c->buckets);
+    c->buckets = NULL;
+    c->nbuckets = 0;
+}
+
+/* Remembers a freshly prepared statement (taken out: stmt stays with the
+ * caller until put).  Failure to remember is not an error: no caching. */
+static dbc_centry *insert(dbc_stmtcache *c, const char *sql, size_t len,
+                          uint64_t h) {
+    if (!c->buckets) {
+        size_t n = 16;
+        while (n < c->capacity * 2)
+            n *= 2;
+        c->buckets = dbc_calloc(n, sizeof *c->buckets);
+        if (!c->buckets)
+            return NULL;
+        c->nbuckets = n;
+    }
+    /* Evict the least recently used statement that is not running. */
+    for (dbc_centry *e = c->tail; c->count >= c->capacity && e;) {
+        dbc_centry *prev = e->lprev;
+        if (e->stmt)
+            remove_entry(c, e);
+        e = prev;
+    }
+    if (c->count >= c->capacity)
+        return NULL;
+    dbc_centry *e = dbc_calloc(1, sizeof *e);
+    char *copy = dbc_strndup(sql, len);
+    if (!e || !copy) {
+        dbc_free(e);
+        dbc_free(copy);
+        return NULL;
+    }
+    e->sql = copy;
+    e->len = len;
+    e->hash = h;
+    e->created = seconds();
+    e->keeps_tx = dbc_sql_verb(copy) != DBC_VERB_OTHER;
+    dbc_centry **pp = slot_of(c, sql, len, h);
+    e->hnext = *pp;
+    *pp = e;
+    lru_push_front(c, e);
+    c->count++;
+    return e;
+}
+
+void dbc_stmtcache_touch(dbc_stmtcache *c, dbc_centry *e) {
+    lru_unlink(c, e);
+    lru_push_front(c, e);
+}
+
+int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
+                      const char *sql, dbc_stmt **out, dbc_centry **entry,
+                      int *hit, double *age) {
+    size_t rs = dbc_stmtcache_recent_slot(key);
+    dbc_centry *e = c->recent[rs].e;
+    *hit = 0;
+    *entry = NULL;
+    if (e && c->recent[rs].ptr == key && e->stmt && strcmp(e->sql, sql) == 0)
+        goto hit;
+    size_t len = strlen(sql);
+    uint64_t h = 0;
+    e = NULL;
+    if (c->capacity && c->buckets) {
+        h = hash_sql(sql, len);
+        e = *slot_of(c, sql, len, h);
+        if (e && e->stmt) {
+            c->recent[rs].ptr = key;
+            c->recent[rs].e = e;
+        hit:
+            *out = e->stmt;
+            e->stmt = NULL;
+            if (e != c->head) {
+                lru_unlink(c, e);
+                lru_push_front(c, e);
+            }
+            *hit = 1;
+            *entry = e;
+            if (age)
+                *age = seconds() - e->created;
+            return 0;
+        }
+    } else if (c->capacity) {
+        h = hash_sql(sql, len);
+    }
+    double t0 = age ? seconds() : 0;
+    int rc = c->drv->prepare(conn, sql, len, out);
+    if (rc)
+        return rc;
+    if (age)
+        *age = seconds() - t0;
+    /* A statement already taken out (nested use of the same SQL) stays
+     * uncached: this one is finalized on put. */
+    if (c->capacity && !e && (*entry = insert(c, sql, len, h)) != NULL)
+        (*entry)->writes = !c->drv->readonly(*out);
+    return 0;
+}
+

@@ -1,0 +1,639 @@
+/* Sessions: autobegin, one statement per exec, commit / rollback, and the
+ * aborted state that keeps work from running past a failure. */
+#include <string.h>
+
+#include "util/alloc.h"
+#include "engine/echo.h"
+#include "engine/engine.h"
+#include "session/result.h"
+#include "session/session.h"
+#include "util/sqlverb.h"
+#include "async/async.h"
+
+/* The buffers of s's messages, made at its first failure; NULL without
+ * memory (the messages then say so). */
+static char *msg_bufs(dbconn_session *s) {
+    if (!s->msgs &&
+        (s->msgs = dbc_malloc((size_t)2 * DBC_ERRMSG_MAX)) != NULL) {
+        s->msgs[0] = s->msgs[DBC_ERRMSG_MAX] = '\0';
+        s->errmsg = s->msgs;
+        s->abort_msg = s->msgs + DBC_ERRMSG_MAX;
+    }
+    return s->msgs;
+}
+
+static const char NO_ROOM[] = "out of memory (the failure's message was lost)";
+
+int dbc_session_fail(dbconn_session *s, int code) {
+    if (s) {
+        if (msg_bufs(s))
+            (void)snprintf(s->msgs, DBC_ERRMSG_MAX, "%s", dbc_last_msg());
+        else
+            s->errmsg = NO_ROOM;
+        s->native = dbc_last_native();
+    }
+    return code;
+}
+
+int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
+    *out = NULL;
+    dbconn_session *s = dbc_calloc(1, sizeof *s);
+    if (!s)
+        return dbc_nomem();
+    s->db = db;
+    s->errmsg = s->abort_msg = "";
+    s->scoped = scope_key != NULL;
+    s->scope_key = scope_key;
+    dbc_engine_link_session(db, s);
+    *out = s;
+    return 0;
+}
+
+int dbconn_session_open(dbconn *db, dbconn_session **out) {
+    if (!out)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_session_open: out is NULL");
+    *out = NULL;
+    if (!db)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_session_open: db is NULL");
+    if (atomic_load(&db->closing))
+        return dbc_fail(DBCONN_ECLOSED, "dbconn_session_open: the dbconn is "
+                                        "closing");
+    return dbc_session_new(db, NULL, out);
+}
+
+/* Usable session?  Records the failure on the thread and the session. */
+int dbc_session_check(dbconn_session *s, const char *what) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
+    if (!s->db)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_ECLOSED,
+                        "%s: the session is closed (its dbconn was closed)",
+                        what));
+    /* Below, a job may be running for s: record on the thread only, never
+     * in the session a worker is writing. */
+    if (atomic_load(&s->db->closing))
+        return dbc_fail(DBCONN_ECLOSED, "%s: the dbconn is closing", what);
+    if (dbc_async_session_busy(s))
+        return dbc_fail(DBCONN_EINVAL,
+                        "%s: the session has async operations queued or "
+                        "running; wait for their callbacks",
+                        what);
+    return 0;
+}
+
+int dbc_session_aborted_error(dbconn_session *s, const char *what) {
+    /* Quote the failure that aborted (not the last EABORTED), and keep its
+     * native code: it is what the user needs. */
+    dbc_fail_native(DBCONN_EABORTED, s->abort_native,
+                    "%s: the transaction was aborted by an earlier failure "
+                    "(%.700s); call dbconn_rollback",
+                    what, s->abort_msg);
+    return dbc_session_fail(s, DBCONN_EABORTED);
+}
+
+/* Records the failure (thread message -> session) and aborts the session:
+ * later work gets DBCONN_EABORTED until a rollback. */
+static int abort_with(dbconn_session *s, int rc) {
+    dbc_session_fail(s, rc);
+    dbc_session_abort(s);
+    return rc;
+}
+
+/* The connection waits for locks the way the session does: nonblocking for
+ * an async job, busy_timeout_ms otherwise (set before each use). */
+static void use_conn(dbconn_session *s) {
+    s->db->drv->set_nonblocking(s->pc->conn, s->nonblocking);
+}
+
+/* A nonblocking session's lock conflict becomes "try again later". */
+static int busy_retry(dbconn_session *s, int rc) {
+    if (s->nonblocking && rc == DBCONN_EBUSY &&
+        s->db->drv->retryable(dbc_last_native()))
+        return DBC_RETRY;
+    return rc;
+}
+
+/* Gives the connection back and the gate up; the transaction is over. */
+void dbc_session_release(dbconn_session *s, bool discard) {
+    dbconn *db = s->db;
+    /* In an async job the job's completion wakes the loop, which then hands
+     * the gate and the connection on: no wake-up per hand-over. */
+    if (s->holds_gate) {
+        if (s->nonblocking)
+            dbc_gate_release_quiet(&db->gate, s);
+        else
+            dbc_gate_release(&db->gate, s);
+        s->holds_gate = false;
+    }
+    if (s->pc) {
+        if (s->pc->conn)
+            db->drv->set_nonblocking(s->pc->conn, false);
+        if (s->nonblocking)
+            dbc_pool_checkin_quiet(db->pool, s->pc, discard);
+        else
+            dbc_pool_checkin(db->pool, s->pc, discard);
+        s->pc = NULL;
+    }
+    s->tx = DBC_TX_IDLE;
+}
+
+static int take_gate(dbconn_session *s) {
+    dbconn *db = s->db;
+    if (s->holds_gate || !db->drv->serialize_writers)
+        return 0;
+    if (s->nonblocking) {
+        if (dbc_gate_try(&db->gate, s) != 0)
+            return DBC_WOULD_BLOCK;
+        s->holds_gate = true;
+        return 0;
+    }
+    int rc = dbc_gate_acquire(&db->gate, s, db->cfg.busy_timeout_ms);
+    if (rc == 0)
+        s->holds_gate = true;
+    return rc;
+}
+
+/* Autobegin: check a connection out and open the transaction.  `sql`: the
+ * statement it is for (NULL: none).  A deferred transaction whose first
+ * statement writes (INSERT, UPDATE, DELETE, REPLACE) begins IMMEDIATE: that
+ * statement would take the write lock at once anyway, and taking the
+ * write gate before BEGIN rather than after it (and the statement's
+ * preparation) lets a thread that commits and writes again take the gate
+ * back before a waiter it woke -- one thread's commits in a row, on one
+ * warm connection, as with a mutex around each transaction. */
+static int ensure_tx(dbconn_session *s, int mode, const char *sql) {
+    if (s->tx == DBC_TX_ACTIVE)
+        return 0;
+    if (s->tx == DBC_TX_ABORTED)
+        return DBCONN_EABORTED;
+    if (!mode) {
+        mode = s->begin_mode ? s->begin_mode : s->db->cfg.begin_mode;
+        if (mode == DBCONN_BEGIN_DEFERRED && s->db->drv->serialize_writers &&
+            dbc_sql_verb(sql) == DBC_VERB_WRITE)
+            mode = DBCONN_BEGIN_IMMEDIATE;
+    }
+    int rc = dbc_pool_checkout(s->db->pool, &s->pc);
+    if (rc)
+        return rc;
+    rc = dbc_session_begin_held(s, mode);
+    if (rc)
+        dbc_session_release(s, false);
+    return rc;
+}
+
+int dbc_session_begin_held(dbconn_session *s, int mode) {
+    dbconn *db = s->db;
+    int rc;
+    if (!mode)
+        mode = s->begin_mode ? s->begin_mode : db->cfg.begin_mode;
+    if (mode != DBCONN_BEGIN_DEFERRED && (rc = take_gate(s)) != 0)
+        return rc;
+    if (DBC_ECHO(db))
+        dbc_log_line(&db->log, DBCONN_LOG_INFO,
+                     mode == DBCONN_BEGIN_DEFERRED ? "BEGIN (implicit)"
+                                                   : db->drv->begin_sql(mode));
+    use_conn(s);
+    rc = busy_retry(s, db->drv->control(s->pc->conn, DBC_CTL_BEGIN + mode));
+    if (rc) {
+        if (s->holds_gate) {
+            dbc_gate_release(&db->gate, s);
+            s->holds_gate = false;
+        }
+        return rc;
+    }
+    s->tx = DBC_TX_ACTIVE;
+    return 0;
+}
+
+void dbc_session_abort(dbconn_session *s) {
+    s->tx = DBC_TX_ABORTED;
+    if (msg_bufs(s))
+        memcpy(s->msgs + DBC_ERRMSG_MAX, s->msgs, DBC_ERRMSG_MAX);
+    else
+        s->abort_msg = NO_ROOM;
+    s->abort_native = s->native;
+}
+
+/* After a statement: SQL that ended the transaction itself (COMMIT in a
+ * script, an automatic rollback) must not leave us holding the connection. */
+static void sync_tx(dbconn_session *s) {
+    if (s->pc && !s->db->drv->in_transaction(s->pc->conn))
+        dbc_session_release(s, false);
+}
+
+typedef struct run_ctx {
+    dbconn_result **out;     /* buffered result, or */
+    dbconn_row_cb each;      /* streaming */
+    void *each_data;
+    bool first;              /* stop at the first row (dbconn_exec_first) */
+    const void *key;         /* the statement cache's key for the SQL (see
+                                dbc_stmtcache_get); NULL: the SQL pointer */
+} run_ctx;
+
+/* An empty result named after st's columns; the names are built once per
+ * cached statement (and again after a schema change recompiled it).  Call
+ * it after the first step: the recompile happens there. */
+static int new_result(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry,
+                      unsigned generation, dbconn_result **out) {
+    if (entry && dbc_colnames_fresh(entry->colnames, generation))
+        return dbc_result_new(entry->colnames, out);
+    dbc_colnames *cn;
+    int rc = dbc_colnames_new(drv, st, &cn);
+    if (rc)
+        return rc;
+    rc = dbc_result_new(cn, out);
+    if (entry) {
+        dbc_colnames_free(entry->colnames);
+        entry->colnames = cn;
+    } else {
+        dbc_colnames_free(cn);
+    }
+    return rc;
+}
+
+/* Asked at a cached query's first reuse (statements run only once never
+ * pay for the question), and once more after a recompile voided the
+ * answer; after that the query steps to its end. */
+static void plan_rows(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry) {
+    if (entry->plan != DBC_PLAN_UNKNOWN)
+        return;
+    if (entry->plan_asks == DBC_PLAN_ASKS) {
+        entry->plan = DBC_PLAN_ROWS;
+        return;
+    }
+    entry->plan_asks++;
+    entry->plan_gen = drv->generation(st);
+    entry->plan = drv->one_row && drv->one_row(st) ? DBC_PLAN_ONE_ROW
+                                                   : DBC_PLAN_ROWS;
+}
+
+/* After the first step: may the run stop at its first row?  A recompile
+ * there (a new generation) voids the answer; it may be asked again next
+ * time (plan_rows). */
+static bool one_row(dbc_centry *entry, unsigned generation) {
+    if (!entry || entry->plan != DBC_PLAN_ONE_ROW)
+        return false;
+    if (entry->plan_gen == generation)
+        return true;
+    entry->plan = DBC_PLAN_UNKNOWN;
+    return false;
+}
+
+/* After the first step: the (empty) result for the rows, named after the
+ * statement's columns.  Returns 1 when the run may stop at its first row
+ * (see one_row), 0 when not, or a failure. */
+static int start_result(dbconn *db, dbc_stmt *st, dbc_centry *entry,
+                        bool echo_rows, dbconn_result **r) {
+    unsigned gen = db->drv->generation(st);
+    int rc = new_result(db->drv, st, entry, gen, r);
+    if (rc)
+        return rc;
+    if (echo_rows && dbconn_result_ncols(*r))
+        dbc_echo_cols(db, *r);
+    return one_row(entry, gen);
+}
+
+/* Logs the statement and its parameters; true when rows are logged too. */
+static bool echo_statement(dbconn *db, const char *sql, int hit, double age,
+                           const dbconn_value *params, size_t nparams) {
+    dbc_log_line(&db->log, DBCONN_LOG_INFO, sql);
+    dbc_echo_params(db, hit, age, params, nparams);
+    return db->cfg.echo > 1;
+}
+
+/* Counts belong to statements that changed rows; a SELECT or DDL would
+ * only repeat the connection's numbers from someone's earlier work. */
+static void set_counts(const dbc_driver *drv, dbc_conn *conn, dbconn_result *r,
+                       int64_t total_before) {
+    if (drv->total_changes(conn) != total_before)
+        dbc_result_set_counts(r, drv->changes(conn), drv->last_insert_id(conn));
+}
+
+/* *check_tx: false when the statement, having succeeded, cannot have
+ * ended the transaction (a cached query or write: see dbc_centry.keeps_tx),
+ * so the caller need not ask the connection. */
+static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
+               size_t nparams, const run_ctx *ctx, bool *check_tx) {
+    dbconn *db = s->db;
+    const dbc_driver *drv = db->drv;
+    dbc_pconn *pc = s->pc;
+    dbc_stmt *st = NULL;
+    dbc_centry *entry;
+    dbconn_result *r = NULL;
+    int hit = 1, rc;
+    double age = 0;
+    bool echo = DBC_ECHO(db);
+    use_conn(s);
+    /* echo wants the statement's age: the full lookup reports it. */
+    const void *key = ctx->key ? ctx->key : sql;
+    if ((echo ||
+         !(entry = dbc_stmtcache_take_recent(&pc->cache, key, sql, &st))) &&
+        (rc = dbc_stmtcache_get(&pc->cache, pc->conn, key, sql, &st, &entry,
+                                &hit, echo ? &age : NULL)) != 0)
+        return busy_retry(s, rc); /* preparing may read the schema */
+    if (pc->cache.capacity)
+        dbc_pconn_count_cache(pc, hit);
+    bool writes = entry ? entry->writes : !drv->readonly(st);
+    int64_t total = 0;
+    if (writes && (rc = take_gate(s)) != 0)
+        goto done;
+    if ((rc = drv->bind(st, params, nparams)) != 0)
+        goto done;
+    bool echo_rows = echo && echo_statement(db, sql, hit, age, params, nparams);
+    bool want_rows = ctx->out || ctx->each;
+    if (writes && ctx->out)
+        total = drv->total_changes(pc->conn);
+    if (!writes && want_rows && hit && entry)
+        plan_rows(drv, st, entry);
+    rc = drv->step(st);
+    if (rc < 0)
+        goto done;
+    bool stop_at_first = ctx->first;
+    if (want_rows) {
+        int nrc = start_result(db, st, entry, echo_rows, &r);
+        if (nrc < 0) {
+            rc = nrc;
+            goto done;
+        }
+        /* A lookup by key: its one row is all there is (what stepping on
+         * to the end would only confirm). */
+        stop_at_first |= !writes && nrc == 1;
+    }
+    for (; rc == DBC_STEP_ROW; rc = drv->step(st)) {
+        if (want_rows) {
+            if (ctx->each)
+                dbc_result_clear_rows(r);
+            if ((rc = dbc_result_add_row(r, drv, st)) != 0)
+                goto done;
+            if (echo_rows)
+                dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
+            if (ctx->each && ctx->each(ctx->each_data, r) != 0)
+                break; /* the caller has seen enough; reset discards the rest */
+        }
+        if (stop_at_first) {
+            /* SQLite applied a write's every change before its first row
+             * (RETURNING); ending it now sets the counts and reports what
+             * the statement's end checks.  A read just stops here. */
+            if (writes && (rc = drv->finish(st)) != 0)
+                goto done;
+            break;
+        }
+    }
+    if (rc < 0)
+        goto done;
+    rc = 0;
+    if (r && writes)
+        set_counts(drv, pc->conn, r, total);
+done:
+    *check_tx = !(entry && entry->keeps_tx);
+    dbc_stmtcache_put(&pc->cache, entry, st);
+    if (rc == 0 && ctx->out) {
+        *ctx->out = r;
+        r = NULL;
+    }
+    dbconn_result_free(r);
+    return busy_retry(s, rc);
+}
+
+int dbc_session_exec_held(dbconn_session *s, const void *key,
+                          const char *sql, const dbconn_value *params,
+                          size_t nparams, dbconn_result **out) {
+    run_ctx ctx = {.out = out, .key = key};
+    bool check_tx = true;
+    int rc = run(s, sql, params, nparams, &ctx, &check_tx);
+    if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY)
+        return rc; /* nothing happened: run it again later */
+    if (rc)
+        return abort_with(s, rc);
+    if (check_tx)
+        sync_tx(s);
+    return 0;
+}
+
+/* Kept out of line: the exec fast path stays small (fewer registers to
+ * save on every statement). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define SLOW_PATH __attribute__((noinline, cold))
+#else
+#  define SLOW_PATH
+#endif
+
+/* Every check of an exec, in order, each failure with its message; then
+ * autobegin. */
+SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
+                                const dbconn_value *params, size_t nparams,
+                                const char *what) {
+    int rc = dbc_session_check(s, what);
+    if (rc)
+        return rc;
+    if (!sql)
+        return dbc_session_fail(s, dbc_fail(DBCONN_EINVAL, "%s: sql is NULL",
+                                            what));
+    if (nparams && !params)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "%s: params is NULL but nparams is %zu",
+                        what, nparams));
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, what);
+    if ((rc = ensure_tx(s, 0, sql)) != 0)
+        return dbc_session_fail(s, rc);
+    return 0;
+}
+
+static inline int exec_common(dbconn_session *s, const char *sql,
+                              const dbconn_value *params, size_t nparams,
+                              const run_ctx *ctx, const char *what) {
+    int rc;
+    /* The common case -- an open session with no async state, inside its
+     * transaction, valid arguments -- passes every check of exec_ready at
+     * the cost of these loads; anything else takes the full path. */
+    if (!(s && s->db && !s->async && s->tx == DBC_TX_ACTIVE && sql &&
+          (params || !nparams) && !atomic_load(&s->db->closing)) &&
+        (rc = exec_ready(s, sql, params, nparams, what)) != 0)
+        return rc;
+    bool check_tx = true;
+    rc = run(s, sql, params, nparams, ctx, &check_tx);
+    if (rc)
+        return abort_with(s, rc);
+    if (check_tx)
+        sync_tx(s);
+    return 0;
+}
+
+int dbconn_exec(dbconn_session *s, const char *sql, const dbconn_value *params,
+                size_t nparams, dbconn_result **out) {
+    if (out)
+        *out = NULL;
+    run_ctx ctx = {.out = out};
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec");
+}
+
+int dbconn_exec_first(dbconn_session *s, const char *sql,
+                      const dbconn_value *params, size_t nparams,
+                      dbconn_result **out) {
+    if (out)
+        *out = NULL;
+    run_ctx ctx = {.out = out, .first = true};
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_first");
+}
+
+int dbconn_exec_each(dbconn_session *s, const char *sql,
+                     const dbconn_value *params, size_t nparams,
+                     dbconn_row_cb cb, void *data) {
+    if (!cb)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_each: cb is NULL"));
+    run_ctx ctx = {.each = cb, .each_data = data};
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_each");
+}
+
+int dbconn_exec_script(dbconn_session *s, const char *sql) {
+    int rc = dbc_session_check(s, "dbconn_exec_script");
+    if (rc)
+        return rc;
+    if (!sql)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_script: sql is NULL"));
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, "dbconn_exec_script");
+    if ((rc = ensure_tx(s, 0, NULL)) != 0)
+        return dbc_session_fail(s, rc);
+    if ((rc = take_gate(s)) != 0) /* scripts may write: the gate first */
+        return abort_with(s, rc);
+    if (DBC_ECHO(s->db))
+        dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
+    rc = s->db->drv->exec_script(s->pc->conn, sql);
+    if (rc) {
+        abort_with(s, rc);
+        sync_tx(s);
+        return rc;
+    }
+    sync_tx(s);
+    return 0;
+}
+
+int dbconn_begin(dbconn_session *s, int mode) {
+    int rc = dbc_session_check(s, "dbconn_begin");
+    if (rc)
+        return rc;
+    if (mode < DBCONN_BEGIN_DEFAULT || mode > DBCONN_BEGIN_EXCLUSIVE)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL, "dbconn_begin: unknown mode %d", mode));
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, "dbconn_begin");
+    if (s->tx != DBC_TX_IDLE)
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL,
+                        "dbconn_begin: a transaction is already open on this "
+                        "session"));
+    rc = ensure_tx(s, mode, NULL);
+    return rc ? dbc_session_fail(s, rc) : 0;
+}
+
+int dbc_session_commit_held(dbconn_session *s) {
+    dbconn *db = s->db;
+    if (DBC_ECHO(db))
+        dbc_log_line(&db->log, DBCONN_LOG_INFO, "COMMIT");
+    use_conn(s);
+    int rc = busy_retry(s, db->drv->control(s->pc->conn, DBC_CTL_COMMIT));
+    if (rc == DBC_RETRY)
+        return rc; /* still open; committing again later may succeed */
+    if (rc) {
+        /* Still open (e.g. busy): only a rollback ends it now. */
+        abort_with(s, rc);
+        sync_tx(s);
+        return rc;
+    }
+    dbc_session_release(s, false);
+    return 0;
+}
+
+int dbconn_commit(dbconn_session *s) {
+    int rc = dbc_session_check(s, "dbconn_commit");
+    if (rc)
+        return rc;
+    if (s->tx == DBC_TX_IDLE)
+        return 0;
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, "dbconn_commit");
+    return dbc_session_commit_held(s);
+}
+
+int dbc_session_rollback_held(dbconn_session *s) {
+    dbconn *db = s->db;
+    int rc = 0;
+    if (DBC_ECHO(db))
+        dbc_log_line(&db->log, DBCONN_LOG_INFO, "ROLLBACK");
+    /* An async session may hold a slot it has not connected yet (the job
+     * connects it): nothing to roll back there. */
+    if (s->pc->conn && db->drv->in_transaction(s->pc->conn))
+        rc = db->drv->control(s->pc->conn, DBC_CTL_ROLLBACK);
+    /* A connection that cannot roll back is not given to anyone else. */
+    dbc_session_release(s, rc != 0);
+    return rc ? dbc_session_fail(s, rc) : 0;
+}
+
+int dbconn_rollback(dbconn_session *s) {
+    int rc = dbc_session_check(s, "dbconn_rollback");
+    if (rc)
+        return rc;
+    if (s->tx == DBC_TX_IDLE)
+        return 0;
+    if (!s->pc) { /* aborted before a transaction began (async pipeline) */
+        s->tx = DBC_TX_IDLE;
+        return 0;
+    }
+    return dbc_session_rollback_held(s);
+}
+
+bool dbconn_in_transaction(const dbconn_session *s) {
+    /* An async pipeline aborted before it got a connection has no
+     * transaction (it still needs a rollback to clear the aborted state). */
+    return s && s->db && s->tx != DBC_TX_IDLE && s->pc;
+}
+
+const char *dbconn_session_errmsg(const dbconn_session *s) {
+    return s ? s->errmsg : "session is NULL";
+}
+
+int dbconn_session_db_errcode(const dbconn_session *s) {
+    return s ? s->native : 0;
+}
+
+dbconn *dbconn_session_db(const dbconn_session *s) { return s ? s->db : NULL; }
+
+int dbc_session_detach(dbconn_session *s) {
+    int rc = 0;
+    if (!s->db)
+        return 0;
+    if (s->pc)
+        rc = dbc_session_rollback_held(s);
+    else if (s->holds_gate) /* a job that lost its connection */
+        dbc_session_release(s, false);
+    s->tx = DBC_TX_IDLE;
+    dbc_async_session_drop(s);
+    dbc_engine_unlink_session(s->db, s);
+    s->db = NULL;
+    return rc;
+}
+
+void dbc_session_free(dbconn_session *s) {
+    if (!s)
+        return;
+    if (s->db && s->async && dbc_async_session_close(s))
+        return; /* the async layer frees it when its running work ends */
+    dbc_session_detach(s);
+    dbc_free(s->msgs);
+    dbc_free(s);
+}
+
+void dbconn_session_close(dbconn_session *s) {
+    if (!s)
+        return;
+    if (s->scoped && s->db) {
+        dbconn_scoped_remove_key(s->db, s->scope_key);
+        return;
+    }
+    dbc_session_free(s);
+}

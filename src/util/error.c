@@ -1,0 +1,88 @@
+/* Error codes (one X-macro table in dbconn.h) and the thread-local last
+ * failure. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/error.h"
+
+static _Thread_local char last_msg[DBC_ERRMSG_MAX];
+static _Thread_local int last_native;
+
+const char *dbconn_strerror(int code) {
+    switch (code) {
+#define XX(name, value, msg)                                                    \
+    case DBCONN_##name:                                                         \
+        return msg;
+        DBCONN_ERRNO_MAP(XX)
+#undef XX
+    case 0:
+        return "success";
+    default:
+        return "unknown error";
+    }
+}
+
+const char *dbconn_err_name(int code) {
+    switch (code) {
+#define XX(name, value, msg)                                                    \
+    case DBCONN_##name:                                                         \
+        return "DBCONN_" #name;
+        DBCONN_ERRNO_MAP(XX)
+#undef XX
+    case 0:
+        return "DBCONN_OK";
+    default:
+        return "DBCONN_UNKNOWN";
+    }
+}
+
+static int vfail(int code, int native, const char *fmt, va_list ap) {
+    (void)vsnprintf(last_msg, sizeof last_msg, fmt, ap); /* truncates */
+    last_native = native;
+    return code;
+}
+
+int(dbc_fail)(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(code, 0, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int(dbc_fail_native)(int code, int native, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(code, native, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int(dbc_nomem)(void) {
+    strcpy(last_msg, "out of memory");
+    last_native = 0;
+    return DBCONN_ENOMEM;
+}
+
+const char *dbc_last_msg(void) { return last_msg; }
+int dbc_last_native(void) { return last_native; }
+
+const char *dbconn_errmsg(const dbconn *db) {
+    (void)db; /* thread-local by contract: the calling thread's last failure */
+    return last_msg;
+}
+
+int dbconn_db_errcode(const dbconn *db) {
+    (void)db;
+    return last_native;
+}
+
+unsigned dbconn_version(void) { return DBCONN_VERSION_HEX; }
+
+const char *dbconn_version_string(void) {
+#define DBC_STR2(x) #x
+#define DBC_STR(x) DBC_STR2(x)
+    return DBC_STR(DBCONN_VERSION_MAJOR) "." DBC_STR(
+        DBCONN_VERSION_MINOR) "." DBC_STR(DBCONN_VERSION_PATCH);
+}
