@@ -68,18 +68,23 @@ DBCONN_EXTERN const char *dbconn_version_string(void);
 /* One table gives the codes, their names and their messages.  Values are
  * fixed and only ever appended to. */
 #define DBCONN_ERRNO_MAP(XX)                                                    \
-    XX(EINVAL, -1, "invalid argument or state")                                 \
-    XX(EURL, -2, "invalid database URL")                                        \
-    XX(ENODRIVER, -3, "no driver for this URL's dialect in this build")         \
-    XX(EOPTION, -4, "invalid option")                                           \
-    XX(ENOMEM, -5, "out of memory")                                             \
-    XX(EDB, -6, "database error")                                               \
-    XX(ECONSTRAINT, -7, "constraint violation")                                 \
-    XX(EBUSY, -8, "database is locked")                                         \
-    XX(ETIMEOUT, -9, "timed out waiting for a pooled connection")               \
-    XX(ECLOSED, -10, "connection or session is closed")                         \
-    XX(ECANCELED, -11, "operation canceled")                                    \
-    XX(EABORTED, -12, "transaction aborted by an earlier failure; roll back")
+    XX(EINVAL, -1, "invalid argument or state")                                \
+    XX(EURL, -2, "invalid database URL")                                       \
+    XX(ENODRIVER, -3, "no driver for this URL's dialect in this build")        \
+    XX(EOPTION, -4, "invalid option")                                          \
+    XX(ENOMEM, -5, "out of memory")                                            \
+    XX(EDB, -6, "database error")                                              \
+    XX(ECONSTRAINT, -7, "constraint violation")                                \
+    XX(EBUSY, -8, "database is locked")                                        \
+    XX(ETIMEOUT, -9, "timed out waiting for a pooled connection")              \
+    XX(ECLOSED, -10, "connection or session is closed")                        \
+    XX(ECANCELED, -11, "operation canceled")                                   \
+    XX(EABORTED, -12, "transaction aborted by an earlier failure; roll back")  \
+    XX(ENOTFOUND, -13, "no row matched")                                       \
+    XX(EMULTIPLE, -14, "more than one row matched where one was expected")     \
+    XX(ECONNLOST, -15, "the connection to the database server was lost")       \
+    XX(ESTMTTIMEOUT, -16, "statement timed out (statement_timeout)")           \
+    XX(EINTERRUPTED, -17, "statement interrupted by dbconn_cancel")
 
 typedef enum dbconn_errno {
 #define DBCONN_ERRNO_ENUM_(name, value, msg) DBCONN_##name = (value),

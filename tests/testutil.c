@@ -30,6 +30,13 @@ void tu_rmdir(const char *dir) {
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+const char *tu_url(void) {
+    const char *u = getenv("DBCONN_TEST_URL");
+    return u && *u ? u : "sqlite://";
+}
+
+bool tu_is_sqlite(void) { return strncmp(tu_url(), "sqlite", 6) == 0; }
+
 const char *tu_file_url(const char *dir, const char *name) {
     char *u = next_slot();
     snprintf(u, 4096, "sqlite:///%s/%s", dir, name);

@@ -14,6 +14,12 @@
 
 #include "dbconn.h"
 
+/* The URL an engine-neutral test runs against: $DBCONN_TEST_URL when set
+ * (ctest sets it for the PostgreSQL runs of a suite), else "sqlite://". */
+const char *tu_url(void);
+/* True when tu_url() is a SQLite URL. */
+bool tu_is_sqlite(void);
+
 /* A fresh private directory under $TMPDIR (or /tmp); removed with
  * tu_rmdir().  Returns a static buffer per call slot (8 slots). */
 const char *tu_tmpdir(void);
