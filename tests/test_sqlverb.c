@@ -4,6 +4,8 @@
  * cached query or write succeeds the connection is not asked whether the
  * transaction is still open -- so transaction control, PRAGMAs and DDL
  * must never be taken for a query or a write. */
+#include <string.h>
+
 #include "util/sqlverb.h"
 #include "testutil.h"
 
@@ -69,19 +71,46 @@ static void test_whole_words_only(void **state) {
     check(cases, sizeof cases / sizeof cases[0]);
 }
 
-/* Everything that can end a transaction, act while it compiles or change
- * the schema is "other". */
-static void test_control_pragma_and_ddl_are_other(void **state) {
+/* Transaction control is its own kind, in every spelling of both engines;
+ * none of it is ever taken for a query or a write (which would let a
+ * session keep a connection whose transaction has ended). */
+static void test_transaction_control(void **state) {
     (void)state;
     static const verb_case cases[] = {
-        {"BEGIN", DBC_VERB_OTHER},
-        {"BEGIN IMMEDIATE", DBC_VERB_OTHER},
-        {"COMMIT", DBC_VERB_OTHER},
-        {"END", DBC_VERB_OTHER},
-        {"ROLLBACK", DBC_VERB_OTHER},
-        {"ROLLBACK TO SAVEPOINT a", DBC_VERB_OTHER},
-        {"SAVEPOINT a", DBC_VERB_OTHER},
-        {"RELEASE a", DBC_VERB_OTHER},
+        {"BEGIN", DBC_VERB_TXN},
+        {"begin immediate", DBC_VERB_TXN},
+        {"BEGIN TRANSACTION", DBC_VERB_TXN},
+        {"COMMIT", DBC_VERB_TXN},
+        {"  commit transaction;", DBC_VERB_TXN},
+        {"END", DBC_VERB_TXN},
+        {"/* x */ END TRANSACTION", DBC_VERB_TXN},
+        {"ROLLBACK", DBC_VERB_TXN},
+        {"ROLLBACK TO SAVEPOINT a", DBC_VERB_TXN},
+        {"SAVEPOINT a", DBC_VERB_TXN},
+        {"RELEASE a", DBC_VERB_TXN},
+        {"RELEASE SAVEPOINT a", DBC_VERB_TXN},
+        {"START TRANSACTION", DBC_VERB_TXN},
+        {"start\n-- c\n transaction isolation level serializable",
+         DBC_VERB_TXN},
+        {"ABORT", DBC_VERB_TXN},
+        {"PREPARE TRANSACTION 'x'", DBC_VERB_TXN},
+        {"COMMIT PREPARED 'x'", DBC_VERB_TXN},
+        {"PREPARE q AS SELECT 1", DBC_VERB_OTHER},
+        {"START", DBC_VERB_OTHER},
+        {"STARTED", DBC_VERB_OTHER},
+        {"BEGINNING", DBC_VERB_OTHER},
+        {"ENDS", DBC_VERB_OTHER},
+    };
+    check(cases, sizeof cases / sizeof cases[0]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_false(dbc_verb_keeps_tx(dbc_sql_verb(cases[i].sql)));
+}
+
+/* Everything that can act while it compiles or change the schema is
+ * "other". */
+static void test_pragma_and_ddl_are_other(void **state) {
+    (void)state;
+    static const verb_case cases[] = {
         {"PRAGMA user_version", DBC_VERB_OTHER},
         {"PRAGMA user_version = 3", DBC_VERB_OTHER},
         {"CREATE TABLE t (v)", DBC_VERB_OTHER},
@@ -94,12 +123,84 @@ static void test_control_pragma_and_ddl_are_other(void **state) {
     check(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* The statements of a script, as "a\0b\0..." in `want`. */
+static void check_split(const char *script, const char *const *want,
+                        size_t n) {
+    dbc_sql_stmt st = {0};
+    size_t i = 0;
+    while (dbc_sql_next_stmt(script, &st)) {
+        if (i >= n)
+            fail_msg("script \"%s\": extra statement %zu \"%.*s\"", script,
+                     st.index, (int)st.len, st.start);
+        if (strlen(want[i]) != st.len ||
+            strncmp(want[i], st.start, st.len) != 0)
+            fail_msg("script \"%s\": statement %zu is \"%.*s\", expected "
+                     "\"%s\"", script, st.index, (int)st.len, st.start,
+                     want[i]);
+        assert_int_equal(st.index, i + 1);
+        i++;
+    }
+    if (i != n)
+        fail_msg("script \"%s\": %zu statements, expected %zu", script, i,
+                 n);
+}
+
+static void test_script_statements(void **state) {
+    (void)state;
+    static const char *const two[] = {"CREATE TABLE a (x)",
+                                      "INSERT INTO a VALUES (1)"};
+    check_split("CREATE TABLE a (x); INSERT INTO a VALUES (1)", two, 2);
+    check_split("  ;; CREATE TABLE a (x);\n-- note\n;INSERT INTO a VALUES "
+                "(1);  /* end */ ;", two, 2);
+    check_split("", NULL, 0);
+    check_split(" ; ;-- only\n", NULL, 0);
+    static const char *const one[] = {"SELECT 1 /* never closed; COMMIT"};
+    check_split("SELECT 1 /* never closed; COMMIT", one, 1);
+}
+
+/* What hides a ';': literals, identifiers, dollar quotes, E'' strings, and
+ * the bodies of SQLite triggers and PostgreSQL's BEGIN ATOMIC. */
+static void test_script_bodies_and_quotes(void **state) {
+    (void)state;
+    static const char *const lit[] = {"INSERT INTO a VALUES ('x;y''; COMMIT')",
+                                      "SELECT \"c;d\" FROM [e;f], `g;h`",
+                                      "SELECT $$ ; COMMIT; $$, $t$;$$;$t$",
+                                      "SELECT E'\\'; COMMIT'", "SELECT $1"};
+    check_split("INSERT INTO a VALUES ('x;y''; COMMIT');"
+                "SELECT \"c;d\" FROM [e;f], `g;h`;"
+                "SELECT $$ ; COMMIT; $$, $t$;$$;$t$;"
+                "SELECT E'\\'; COMMIT';SELECT $1",
+                lit, 5);
+    static const char *const trig[] = {
+        "CREATE TEMP TRIGGER tr AFTER INSERT ON a BEGIN UPDATE a SET x = "
+        "CASE WHEN x > 1 THEN 0 ELSE x END; DELETE FROM b; END",
+        "COMMIT"};
+    check_split("CREATE TEMP TRIGGER tr AFTER INSERT ON a BEGIN UPDATE a SET "
+                "x = CASE WHEN x > 1 THEN 0 ELSE x END; DELETE FROM b; END;"
+                "COMMIT",
+                trig, 2);
+    static const char *const atomic[] = {
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; "
+        "SELECT 2; END",
+        "END"};
+    check_split("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC "
+                "SELECT 1; SELECT 2; END; END",
+                atomic, 2);
+    /* BEGIN outside those bodies is a statement of its own. */
+    static const char *const plain[] = {"CREATE TABLE begin_at (x)", "BEGIN",
+                                        "END"};
+    check_split("CREATE TABLE begin_at (x); BEGIN; END", plain, 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queries_and_writes),
         cmocka_unit_test(test_space_and_comments_before_the_keyword),
         cmocka_unit_test(test_whole_words_only),
-        cmocka_unit_test(test_control_pragma_and_ddl_are_other),
+        cmocka_unit_test(test_transaction_control),
+        cmocka_unit_test(test_pragma_and_ddl_are_other),
+        cmocka_unit_test(test_script_statements),
+        cmocka_unit_test(test_script_bodies_and_quotes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

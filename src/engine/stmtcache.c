@@ -122,7 +122,7 @@ static dbc_centry *insert(dbc_stmtcache *c, const char *sql, size_t len,
     e->len = len;
     e->hash = h;
     e->created = seconds();
-    e->keeps_tx = dbc_sql_verb(copy) != DBC_VERB_OTHER;
+    e->keeps_tx = dbc_verb_keeps_tx(dbc_sql_verb(copy));
     dbc_centry **pp = slot_of(c, sql, len, h);
     e->hnext = *pp;
     *pp = e;
