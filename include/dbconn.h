@@ -128,7 +128,9 @@ typedef struct dbconn_allocator {
 /* Installs `a` (copied) for every allocation the library makes itself; NULL
  * restores the C library's.  If `prev` is not NULL it receives the previous
  * set.  Not thread-safe: call before anything else.  SQLite's and libuv's own
- * allocators are theirs to configure (sqlite3_config, uv_replace_allocator). */
+ * allocators are theirs to configure (sqlite3_config, uv_replace_allocator).
+ * The hooks run under the library's locks: calls back into libdbconn other
+ * than its pure functions return DBCONN_EINVAL there. */
 DBCONN_EXTERN void dbconn_set_allocator(const dbconn_allocator *a,
                                         dbconn_allocator *prev);
 
@@ -185,10 +187,16 @@ enum {
 };
 
 /* Returns the current scope key; must be cheap, may be called any number of
- * times, from any thread the library runs on. */
+ * times, from any thread the library runs on.  It must not call back into
+ * libdbconn beyond dbconn_current_task and the other pure functions
+ * (messages, error names): other calls return DBCONN_EINVAL there. */
 typedef void *(*dbconn_scopefunc)(void *scope_data);
 /* One log event, one line (no trailing newline).  May be called from libuv
- * worker threads; the library serialises the calls.  `line` is borrowed. */
+ * worker threads; the library serialises the calls.  `line` is borrowed.
+ * The library may hold a lock, a connection or a statement while it runs:
+ * calls back into libdbconn other than the pure functions (messages, error
+ * names, result and URL getters, the current task) return DBCONN_EINVAL
+ * there. */
 typedef void (*dbconn_log_fn)(void *log_data, int level, const char *line);
 
 typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
@@ -277,7 +285,10 @@ DBCONN_EXTERN int dbconn_init_db(dbconn *db, dbconn_base *base);
  * during later uv_run turns (see dbconn_close_async to learn when).  After
  * any async use, call it on the loop's thread and run the loop afterwards:
  * the async layer's handles are released there.  Always disposes of `db`;
- * returns 0 or the first teardown error.  NULL is a no-op. */
+ * returns 0 or the first teardown error.  NULL is a no-op.  While a row
+ * callback (dbconn_exec_each) runs on one of db's sessions -- the caller's
+ * own, or another thread's -- db is closing at once (its sessions return
+ * DBCONN_ECLOSED) and the rest happens when the last iteration returns. */
 DBCONN_EXTERN int dbconn_close(dbconn *db, dbconn_base *base);
 
 /* The URL as given, password masked; owned by db. */
@@ -429,14 +440,30 @@ DBCONN_EXTERN int dbconn_exec_first(dbconn_session *s, const char *sql,
 
 /* Streams rows: `cb` gets each row as a one-row result (borrowed, valid
  * during the call only).  A non-zero return from `cb` stops the iteration;
- * dbconn_exec_each still returns 0. */
+ * dbconn_exec_each still returns 0.
+ * While the rows are read, the session's connection and statement are in
+ * use, so the callback may run other statements on `s` (they join its
+ * transaction; iterations nest) and use other sessions, but may not end
+ * the transaction: dbconn_commit, dbconn_rollback, dbconn_begin, a
+ * transaction-control statement and the async calls on `s` return
+ * DBCONN_EINVAL there.  When a statement the callback runs fails and
+ * leaves the transaction aborted, the iteration stops with DBCONN_EABORTED
+ * (a dbconn_savepoint_rollback that recovers lets it go on).  Closing `s`
+ * (dbconn_session_close, dbconn_scoped_remove*) or its dbconn
+ * (dbconn_close*) from the callback stops the iteration when the callback
+ * returns and takes effect as dbconn_exec_each returns DBCONN_ECLOSED:
+ * `s` may be freed by then. */
 typedef int (*dbconn_row_cb)(void *data, const dbconn_result *row);
 DBCONN_EXTERN int dbconn_exec_each(dbconn_session *s, const char *sql,
                                    const dbconn_value *params, size_t nparams,
                                    dbconn_row_cb cb, void *data);
 
 /* Runs a script of several statements (no parameters, no results) inside the
- * session's transaction.  Must not contain BEGIN/COMMIT. */
+ * session's transaction.  The session owns its transaction: a script with
+ * transaction control anywhere (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT,
+ * RELEASE, START TRANSACTION, ...) is DBCONN_EINVAL naming the statement,
+ * before any of it runs.  Semicolons inside literals, quoted identifiers,
+ * dollar quotes, comments and trigger bodies do not split statements. */
 DBCONN_EXTERN int dbconn_exec_script(dbconn_session *s, const char *sql);
 
 /* Begins explicitly (mode DBCONN_BEGIN_*).  DBCONN_EINVAL if a transaction

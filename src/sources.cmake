@@ -5,6 +5,7 @@ set(DBCONN_SOURCES
   # util: allocation, errors, strings, containers, SQL text
   src/util/alloc.c
   src/util/error.c
+  src/util/callout.c
   src/util/buf.c
   src/util/hashmap.c
   src/util/show.c

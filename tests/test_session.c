@@ -362,6 +362,56 @@ static void test_exec_script(void **state) {
     tu_ok(dbconn_rollback(f->s));
 }
 
+/* A script may not end or open the session's transaction: before the fix,
+ * "INSERT; COMMIT; INSERT" returned 0, committed the earlier work behind
+ * the session's back and ran the rest in autocommit, so a later rollback
+ * kept every row.  Every form of transaction control is refused before
+ * anything of the script runs. */
+static void test_exec_script_refuses_transaction_control(void **state) {
+    fx *f = *state;
+    static const char *const scripts[] = {
+        ("INSERT INTO users (name) VALUES ('b'); COMMIT; "
+         "INSERT INTO users (name) VALUES ('c')"),
+        "INSERT INTO users (name) VALUES ('b');\n  end transaction ;",
+        "ROLLBACK; INSERT INTO users (name) VALUES ('b')",
+        "SAVEPOINT x; INSERT INTO users (name) VALUES ('b'); RELEASE x",
+        "INSERT INTO users (name) VALUES ('b'); /* c */ -- d\n BEGIN",
+        "INSERT INTO users (name) VALUES ('b'); ROLLBACK TO x",
+    };
+    static const char *const named[] = {"statement 2", "statement 2",
+                                        "statement 1", "statement 1",
+                                        "statement 2", "statement 2"};
+    tu_ok(dbconn_exec(f->s, "INSERT INTO users (name) VALUES ('a')", NULL, 0,
+                      NULL));
+    for (size_t i = 0; i < sizeof scripts / sizeof *scripts; i++) {
+        assert_int_equal(dbconn_exec_script(f->s, scripts[i]), DBCONN_EINVAL);
+        assert_non_null(strstr(dbconn_errmsg(NULL), named[i]));
+        assert_non_null(strstr(dbconn_errmsg(NULL), "transaction control"));
+        assert_non_null(strstr(dbconn_session_errmsg(f->s), "Nothing"));
+        /* Not aborted, still the same transaction, nothing of it ran. */
+        assert_true(dbconn_in_transaction(f->s));
+        dbconn_result *r = NULL;
+        tu_ok(dbconn_exec(f->s, "SELECT count(*) FROM users", NULL, 0, &r));
+        assert_int_equal(dbconn_result_int(r, 0, 0), 1);
+        dbconn_result_free(r);
+    }
+    tu_ok(dbconn_rollback(f->s));
+    dbconn_result *r = NULL;
+    tu_ok(dbconn_exec(f->s, "SELECT count(*) FROM users", NULL, 0, &r));
+    assert_int_equal(dbconn_result_int(r, 0, 0), 0); /* 'a' rolled back */
+    dbconn_result_free(r);
+    /* A trigger's BEGIN ... END and keywords inside literals are fine. */
+    tu_ok(dbconn_exec_script(
+        f->s, "CREATE TABLE log (m TEXT); CREATE TRIGGER tr AFTER INSERT ON "
+              "users BEGIN INSERT INTO log VALUES ('commit; ' || CASE WHEN "
+              "new.age > 1 THEN 'old' ELSE 'new' END); END; "
+              "INSERT INTO users (name, age) VALUES ('COMMIT;', 3)"));
+    tu_ok(dbconn_exec(f->s, "SELECT m FROM log", NULL, 0, &r));
+    assert_string_equal(dbconn_result_text(r, 0, 0), "commit; old");
+    dbconn_result_free(r);
+    tu_ok(dbconn_rollback(f->s));
+}
+
 static void test_savepoints(void **state) {
     fx *f = *state;
     int64_t before = count_users(f->s);
@@ -799,6 +849,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_large_result_grows, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_exec_script, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_exec_script_refuses_transaction_control, setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_first_keeps_the_first_row,
                                         setup, teardown),

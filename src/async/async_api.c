@@ -3,11 +3,13 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/callout.h"
 #include "async/async.h"
 #include "model/base.h"
 
 /* Checks the session and its dbconn; records the failure on the thread. */
 static int usable(dbconn_session *s, const char *what) {
+    DBC_REFUSE_IN_CALLOUT(what);
     if (!s)
         return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
     if (!s->db)
@@ -16,6 +18,16 @@ static int usable(dbconn_session *s, const char *what) {
                         what);
     if (atomic_load(&s->db->closing))
         return dbc_fail(DBCONN_ECLOSED, "%s: the dbconn is closing", what);
+    if (atomic_load(&s->close_pending))
+        return dbc_fail(DBCONN_ECLOSED,
+                        "%s: the session was closed inside its own row "
+                        "callback", what);
+    /* A job would use the connection the iteration is stepping on. */
+    if (atomic_load(&s->iterating))
+        return dbc_fail(DBCONN_EINVAL,
+                        "%s: called from inside a dbconn_exec_each row "
+                        "callback on the same session; use another session, "
+                        "or submit after dbconn_exec_each returns", what);
     return 0;
 }
 
@@ -131,6 +143,7 @@ int dbconn_rollback_async(dbconn_session *s, dbconn_done_cb cb, void *data) {
  * the base is bound on the loop thread just before the callback. */
 int dbconn_init_db_async(dbconn *db, dbconn_base *base, dbconn_done_cb cb,
                          void *data) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_init_db_async");
     if (!db)
         return dbc_fail(DBCONN_EINVAL, "dbconn_init_db_async: db is NULL");
     if (atomic_load(&db->closing))

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/callout.h"
 #include "model/base.h"
 #include "async/async.h"
 #include "engine/engine.h"
@@ -52,9 +53,11 @@ static int open_parts(dbconn *db, const dbconn_options *opts) {
 }
 
 int dbconn_open(dbconn **out, const char *url, const dbconn_options *opts) {
+    if (out)
+        *out = NULL;
+    DBC_REFUSE_IN_CALLOUT("dbconn_open");
     if (!out)
         return dbc_fail(DBCONN_EINVAL, "dbconn_open: out is NULL");
-    *out = NULL;
     if (!url)
         return dbc_fail(DBCONN_EINVAL, "dbconn_open: url is NULL");
     dbconn *db = dbc_calloc(1, sizeof *db);
@@ -190,9 +193,61 @@ int dbc_engine_teardown(dbconn *db, int first) {
     return first;
 }
 
+/* What dbconn_close / dbconn_close_async do once no row iteration runs
+ * (the bases are unbound already). */
+static int finish_close(dbconn *db, int first, bool async, dbconn_done_cb cb,
+                        void *data) {
+    if (async) {
+        (void)dbc_async_close(db, first, cb, data);
+        return 0;
+    }
+    if (db->async) /* finishes in later loop turns */
+        return dbc_async_close(db, first, NULL, NULL);
+    return dbc_engine_teardown(db, first);
+}
+
+/* A row callback still reads rows on one of db's connections (on this
+ * thread, or another): the close is recorded and finished by the end of
+ * the last iteration (dbc_engine_iteration_end).  True when deferred. */
+static bool defer_close(dbconn *db, int first, bool async, dbconn_done_cb cb,
+                        void *data) {
+    uv_mutex_lock(&db->lock);
+    bool defer = db->iterating > 0;
+    if (defer && !db->deferred_close.pending) {
+        db->deferred_close.pending = true;
+        db->deferred_close.async = async;
+        db->deferred_close.first = first;
+        db->deferred_close.cb = cb;
+        db->deferred_close.data = data;
+    }
+    uv_mutex_unlock(&db->lock);
+    return defer;
+}
+
+void dbc_engine_iteration_begin(dbconn *db) {
+    uv_mutex_lock(&db->lock);
+    db->iterating++;
+    uv_mutex_unlock(&db->lock);
+}
+
+bool dbc_engine_iteration_end(dbconn *db) {
+    uv_mutex_lock(&db->lock);
+    bool finish = --db->iterating == 0 && db->deferred_close.pending;
+    bool async = db->deferred_close.async;
+    int first = db->deferred_close.first;
+    dbconn_done_cb cb = db->deferred_close.cb;
+    void *data = db->deferred_close.data;
+    db->deferred_close.pending = false;
+    uv_mutex_unlock(&db->lock);
+    if (finish)
+        (void)finish_close(db, first, async, cb, data);
+    return finish;
+}
+
 int dbconn_close(dbconn *db, dbconn_base *base) {
     if (!db)
         return 0;
+    DBC_REFUSE_IN_CALLOUT("dbconn_close");
     int first = 0;
     if (base && dbconn_base_bound(base) != db)
         first = dbc_fail(DBCONN_EINVAL,
@@ -200,15 +255,16 @@ int dbconn_close(dbconn *db, dbconn_base *base) {
                          "dbconn; it was left untouched");
     atomic_store(&db->closing, true);
     unbind_bases(db);
-    if (db->async) /* finishes in later loop turns */
-        return dbc_async_close(db, first, NULL, NULL);
-    return dbc_engine_teardown(db, first);
+    if (defer_close(db, first, false, NULL, NULL))
+        return first;
+    return finish_close(db, first, false, NULL, NULL);
 }
 
 int dbconn_close_async(dbconn *db, dbconn_base *base, dbconn_done_cb cb,
                        void *data) {
     if (!db)
         return dbc_fail(DBCONN_EINVAL, "dbconn_close_async: db is NULL");
+    DBC_REFUSE_IN_CALLOUT("dbconn_close_async");
     if (atomic_load(&db->closing))
         return dbc_fail(DBCONN_ECLOSED, "dbconn_close_async: already closing");
     struct dbc_async *a;
@@ -223,7 +279,8 @@ int dbconn_close_async(dbconn *db, dbconn_base *base, dbconn_done_cb cb,
                          "this dbconn; it was left untouched");
     atomic_store(&db->closing, true);
     unbind_bases(db);
-    dbc_async_close(db, first, cb, data);
+    if (!defer_close(db, first, true, cb, data))
+        (void)finish_close(db, first, true, cb, data);
     return 0;
 }
 
@@ -238,6 +295,7 @@ const char *dbconn_dialect(const dbconn *db) {
 }
 
 int dbconn_pool_stats(const dbconn *db, dbconn_stats *st) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_pool_stats");
     if (!db || !st)
         return dbc_fail(DBCONN_EINVAL, "dbconn_pool_stats: NULL argument");
     memset(st, 0, sizeof *st);

@@ -32,6 +32,17 @@ struct dbconn {
     size_t nbases, capbases;
     struct dbc_async *async;  /* NULL until the first *_async call */
     atomic_bool closing;
+    /* Row iterations (dbconn_exec_each) running on db's sessions, and a
+     * dbconn_close that came while one ran: it finishes when the last one
+     * returns (see dbc_engine_close).  Guarded by `lock`. */
+    int iterating;
+    struct {
+        bool pending;
+        bool async;       /* dbconn_close_async */
+        int first;
+        dbconn_done_cb cb;
+        void *data;
+    } deferred_close;
 };
 
 /* Bound-base bookkeeping for dbconn_close (base.c calls these). */
@@ -44,6 +55,12 @@ void dbc_engine_unlink_session(dbconn *db, dbconn_session *s);
 /* The part of dbconn_close after bases are unbound: closes the registry and
  * the sessions, frees everything; returns `first` or the first error. */
 int dbc_engine_teardown(dbconn *db, int first);
+
+/* A row iteration starts on one of db's sessions / has returned.  The end
+ * of the last one finishes a dbconn_close the callback (or another thread)
+ * asked for meanwhile; it returns true when it did (db is gone). */
+void dbc_engine_iteration_begin(dbconn *db);
+bool dbc_engine_iteration_end(dbconn *db);
 
 /* Echo helpers (no-ops when echo is off). */
 #define DBC_ECHO(db) ((db)->cfg.echo > 0)

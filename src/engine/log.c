@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "engine/log.h"
+#include "util/callout.h"
 
 int dbc_log_init(dbc_log *l, dbconn_log_fn fn, void *data) {
     l->fn = fn;
@@ -24,9 +25,11 @@ const char *dbc_log_level_name(int level) {
 
 void dbc_log_line(dbc_log *l, int level, const char *line) {
     uv_mutex_lock(&l->lock);
-    if (l->fn)
+    if (l->fn) {
+        unsigned char prev = dbc_callout_enter(DBC_CALLOUT_LOG);
         l->fn(l->data, level, line);
-    else
+        dbc_callout_leave(prev);
+    } else
         (void)fprintf(stderr, "dbconn.engine %s %s\n", /* best effort */
                       dbc_log_level_name(level), line);
     uv_mutex_unlock(&l->lock);

@@ -11,6 +11,7 @@
 #include "model/base.h"
 #include "engine/engine.h"
 #include "util/error.h"
+#include "util/callout.h"
 
 struct dbconn_base {
     uv_mutex_t lock;
@@ -38,9 +39,11 @@ static void unlock(const dbconn_base *b) {
 }
 
 int dbconn_base_new(dbconn_base **out) {
+    if (out)
+        *out = NULL;
+    DBC_REFUSE_IN_CALLOUT("dbconn_base_new");
     if (!out)
         return dbc_fail(DBCONN_EINVAL, "dbconn_base_new: out is NULL");
-    *out = NULL;
     dbconn_base *b = dbc_calloc(1, sizeof *b);
     if (!b)
         return dbc_nomem();
@@ -61,6 +64,7 @@ static int bound_error(const char *what, dbconn *db) {
 }
 
 int dbconn_base_free(dbconn_base *b) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_base_free");
     if (!b || b->is_default)
         return 0;
     lock(b);
@@ -75,6 +79,7 @@ int dbconn_base_free(dbconn_base *b) {
 }
 
 int dbconn_base_clear(dbconn_base *b) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_base_clear");
     if (!b)
         return dbc_fail(DBCONN_EINVAL, "dbconn_base_clear: base is NULL");
     lock(b);
@@ -91,6 +96,10 @@ int dbconn_base_clear(dbconn_base *b) {
 size_t dbconn_base_count(const dbconn_base *b) {
     if (!b)
         return 0;
+    if (dbc_in_callout()) { /* the base's lock may be held */
+        (void)dbc_callout_refuse("dbconn_base_count");
+        return 0;
+    }
     lock(b);
     size_t n = b->nmodels;
     unlock(b);
@@ -100,6 +109,10 @@ size_t dbconn_base_count(const dbconn_base *b) {
 dbconn *dbconn_base_bound(const dbconn_base *b) {
     if (!b)
         return NULL;
+    if (dbc_in_callout()) { /* the base's lock may be held */
+        (void)dbc_callout_refuse("dbconn_base_bound");
+        return NULL;
+    }
     lock(b);
     dbconn *db = b->bound;
     unlock(b);
@@ -172,6 +185,7 @@ static int add_locked(dbconn_base *b, const dbconn_model *m) {
 }
 
 int dbconn_base_add(dbconn_base *b, const dbconn_model *m) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_base_add");
     if (!b)
         return dbc_fail(DBCONN_EINVAL, "dbconn_base_add: base is NULL");
     int rc = dbc_model_validate(m);
@@ -186,6 +200,7 @@ int dbconn_base_add(dbconn_base *b, const dbconn_model *m) {
 int dbconn_base_session(dbconn_base *b, dbconn_session **out) {
     if (out)
         *out = NULL;
+    DBC_REFUSE_IN_CALLOUT("dbconn_base_session");
     if (!b || !out)
         return dbc_fail(DBCONN_EINVAL,
                         "dbconn_base_session: base and out must not be NULL");

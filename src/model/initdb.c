@@ -11,6 +11,7 @@
 #include "model/ddl.h"
 #include "engine/engine.h"
 #include "util/error.h"
+#include "util/callout.h"
 
 int dbc_initdb_plan(dbconn *db, dbconn_base *b, dbc_ddl *out) {
     *out = (dbc_ddl){0};
@@ -96,6 +97,7 @@ static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
 }
 
 int dbconn_init_db(dbconn *db, dbconn_base *base) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_init_db");
     if (!db)
         return dbc_fail(DBCONN_EINVAL, "dbconn_init_db: db is NULL");
     dbconn_base *b = base ? base : dbconn_active_record_base();
@@ -112,6 +114,7 @@ int dbconn_init_db(dbconn *db, dbconn_base *base) {
 int dbconn_base_ddl(dbconn *db, dbconn_base *base, char **out) {
     if (out)
         *out = NULL;
+    DBC_REFUSE_IN_CALLOUT("dbconn_base_ddl");
     if (!db || !out)
         return dbc_fail(DBCONN_EINVAL,
                         "dbconn_base_ddl: db and out must not be NULL");

@@ -23,6 +23,7 @@
 #include "util/alloc.h"
 #include "engine/engine.h"
 #include "util/error.h"
+#include "util/callout.h"
 #include "util/hashmap.h"
 #include "scope/scope.h"
 #include "session/session.h"
@@ -112,7 +113,9 @@ static void free_entry(dbconn_session *s, dbc_tlink *link) {
 /* ---- the current key ---------------------------------------------------- */
 
 static int current_key(const dbconn *db, const char *fn, void **key) {
+    unsigned char prev = dbc_callout_enter(DBC_CALLOUT_SCOPEFUNC);
     *key = db->cfg.scopefunc(db->cfg.scope_data);
+    dbc_callout_leave(prev);
     if (!*key)
         return dbc_fail(DBCONN_EINVAL,
                         "%s: the scopefunc returned NULL; a scope key must be "
@@ -179,6 +182,7 @@ static int create_scoped(dbc_scope *sc, void *key, dbconn_session **out) {
 int dbconn_scoped_session(dbconn *db, dbconn_session **out) {
     if (out)
         *out = NULL;
+    DBC_REFUSE_IN_CALLOUT("dbconn_scoped_session");
     if (!db || !out)
         return dbc_fail(DBCONN_EINVAL, "dbconn_scoped_session: %s is NULL",
                         db ? "out" : "db");
@@ -221,6 +225,7 @@ static int remove_key(dbc_scope *sc, void *key) {
 }
 
 int dbconn_scoped_remove(dbconn *db) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_scoped_remove");
     if (!db)
         return dbc_fail(DBCONN_EINVAL, "dbconn_scoped_remove: db is NULL");
     void *key;
@@ -229,6 +234,7 @@ int dbconn_scoped_remove(dbconn *db) {
 }
 
 int dbconn_scoped_remove_key(dbconn *db, void *key) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_scoped_remove_key");
     if (!db || !key)
         return dbc_fail(DBCONN_EINVAL, "dbconn_scoped_remove_key: %s is NULL",
                         db ? "key" : "db");
@@ -238,6 +244,10 @@ int dbconn_scoped_remove_key(dbconn *db, void *key) {
 size_t dbconn_scoped_count(const dbconn *db) {
     if (!db || !db->scope)
         return 0;
+    if (dbc_in_callout()) { /* the registry's lock may be held */
+        (void)dbc_callout_refuse("dbconn_scoped_count");
+        return 0;
+    }
     dbc_scope *sc = db->scope;
     uv_mutex_lock(&sc->lock);
     size_t n = sc->map.count;

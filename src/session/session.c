@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "session/result.h"
 #include "session/session.h"
+#include "util/callout.h"
 #include "util/sqlverb.h"
 #include "async/async.h"
 
@@ -50,6 +51,9 @@ int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
 }
 
 int dbconn_session_open(dbconn *db, dbconn_session **out) {
+    if (out)
+        *out = NULL;
+    DBC_REFUSE_IN_CALLOUT("dbconn_session_open");
     if (!out)
         return dbc_fail(DBCONN_EINVAL, "dbconn_session_open: out is NULL");
     *out = NULL;
@@ -63,6 +67,7 @@ int dbconn_session_open(dbconn *db, dbconn_session **out) {
 
 /* Usable session?  Records the failure on the thread and the session. */
 int dbc_session_check(dbconn_session *s, const char *what) {
+    DBC_REFUSE_IN_CALLOUT(what);
     if (!s)
         return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
     if (!s->db)
@@ -70,6 +75,11 @@ int dbc_session_check(dbconn_session *s, const char *what) {
             s, dbc_fail(DBCONN_ECLOSED,
                         "%s: the session is closed (its dbconn was closed)",
                         what));
+    if (atomic_load(&s->close_pending))
+        return dbc_fail(DBCONN_ECLOSED,
+                        "%s: the session was closed inside its own row "
+                        "callback; it is freed when dbconn_exec_each returns",
+                        what);
     /* Below, a job may be running for s: record on the thread only, never
      * in the session a worker is writing. */
     if (atomic_load(&s->db->closing))
@@ -98,6 +108,47 @@ static int abort_with(dbconn_session *s, int rc) {
     dbc_session_fail(s, rc);
     dbc_session_abort(s);
     return rc;
+}
+
+/* ---- row callbacks --------------------------------------------------------
+ * While dbconn_exec_each runs, the session's connection and a statement are
+ * in use: the row callback may run other statements on the session (they
+ * nest), but the transaction must stay open and the connection held until
+ * the outermost iteration returns.  So ending the transaction from the
+ * callback is refused, a statement that ended it anyway (a failure that
+ * rolls back) does not give the connection back under the iteration, and
+ * closing the session or its dbconn from the callback takes effect when
+ * dbconn_exec_each returns. */
+
+static bool iterating(const dbconn_session *s) {
+    return atomic_load_explicit(&s->iterating, memory_order_relaxed) > 0;
+}
+
+static int refuse_in_iteration(dbconn_session *s, const char *what,
+                               const char *doing) {
+    return dbc_session_fail(
+        s, dbc_fail(DBCONN_EINVAL,
+                    "%s: cannot %s from inside a dbconn_exec_each row "
+                    "callback on the same session: the iteration holds the "
+                    "transaction open; return non-zero from the callback to "
+                    "stop it, then do this after dbconn_exec_each returns",
+                    what, doing));
+}
+
+/* After a row callback returned: may the iteration go on?  Not when the
+ * callback closed the session or its dbconn (DBCONN_ECLOSED), nor when a
+ * statement it ran failed and left the transaction aborted (its
+ * DBCONN_EABORTED; a savepoint rollback that recovered lets it go on). */
+static int iteration_state(dbconn_session *s) {
+    if (atomic_load(&s->close_pending) || atomic_load(&s->db->closing))
+        return dbc_fail(DBCONN_ECLOSED,
+                        "dbconn_exec_each: the %s was closed while the rows "
+                        "were read; the iteration stopped",
+                        atomic_load(&s->close_pending) ? "session"
+                                                       : "dbconn");
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, "dbconn_exec_each");
+    return 0;
 }
 
 /* The connection waits for locks the way the session does: nonblocking for
@@ -218,7 +269,9 @@ void dbc_session_abort(dbconn_session *s) {
 /* After a statement: SQL that ended the transaction itself (COMMIT in a
  * script, an automatic rollback) must not leave us holding the connection. */
 static void sync_tx(dbconn_session *s) {
-    if (s->pc && !s->db->drv->in_transaction(s->pc->conn))
+    /* An iteration still steps on the connection: the outermost one gives
+     * it back when it ends. */
+    if (s->pc && !iterating(s) && !s->db->drv->in_transaction(s->pc->conn))
         dbc_session_release(s, false);
 }
 
@@ -368,8 +421,13 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
                 goto done;
             if (echo_rows)
                 dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
-            if (ctx->each && ctx->each(ctx->each_data, r) != 0)
-                break; /* the caller has seen enough; reset discards the rest */
+            if (ctx->each) {
+                bool enough = ctx->each(ctx->each_data, r) != 0;
+                if ((rc = iteration_state(s)) != 0)
+                    goto done;
+                if (enough)
+                    break; /* reset discards the rest */
+            }
         }
         if (stop_at_first) {
             /* SQLite applied a write's every change before its first row
@@ -434,6 +492,8 @@ SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL, "%s: params is NULL but nparams is %zu",
                         what, nparams));
+    if (iterating(s) && dbc_sql_verb(sql) == DBC_VERB_TXN)
+        return refuse_in_iteration(s, what, "run transaction control");
     if (s->tx == DBC_TX_ABORTED)
         return dbc_session_aborted_error(s, what);
     if ((rc = ensure_tx(s, 0, sql)) != 0)
@@ -441,19 +501,31 @@ SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
     return 0;
 }
 
+/* `each`: ctx->each is set (a constant in each caller, so the plain exec
+ * path carries none of the iteration's bookkeeping). */
 static inline int exec_common(dbconn_session *s, const char *sql,
                               const dbconn_value *params, size_t nparams,
-                              const run_ctx *ctx, const char *what) {
+                              const run_ctx *ctx, const char *what,
+                              bool each) {
     int rc;
     /* The common case -- an open session with no async state, inside its
      * transaction, valid arguments -- passes every check of exec_ready at
      * the cost of these loads; anything else takes the full path. */
     if (!(s && s->db && !s->async && s->tx == DBC_TX_ACTIVE && sql &&
-          (params || !nparams) && !atomic_load(&s->db->closing)) &&
+          (params || !nparams) && !iterating(s) && !dbc_in_callout() &&
+          !atomic_load(&s->db->closing)) &&
         (rc = exec_ready(s, sql, params, nparams, what)) != 0)
         return rc;
     bool check_tx = true;
+    /* A row iteration from here to its end (counted around run, so the
+     * statement's own end of transaction below is seen). */
+    if (each)
+        atomic_fetch_add_explicit(&s->iterating, 1, memory_order_relaxed);
     rc = run(s, sql, params, nparams, ctx, &check_tx);
+    if (each)
+        atomic_fetch_sub_explicit(&s->iterating, 1, memory_order_relaxed);
+    if (each && rc == DBCONN_EABORTED)
+        return rc; /* a row callback's failure: already recorded */
     if (rc)
         return abort_with(s, rc);
     if (check_tx)
@@ -466,7 +538,7 @@ int dbconn_exec(dbconn_session *s, const char *sql, const dbconn_value *params,
     if (out)
         *out = NULL;
     run_ctx ctx = {.out = out};
-    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec");
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec", false);
 }
 
 int dbconn_exec_first(dbconn_session *s, const char *sql,
@@ -475,7 +547,28 @@ int dbconn_exec_first(dbconn_session *s, const char *sql,
     if (out)
         *out = NULL;
     run_ctx ctx = {.out = out, .first = true};
-    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_first");
+    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_first",
+                       false);
+}
+
+/* The end of an iteration: what the row callback closed is closed now
+ * (the session freed, the dbconn's close finished) and DBCONN_ECLOSED says
+ * so; otherwise the iteration's own result. */
+static int end_each(dbconn_session *s, dbconn *db, int rc) {
+    bool closed = atomic_load(&s->close_pending) && !iterating(s);
+    const char *what = "session";
+    if (closed)
+        dbc_session_free(s);
+    if (dbc_engine_iteration_end(db)) { /* s may be gone with db now */
+        what = closed ? "session and its dbconn" : "dbconn";
+        closed = true;
+    }
+    if (!closed)
+        return rc;
+    return dbc_fail(DBCONN_ECLOSED,
+                    "dbconn_exec_each: the %s closed by the row callback %s "
+                    "closed now that the iteration returned",
+                    what, strcmp(what, "session") == 0 ? "is" : "are");
 }
 
 int dbconn_exec_each(dbconn_session *s, const char *sql,
@@ -485,7 +578,41 @@ int dbconn_exec_each(dbconn_session *s, const char *sql,
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_each: cb is NULL"));
     run_ctx ctx = {.each = cb, .each_data = data};
-    return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_each");
+    dbconn *db = s && !dbc_in_callout() && !atomic_load(&s->close_pending)
+                     ? s->db
+                     : NULL;
+    if (!db) /* no iteration will start: exec_common says why */
+        return exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_each",
+                           true);
+    dbc_engine_iteration_begin(db);
+    int rc = exec_common(s, sql, params, nparams, &ctx, "dbconn_exec_each",
+                         true);
+    return end_each(s, db, rc);
+}
+
+/* The session owns its transaction: a script's COMMIT would commit the
+ * session's earlier work behind its back and run the rest in autocommit
+ * (a later rollback then loses nothing).  So transaction control anywhere
+ * in the script is refused before any of it runs. */
+static int check_script(dbconn_session *s, const char *sql) {
+    dbc_sql_stmt st = {0};
+    while (dbc_sql_next_stmt(sql, &st)) {
+        if (dbc_sql_verb(st.start) != DBC_VERB_TXN)
+            continue;
+        char head[64], shown[256];
+        size_t n = st.len < sizeof head - 1 ? st.len : sizeof head - 1;
+        memcpy(head, st.start, n);
+        head[n] = '\0';
+        return dbc_session_fail(
+            s, dbc_fail(DBCONN_EINVAL,
+                        "dbconn_exec_script: statement %zu of the script is "
+                        "transaction control (\"%s\"); the session manages "
+                        "its transaction: use dbconn_commit, dbconn_rollback "
+                        "or the dbconn_savepoint calls instead.  Nothing of "
+                        "the script was run",
+                        st.index, dbc_show(head, shown, sizeof shown)));
+    }
+    return 0;
 }
 
 int dbconn_exec_script(dbconn_session *s, const char *sql) {
@@ -495,6 +622,8 @@ int dbconn_exec_script(dbconn_session *s, const char *sql) {
     if (!sql)
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL, "dbconn_exec_script: sql is NULL"));
+    if ((rc = check_script(s, sql)) != 0)
+        return rc;
     if (s->tx == DBC_TX_ABORTED)
         return dbc_session_aborted_error(s, "dbconn_exec_script");
     if ((rc = ensure_tx(s, 0, NULL)) != 0)
@@ -517,6 +646,8 @@ int dbconn_begin(dbconn_session *s, int mode) {
     int rc = dbc_session_check(s, "dbconn_begin");
     if (rc)
         return rc;
+    if (iterating(s))
+        return refuse_in_iteration(s, "dbconn_begin", "begin a transaction");
     if (mode < DBCONN_BEGIN_DEFAULT || mode > DBCONN_BEGIN_EXCLUSIVE)
         return dbc_session_fail(
             s, dbc_fail(DBCONN_EINVAL, "dbconn_begin: unknown mode %d", mode));
@@ -553,6 +684,8 @@ int dbconn_commit(dbconn_session *s) {
     int rc = dbc_session_check(s, "dbconn_commit");
     if (rc)
         return rc;
+    if (iterating(s))
+        return refuse_in_iteration(s, "dbconn_commit", "commit");
     if (s->tx == DBC_TX_IDLE)
         return 0;
     if (s->tx == DBC_TX_ABORTED)
@@ -578,6 +711,8 @@ int dbconn_rollback(dbconn_session *s) {
     int rc = dbc_session_check(s, "dbconn_rollback");
     if (rc)
         return rc;
+    if (iterating(s))
+        return refuse_in_iteration(s, "dbconn_rollback", "roll back");
     if (s->tx == DBC_TX_IDLE)
         return 0;
     if (!s->pc) { /* aborted before a transaction began (async pipeline) */
@@ -621,6 +756,10 @@ int dbc_session_detach(dbconn_session *s) {
 void dbc_session_free(dbconn_session *s) {
     if (!s)
         return;
+    if (iterating(s)) { /* its own row callback closed it: see end_each */
+        atomic_store(&s->close_pending, true);
+        return;
+    }
     if (s->db && s->async && dbc_async_session_close(s))
         return; /* the async layer frees it when its running work ends */
     dbc_session_detach(s);
@@ -631,6 +770,10 @@ void dbc_session_free(dbconn_session *s) {
 void dbconn_session_close(dbconn_session *s) {
     if (!s)
         return;
+    if (dbc_in_callout()) {
+        (void)dbc_callout_refuse("dbconn_session_close");
+        return;
+    }
     if (s->scoped && s->db) {
         dbconn_scoped_remove_key(s->db, s->scope_key);
         return;

@@ -2,6 +2,7 @@
 #ifndef DBCONN_SESSION_H
 #define DBCONN_SESSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "dbconn.h"
@@ -32,6 +33,13 @@ struct dbconn_session {
     char *msgs;         /* owned: both messages' buffers (DBC_ERRMSG_MAX
                            each), made at the first failure, so a session
                            that never fails stays small */
+    /* dbconn_exec_each calls running on s (they nest): the connection and
+     * a statement are in use, so nothing may end the transaction or give
+     * the connection back until the outermost one returns.  Atomic: a
+     * close from another thread reads it. */
+    atomic_int iterating;
+    atomic_bool close_pending; /* closed while iterating: freed when the
+                                  outermost iteration returns */
     dbconn_session *prev, *next;     /* db's list of live sessions */
     struct dbc_async_session *async; /* lazily made by the async layer */
 };

@@ -1,11 +1,16 @@
 /* Allocator hooks (dbconn_set_allocator) and the helpers every module uses. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/alloc.h"
 #include "dbconn.h"
+#include "util/alloc.h"
+#include "util/callout.h"
 
 static dbconn_allocator hooks = {malloc, calloc, realloc, free};
+/* The user's hooks are in force: each call is a callout (callout.h).  The C
+ * library's functions are called directly. */
+static bool custom;
 
 void dbconn_set_allocator(const dbconn_allocator *a, dbconn_allocator *prev) {
     if (prev)
@@ -14,21 +19,47 @@ void dbconn_set_allocator(const dbconn_allocator *a, dbconn_allocator *prev) {
         hooks = *a;
     else
         hooks = (dbconn_allocator){malloc, calloc, realloc, free};
+    custom = hooks.malloc_fn != malloc || hooks.calloc_fn != calloc ||
+             hooks.realloc_fn != realloc || hooks.free_fn != free;
 }
 
-void *dbc_malloc(size_t size) { return hooks.malloc_fn(size ? size : 1); }
+void *dbc_malloc(size_t size) {
+    if (!custom)
+        return malloc(size ? size : 1);
+    unsigned char prev = dbc_callout_enter(DBC_CALLOUT_ALLOC);
+    void *p = hooks.malloc_fn(size ? size : 1);
+    dbc_callout_leave(prev);
+    return p;
+}
 
 void *dbc_calloc(size_t count, size_t size) {
-    return hooks.calloc_fn(count ? count : 1, size ? size : 1);
+    if (!custom)
+        return calloc(count ? count : 1, size ? size : 1);
+    unsigned char prev = dbc_callout_enter(DBC_CALLOUT_ALLOC);
+    void *p = hooks.calloc_fn(count ? count : 1, size ? size : 1);
+    dbc_callout_leave(prev);
+    return p;
 }
 
 void *dbc_realloc(void *ptr, size_t size) {
-    return hooks.realloc_fn(ptr, size ? size : 1);
+    if (!custom)
+        return realloc(ptr, size ? size : 1);
+    unsigned char prev = dbc_callout_enter(DBC_CALLOUT_ALLOC);
+    void *p = hooks.realloc_fn(ptr, size ? size : 1);
+    dbc_callout_leave(prev);
+    return p;
 }
 
 void dbc_free(void *ptr) {
-    if (ptr)
-        hooks.free_fn(ptr);
+    if (!ptr)
+        return;
+    if (!custom) {
+        free(ptr);
+        return;
+    }
+    unsigned char prev = dbc_callout_enter(DBC_CALLOUT_ALLOC);
+    hooks.free_fn(ptr);
+    dbc_callout_leave(prev);
 }
 
 dbc_free_fn dbc_current_free(void) { return hooks.free_fn; }
