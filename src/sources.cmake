@@ -8,16 +8,21 @@ set(DBCONN_SOURCES
   src/util/callout.c
   src/util/buf.c
   src/util/hashmap.c
-  src/util/show.c
+  src/util/text.c
+  src/util/version.c
   src/util/sqlverb.c
   # url: the SQLAlchemy URL grammar
   src/url/url.c
   src/url/url_render.c
   # driver: the function table and one folder per engine
-  src/driver/driver.c
-  src/driver/sqlite/sqlite_driver.c
+  src/driver/sqlite/sqlite_conn.c
   src/driver/sqlite/sqlite_plan.c
+  src/driver/sqlite/sqlite_stmt.c
   src/driver/sqlite/sqlite_target.c
+  src/driver/sqlite/sqlite_driver.c
+  src/driver/registry.c
+  # result: buffered rows as a driver reads them
+  src/result/result.c
   # engine: options, pool, write gate, statement cache, log and echo
   src/engine/options.c
   src/engine/log.c
@@ -26,8 +31,7 @@ set(DBCONN_SOURCES
   src/engine/stmtcache.c
   src/engine/pool.c
   src/engine/engine.c
-  # session: the unit of work and its results
-  src/session/result.c
+  # session: the unit of work
   src/session/session.c
   src/session/savepoint.c
   # scope: current task and the scoped session registry

@@ -8,7 +8,7 @@
 #include "util/alloc.h"
 #include "model/base.h"
 #include "model/ddl.h"
-#include "driver/driver.h"
+#include "driver/sqlite/sqlite_driver.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof *(a))
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "session/session.h"
-#include "driver/sqlite/sqlite_int.h"
+#include "driver/sqlite/sqlite_plan.h"
 #include "testutil.h"
 
 static sqlite3 *raw_db(void) {
@@ -26,7 +26,7 @@ static sqlite3 *raw_db(void) {
 static bool one_row(sqlite3 *db, const char *sql) {
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    bool one = dbc_sqlite_one_row(st);
+    bool one = dbc_sqlite_proves_one_row(st);
     sqlite3_finalize(st);
     return one;
 }
@@ -139,7 +139,7 @@ static void test_schema_change_asks_again(void **state) {
     assert_int_equal(rows_for(s, "a"), 1); /* prepared */
     assert_int_equal(rows_for(s, "b"), 1); /* reused: asked */
     assert_int_equal(rows_for(s, "zz"), 0);
-    dbc_centry *e = s->pc->cache.head;
+    dbc_centry *e = dbc_stmtcache_newest(&s->pc->cache);
     assert_non_null(e);
     assert_string_equal(e->sql, BY_KEY);
     assert_int_equal(e->plan, DBC_PLAN_ONE_ROW);
@@ -148,7 +148,7 @@ static void test_schema_change_asks_again(void **state) {
                                 "INSERT INTO kv VALUES ('a', 3), ('a', 4);"));
     assert_int_equal(rows_for(s, "a"), 3);
     assert_int_equal(rows_for(s, "a"), 3); /* asked again: a scan now */
-    e = s->pc->cache.head;
+    e = dbc_stmtcache_newest(&s->pc->cache);
     assert_string_equal(e->sql, BY_KEY);
     assert_int_equal(e->plan, DBC_PLAN_ROWS);
     close_with(db, s);
@@ -166,7 +166,7 @@ static int count_row(void *data, const dbconn_result *r) {
 
 /* VM instructions the cached statement of `sql` ran since last asked. */
 static int vm_steps(dbconn_session *s, const char *sql) {
-    dbc_centry *e = s->pc->cache.head;
+    dbc_centry *e = dbc_stmtcache_newest(&s->pc->cache);
     assert_string_equal(e->sql, sql);
     return sqlite3_stmt_status((sqlite3_stmt *)(void *)e->stmt,
                                SQLITE_STMTSTATUS_VM_STEP, 1);
@@ -187,13 +187,13 @@ static void test_lookup_stops_at_its_row(void **state) {
         tu_ok(dbconn_exec(s, BY_ID, DBCONN_PARAMS(DBCONN_INT(1)), &r));
         dbconn_result_free(r);
     }
-    assert_int_equal(s->pc->cache.head->plan, DBC_PLAN_ONE_ROW);
+    assert_int_equal(dbc_stmtcache_newest(&s->pc->cache)->plan, DBC_PLAN_ONE_ROW);
     (void)vm_steps(s, BY_ID);
     tu_ok(dbconn_exec(s, BY_ID, DBCONN_PARAMS(DBCONN_INT(1)), &r));
     assert_string_equal(dbconn_result_text(r, 0, 0), "one");
     dbconn_result_free(r);
     int stopped = vm_steps(s, BY_ID);
-    s->pc->cache.head->plan = DBC_PLAN_ROWS; /* as if unproven */
+    dbc_stmtcache_newest(&s->pc->cache)->plan = DBC_PLAN_ROWS; /* as if unproven */
     tu_ok(dbconn_exec(s, BY_ID, DBCONN_PARAMS(DBCONN_INT(1)), &r));
     assert_int_equal(dbconn_result_nrows(r), 1);
     dbconn_result_free(r);
@@ -225,7 +225,7 @@ static void test_recompiled_every_run_stops_asking(void **state) {
         assert_string_equal(dbconn_result_text(r, 0, 0), i % 2 ? "two" : "one");
         dbconn_result_free(r);
     }
-    dbc_centry *e = s->pc->cache.head;
+    dbc_centry *e = dbc_stmtcache_newest(&s->pc->cache);
     assert_string_equal(e->sql, LIKE);
     assert_int_equal(e->plan_asks, DBC_PLAN_ASKS);
     assert_int_equal(e->plan, DBC_PLAN_ROWS);

@@ -307,13 +307,10 @@ static void test_resolve_defaults(void **state) {
     assert_int_equal(cfg.begin_mode, DBCONN_BEGIN_DEFERRED);
     assert_int_equal(cfg.execution_policy, DBCONN_EXEC_THREADPOOL);
     assert_null(cfg.loop);
-    /* The default scopefunc is the current task. */
-    assert_non_null(cfg.scopefunc);
-    assert_ptr_equal(cfg.scopefunc(NULL), dbconn_current_task());
-    int task;
-    void *prev = dbconn_task_enter(&task);
-    assert_ptr_equal(cfg.scopefunc(cfg.scope_data), &task);
-    dbconn_task_leave(prev);
+    /* No scopefunc: the registry keys sessions by the current task (the
+     * scope layer's default; test_scope's test_tasks_get_their_own_sessions
+     * and friends prove it). */
+    assert_null(cfg.scopefunc);
 
     /* A zeroed struct is the same as NULL. */
     dbconn_options o;

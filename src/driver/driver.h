@@ -4,7 +4,7 @@
 #define DBCONN_DRIVER_H
 
 #include "dbconn.h"
-#include "engine/options.h"
+#include "driver/config.h"
 
 typedef struct dbc_target dbc_target; /* where connect() goes: path, flags */
 typedef struct dbc_conn dbc_conn;     /* one native connection */
@@ -140,11 +140,5 @@ typedef struct dbc_driver {
     int (*row)(dbc_stmt *s, size_t n, dbc_colval *out, dbc_arena *a,
                size_t *need);
 } dbc_driver;
-
-/* The driver for a URL's dialect and +driver suffix, or DBCONN_ENODRIVER
- * (message lists the drivers of this build). */
-int dbc_driver_find(const dbconn_url *url, const dbc_driver **out);
-
-extern const dbc_driver dbc_driver_sqlite;
 
 #endif

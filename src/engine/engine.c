@@ -7,12 +7,17 @@
 #include "model/base.h"
 #include "async/async.h"
 #include "engine/engine.h"
+#include "driver/registry.h"
+#include "result/result.h"
 #include "session/session.h"
 #include "url/url.h"
 
 static void destroy(dbconn *db) {
     dbc_scope_free(db->scope);
-    dbc_pool_free(db->pool);
+    if (db->pool) {
+        dbc_pool_free(db->pool);
+        dbc_result_spare_release();
+    }
     if (db->target)
         db->drv->target_close(db->target);
     dbc_gate_destroy(&db->gate);
@@ -46,8 +51,10 @@ static int open_parts(dbconn *db, const dbconn_options *opts) {
     dbc_free(rest);
     if (rc)
         return rc;
-    if ((rc = dbc_pool_new(&db->pool, db->drv, db->target, &db->cfg)) ||
-        (rc = dbc_scope_new(&db->scope, db)))
+    if ((rc = dbc_pool_new(&db->pool, db->drv, db->target, &db->cfg)))
+        return rc;
+    dbc_result_spare_hold(); /* results are kept for reuse while it lives */
+    if ((rc = dbc_scope_new(&db->scope, db)))
         return rc;
     return probe(db);
 }

@@ -64,7 +64,7 @@
 
 int dbc_gate_init(dbc_gate *g) {
     g->owner = NULL;
-    g->waiters = (dbc_waitq){0};
+    dbc_waitq_init(&g->waiters);
     g->waits = 0;
     g->polls = 0;
     g->wakeups = 0;
@@ -120,9 +120,9 @@ static bool first_due(const dbc_gate *g, uint64_t now) {
 static bool may_take(dbc_gate *g) {
     if (g->owner)
         return false;
-    if (!g->waiters.head)
+    if (!dbc_waitq_head(&g->waiters))
         return true;
-    return as_sync(g->waiters.head) && !first_due(g, uv_hrtime());
+    return as_sync(dbc_waitq_head(&g->waiters)) && !first_due(g, uv_hrtime());
 }
 
 /* Lock held: the owner or the line changed (see dbc_gate.changes). */
@@ -134,7 +134,7 @@ static void changed(dbc_gate *g) {
 }
 
 static void join_line(dbc_gate *g, dbc_waiter *w) {
-    if (!g->waiters.head)
+    if (!dbc_waitq_head(&g->waiters))
         g->first_since = uv_hrtime();
     dbc_waitq_push(&g->waiters, w);
     changed(g);
@@ -144,13 +144,13 @@ static void join_line(dbc_gate *g, dbc_waiter *w) {
  * starts the overtaking clock and, if it sleeps (sync), is woken: to poll
  * or nap as the first, or to take a free gate. */
 static void leave_line(dbc_gate *g, dbc_waiter *w) {
-    bool was_first = g->waiters.head == w;
+    bool was_first = dbc_waitq_head(&g->waiters) == w;
     dbc_waitq_remove(&g->waiters, w);
     changed(g);
-    if (!was_first || !g->waiters.head)
+    if (!was_first || !dbc_waitq_head(&g->waiters))
         return;
     g->first_since = uv_hrtime();
-    sync_waiter *next = as_sync(g->waiters.head);
+    sync_waiter *next = as_sync(dbc_waitq_head(&g->waiters));
     if (next)
         wake(g, next);
 }
@@ -159,7 +159,7 @@ static void leave_line(dbc_gate *g, dbc_waiter *w) {
  * first waiter have it.  Returns a parked waiter to call ready() on once
  * the lock is released. */
 static dbc_waiter *pass_on(dbc_gate *g, uint64_t now) {
-    dbc_waiter *next = g->waiters.head;
+    dbc_waiter *next = dbc_waitq_head(&g->waiters);
     if (!next)
         return NULL;
     sync_waiter *sw = as_sync(next);
@@ -185,7 +185,7 @@ static dbc_waiter *pass_on(dbc_gate *g, uint64_t now) {
  * it is a sleeping sync writer) is woken to poll for the next release.  A
  * spurious wake-up costs a loop turn. */
 static void wake_poller(dbc_gate *g) {
-    sync_waiter *first = as_sync(g->waiters.head);
+    sync_waiter *first = as_sync(dbc_waitq_head(&g->waiters));
     if (first && !first->napping && !g->spinning && worth_polling(g))
         wake(g, first);
 }
@@ -223,12 +223,12 @@ static void poll_gate(dbc_gate *g,
  * someone else does. */
 static bool newcomer_done(const dbc_gate *g, const sync_waiter *sw) {
     (void)sw;
-    return !g->owner || g->waiters.head;
+    return !g->owner || dbc_waitq_head(&g->waiters);
 }
 
 /* The first waiter stops when the gate is free, or was handed to it. */
 static bool first_done(const dbc_gate *g, const sync_waiter *sw) {
-    return !g->owner || sw->granted || g->waiters.head != &sw->w;
+    return !g->owner || sw->granted || dbc_waitq_head(&g->waiters) != &sw->w;
 }
 
 /* How long the first waiter polls for the release from now (0: it does
@@ -262,7 +262,7 @@ static int wait_in_line(dbc_gate *g, sync_waiter *sw, uint64_t deadline,
                         int timeout_ms, dbc_waiter **handed) {
     bool polled = false; /* once per wake-up: then sleep */
     for (;;) {
-        bool first = g->waiters.head == &sw->w;
+        bool first = dbc_waitq_head(&g->waiters) == &sw->w;
         if (sw->granted) {
             take(g, sw->w.owner); /* already ours: wake the next poller */
             return 0;
@@ -306,7 +306,7 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
     /* One writer at a time may poll for a short while before it queues: a
      * commit is often over within SPIN_NS, and a thread that takes the gate
      * by itself needs no wake-up by the releaser. */
-    if (!may_take(g) && !g->waiters.head && !g->spinning && timeout_ms > 0 &&
+    if (!may_take(g) && !dbc_waitq_head(&g->waiters) && !g->spinning && timeout_ms > 0 &&
         worth_polling(g))
         poll_gate(g, newcomer_done, NULL, uv_hrtime() + SPIN_NS);
     if (may_take(g)) {
@@ -364,7 +364,7 @@ int dbc_gate_acquire_or_park(dbc_gate *g, const void *owner, dbc_waiter *w) {
 
 int dbc_gate_unpark(dbc_gate *g, dbc_waiter *w) {
     uv_mutex_lock(&g->lock);
-    int parked = w->queued;
+    int parked = dbc_waiter_queued(w);
     if (parked)
         leave_line(g, w);
     uv_mutex_unlock(&g->lock);

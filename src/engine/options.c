@@ -15,6 +15,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "engine/options.h"
+#include "util/text.h"
 
 #define VALUE_MAX 4096 /* longest value accepted by name, in bytes */
 
@@ -188,30 +189,17 @@ static const char *int_help(const optdef *d, char *out, size_t cap) {
 /* Value parsers                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Case-insensitive ASCII comparison where '_' and ' ' are the same. */
+/* Option words compare without ASCII case and with '_' and ' ' the same
+ * ("read_committed" is "READ COMMITTED").  Values are at most VALUE_MAX
+ * bytes (checked before), so a copy fits. */
 static bool same_word(const char *a, const char *b) {
-    for (;; a++, b++) {
-        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-        x = x == '_' ? ' ' : (x >= 'A' && x <= 'Z') ? (unsigned char)(x + 32) : x;
-        y = y == '_' ? ' ' : (y >= 'A' && y <= 'Z') ? (unsigned char)(y + 32) : y;
-        if (x != y)
-            return false;
-        if (!x)
-            return true;
-    }
-}
-
-/* 1 true, 0 false, -1 neither. */
-static int parse_bool(const char *v) {
-    static const char *const yes[] = {"true", "1", "yes", "on"};
-    static const char *const no[] = {"false", "0", "no", "off"};
-    for (size_t i = 0; i < 4; i++) {
-        if (same_word(v, yes[i]))
-            return 1;
-        if (same_word(v, no[i]))
-            return 0;
-    }
-    return -1;
+    char x[VALUE_MAX + 1];
+    size_t n = strlen(a);
+    if (n > VALUE_MAX || n != strlen(b))
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        x[i] = a[i] == '_' && b[i] == ' ' ? ' ' : a[i];
+    return dbc_ascii_ieq(x, b);
 }
 
 /* Decimal integer: optional '-', digits.  Saturates far outside any range
@@ -276,7 +264,7 @@ static int set_value(dbconn_options *o, const optdef *d, const char *key,
     int b;
     switch (d->kind) {
     case K_ECHO:
-        b = parse_bool(value);
+        b = dbc_parse_bool(value);
         if (b < 0 && (same_word(value, "debug") || strcmp(value, "2") == 0))
             b = 2;
         if (b < 0)
@@ -287,7 +275,7 @@ static int set_value(dbconn_options *o, const optdef *d, const char *key,
         return 0;
     case K_BOOL:
     case K_ONOFF:
-        b = parse_bool(value);
+        b = dbc_parse_bool(value);
         if (b < 0)
             return bad_value(origin, key, value,
                              "expected true/false, 1/0, yes/no or on/off (any "
@@ -455,11 +443,6 @@ static int pick(int v, int dflt, int none) {
     return v == 0 ? dflt : v == DBCONN_NONE ? none : v;
 }
 
-static void *default_scope(void *data) {
-    (void)data;
-    return dbconn_current_task();
-}
-
 static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->echo = pick(o->echo, 0, 0);
     cfg->log = o->log;
@@ -479,7 +462,7 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->begin_mode = pick(o->begin_mode, DBCONN_BEGIN_DEFERRED, 0);
     cfg->execution_policy = pick(o->execution_policy, DBCONN_EXEC_THREADPOOL, 0);
     cfg->loop = o->loop;
-    cfg->scopefunc = o->scopefunc ? o->scopefunc : default_scope;
+    cfg->scopefunc = o->scopefunc;
     cfg->scope_data = o->scope_data;
 }
 

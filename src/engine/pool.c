@@ -7,7 +7,6 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "engine/pool.h"
-#include "session/result.h"
 
 struct dbc_pool {
     const dbc_driver *drv;
@@ -21,7 +20,7 @@ struct dbc_pool {
 
     uv_mutex_t lock;
     dbc_pconn *idle;  /* LIFO: the warmest connection (and cache) first */
-    dbc_pconn *all;   /* every connection slot */
+    dbc_list all;     /* every connection slot (dbc_pconn.all) */
     int total;        /* slots, connected or about to be */
     int checked_out;
     dbc_waitq waiters;
@@ -39,6 +38,8 @@ int dbc_pool_new(dbc_pool **out, const dbc_driver *drv, dbc_target *t,
         dbc_free(p);
         return dbc_nomem();
     }
+    dbc_waitq_init(&p->waiters);
+    dbc_list_init(&p->all);
     p->drv = drv;
     p->target = t;
     p->pool_size = cfg->pool_size;
@@ -47,7 +48,6 @@ int dbc_pool_new(dbc_pool **out, const dbc_driver *drv, dbc_target *t,
     p->recycle_s = cfg->pool_recycle_s;
     p->pre_ping = cfg->pool_pre_ping;
     p->cache_size = (size_t)cfg->statement_cache_size;
-    dbc_result_spare_hold();
     *out = p;
     return 0;
 }
@@ -61,15 +61,11 @@ static void close_conn(dbc_pool *p, dbc_pconn *c) {
 void dbc_pool_free(dbc_pool *p) {
     if (!p)
         return;
-    dbc_pconn *c = p->all;
-    while (c) { /* every connection is checked in by now */
-        dbc_pconn *next = c->anext;
-        close_conn(p, c);
-        c = next;
-    }
+    dbc_list *n, *next;
+    DBC_LIST_FOREACH_SAFE(n, next, &p->all) /* all checked in by now */
+        close_conn(p, DBC_LIST_ENTRY(n, dbc_pconn, all));
     uv_mutex_destroy(&p->lock);
     dbc_free(p);
-    dbc_result_spare_release();
 }
 
 static bool at_limit(const dbc_pool *p) {
@@ -86,10 +82,7 @@ static dbc_pconn *new_slot(dbc_pool *p) {
     dbc_stmtcache_init(&c->cache, p->drv, p->cache_size);
     atomic_init(&c->cache_hits, 0);
     atomic_init(&c->cache_misses, 0);
-    c->anext = p->all;
-    if (p->all)
-        p->all->aprev = c;
-    p->all = c;
+    dbc_list_push_front(&p->all, &c->all);
     p->total++;
     return c;
 }
@@ -98,12 +91,7 @@ static void drop_slot(dbc_pool *p, dbc_pconn *c) {
     /* Checked in: nobody counts on c any more. */
     p->hits += atomic_load_explicit(&c->cache_hits, memory_order_relaxed);
     p->misses += atomic_load_explicit(&c->cache_misses, memory_order_relaxed);
-    if (c->aprev)
-        c->aprev->anext = c->anext;
-    else
-        p->all = c->anext;
-    if (c->anext)
-        c->anext->aprev = c->aprev;
+    dbc_list_remove(&c->all);
     p->total--;
 }
 
@@ -111,11 +99,11 @@ static void drop_slot(dbc_pool *p, dbc_pconn *c) {
  * 0, 1 when none can be had now (waiters go first), or DBCONN_ENOMEM. */
 static int take_locked(dbc_pool *p, dbc_pconn **out) {
     dbc_pconn *c = p->idle;
-    if (c && !p->waiters.head) {
+    if (c && !dbc_waitq_head(&p->waiters)) {
         p->idle = c->next;
         c->next = NULL;
         c->idle = false;
-    } else if (!at_limit(p) && !p->waiters.head) {
+    } else if (!at_limit(p) && !dbc_waitq_head(&p->waiters)) {
         if (!(c = new_slot(p)))
             return dbc_nomem();
     } else {
@@ -159,7 +147,7 @@ int dbc_pool_try(dbc_pool *p, dbc_pconn **out) {
 
 int dbc_pool_unpark(dbc_pool *p, dbc_waiter *w) {
     uv_mutex_lock(&p->lock);
-    int parked = w->queued;
+    int parked = dbc_waiter_queued(w);
     if (parked) {
         dbc_waitq_remove(&p->waiters, w);
         p->timeouts++;
@@ -188,7 +176,7 @@ static int wait_sync(dbc_pool *p, sync_waiter *sw) {
         if (now < deadline)
             uv_cond_timedwait(&sw->cond, &p->lock, deadline - now);
         if (!sw->granted && uv_hrtime() >= deadline) {
-            if (sw->w.queued) {
+            if (dbc_waiter_queued(&sw->w)) {
                 dbc_waitq_remove(&p->waiters, &sw->w);
                 p->timeouts++;
             }
@@ -293,9 +281,9 @@ static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet) {
     if (discard) {
         drop_slot(p, c);
         closing = c;
-        if (p->waiters.head && (handed = new_slot(p)) != NULL)
+        if (dbc_waitq_head(&p->waiters) && (handed = new_slot(p)) != NULL)
             w = dbc_waitq_pop(&p->waiters);
-    } else if (p->waiters.head) {
+    } else if (dbc_waitq_head(&p->waiters)) {
         w = dbc_waitq_pop(&p->waiters);
         handed = c;
     } else if (p->pool_size >= 0 && p->total > p->pool_size) {
@@ -327,9 +315,12 @@ static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet) {
 
 void dbc_pool_interrupt_all(dbc_pool *p) {
     uv_mutex_lock(&p->lock);
-    for (dbc_pconn *c = p->all; c; c = c->anext)
+    for (dbc_list *n = dbc_list_first(&p->all); n;
+         n = dbc_list_next(&p->all, n)) {
+        dbc_pconn *c = DBC_LIST_ENTRY(n, dbc_pconn, all);
         if (!c->idle && c->conn)
             p->drv->interrupt(c->conn);
+    }
     uv_mutex_unlock(&p->lock);
 }
 
@@ -345,7 +336,9 @@ void dbc_pool_stats(dbc_pool *p, dbconn_stats *st) {
     st->timeouts = p->timeouts;
     st->cache_hits = p->hits;
     st->cache_misses = p->misses;
-    for (dbc_pconn *c = p->all; c; c = c->anext) {
+    for (dbc_list *n = dbc_list_first(&p->all); n;
+         n = dbc_list_next(&p->all, n)) {
+        dbc_pconn *c = DBC_LIST_ENTRY(n, dbc_pconn, all);
         st->cache_hits +=
             atomic_load_explicit(&c->cache_hits, memory_order_relaxed);
         st->cache_misses +=

@@ -19,7 +19,7 @@ struct dbc_pconn {
     dbc_stmtcache cache;
     uint64_t created_ms;  /* uv_hrtime()/1e6 when connected */
     dbc_pconn *next;      /* idle list */
-    dbc_pconn *aprev, *anext; /* every connection of the pool */
+    dbc_list all;         /* every connection of the pool */
     bool idle;
     /* Statement-cache lookups, written only by the connection's holder
      * (dbc_pconn_count_cache), read by dbc_pool_stats. */

@@ -5,7 +5,7 @@
 #include <uv.h>
 
 #include "util/alloc.h"
-#include "session/result.h"
+#include "result/result.h"
 #include "util/sqlverb.h"
 #include "engine/stmtcache.h"
 
@@ -31,30 +31,9 @@ static double seconds(void) { return (double)uv_hrtime() / 1e9; }
 void dbc_stmtcache_init(dbc_stmtcache *c, const dbc_driver *drv,
                         size_t capacity) {
     memset(c, 0, sizeof *c);
+    dbc_list_init(&c->lru);
     c->drv = drv;
     c->capacity = capacity;
-}
-
-static void lru_unlink(dbc_stmtcache *c, dbc_centry *e) {
-    if (e->lprev)
-        e->lprev->lnext = e->lnext;
-    else
-        c->head = e->lnext;
-    if (e->lnext)
-        e->lnext->lprev = e->lprev;
-    else
-        c->tail = e->lprev;
-    e->lprev = e->lnext = NULL;
-}
-
-static void lru_push_front(dbc_stmtcache *c, dbc_centry *e) {
-    e->lnext = c->head;
-    e->lprev = NULL;
-    if (c->head)
-        c->head->lprev = e;
-    c->head = e;
-    if (!c->tail)
-        c->tail = e;
 }
 
 static dbc_centry **slot_of(dbc_stmtcache *c, const char *sql, size_t len,
@@ -72,7 +51,7 @@ static void remove_entry(dbc_stmtcache *c, dbc_centry *e) {
             c->recent[i].e = NULL, c->recent[i].ptr = NULL;
     dbc_centry **pp = slot_of(c, e->sql, e->len, e->hash);
     *pp = e->hnext;
-    lru_unlink(c, e);
+    dbc_list_remove(&e->lru);
     if (e->stmt)
         c->drv->finalize(e->stmt);
     dbc_colnames_free(e->colnames);
@@ -82,8 +61,9 @@ static void remove_entry(dbc_stmtcache *c, dbc_centry *e) {
 }
 
 void dbc_stmtcache_clear(dbc_stmtcache *c) {
-    while (c->head)
-        remove_entry(c, c->head);
+    dbc_list *n;
+    while ((n = dbc_list_first(&c->lru)) != NULL)
+        remove_entry(c, DBC_LIST_ENTRY(n, dbc_centry, lru));
     dbc_free(c->buckets);
     c->buckets = NULL;
     c->nbuckets = 0;
@@ -103,11 +83,12 @@ static dbc_centry *insert(dbc_stmtcache *c, const char *sql, size_t len,
         c->nbuckets = n;
     }
     /* Evict the least recently used statement that is not running. */
-    for (dbc_centry *e = c->tail; c->count >= c->capacity && e;) {
-        dbc_centry *prev = e->lprev;
+    for (dbc_list *n = dbc_list_last(&c->lru); c->count >= c->capacity && n;) {
+        dbc_list *prev = dbc_list_prev(&c->lru, n);
+        dbc_centry *e = DBC_LIST_ENTRY(n, dbc_centry, lru);
         if (e->stmt)
             remove_entry(c, e);
-        e = prev;
+        n = prev;
     }
     if (c->count >= c->capacity)
         return NULL;
@@ -126,14 +107,14 @@ static dbc_centry *insert(dbc_stmtcache *c, const char *sql, size_t len,
     dbc_centry **pp = slot_of(c, sql, len, h);
     e->hnext = *pp;
     *pp = e;
-    lru_push_front(c, e);
+    dbc_list_push_front(&c->lru, &e->lru);
     c->count++;
     return e;
 }
 
 void dbc_stmtcache_touch(dbc_stmtcache *c, dbc_centry *e) {
-    lru_unlink(c, e);
-    lru_push_front(c, e);
+    dbc_list_remove(&e->lru);
+    dbc_list_push_front(&c->lru, &e->lru);
 }
 
 int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
@@ -157,10 +138,8 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
         hit:
             *out = e->stmt;
             e->stmt = NULL;
-            if (e != c->head) {
-                lru_unlink(c, e);
-                lru_push_front(c, e);
-            }
+            if (c->lru.next != &e->lru)
+                dbc_stmtcache_touch(c, e);
             *hit = 1;
             *entry = e;
             if (age)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "driver/driver.h"
+#include "util/list.h"
 
 typedef struct dbc_centry dbc_centry;
 struct dbc_centry {
@@ -32,7 +33,7 @@ struct dbc_centry {
     bool writes;
     double created;       /* monotonic seconds, for echo's "cached since" */
     dbc_centry *hnext;    /* hash chain */
-    dbc_centry *lprev, *lnext; /* LRU list, most recent first */
+    dbc_list lru;         /* in the LRU list, most recent first */
 };
 
 #define DBC_PLAN_ASKS 2
@@ -43,7 +44,7 @@ typedef struct dbc_stmtcache {
     size_t count;
     dbc_centry **buckets;
     size_t nbuckets;
-    dbc_centry *head, *tail;
+    dbc_list lru;         /* dbc_centry.lru, most recently used first */
     /* Programs pass the same SQL pointer (a literal) again and again: a
      * small table keyed by the pointer skips hashing the text on a hit (the
      * text is still compared). */
@@ -68,6 +69,12 @@ void dbc_stmtcache_clear(dbc_stmtcache *c);
 int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
                       const char *sql, dbc_stmt **out, dbc_centry **entry,
                       int *hit, double *age);
+/* The most recently used entry, or NULL when the cache is empty. */
+static inline dbc_centry *dbc_stmtcache_newest(const dbc_stmtcache *c) {
+    dbc_list *n = dbc_list_first(&c->lru);
+    return n ? DBC_LIST_ENTRY(n, dbc_centry, lru) : NULL;
+}
+
 /* Moves e to the front of the LRU list. */
 void dbc_stmtcache_touch(dbc_stmtcache *c, dbc_centry *e);
 
@@ -89,7 +96,7 @@ static inline dbc_centry *dbc_stmtcache_take_recent(dbc_stmtcache *c,
         return NULL;
     *out = e->stmt;
     e->stmt = NULL;
-    if (e != c->head)
+    if (c->lru.next != &e->lru)
         dbc_stmtcache_touch(c, e);
     return e;
 }

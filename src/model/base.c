@@ -11,6 +11,7 @@
 #include "model/base.h"
 #include "engine/engine.h"
 #include "util/error.h"
+#include "util/text.h"
 #include "util/callout.h"
 
 struct dbconn_base {
@@ -141,7 +142,7 @@ static int check_index_names(const dbconn_base *b, const dbconn_model *m) {
                 dbc_model_index_name(o, &w, &other);
                 if (mine.oom || other.oom)
                     rc = dbc_nomem();
-                else if (dbc_name_eq(mine.data, other.data))
+                else if (dbc_ascii_ieq(mine.data, other.data))
                     rc = dbc_fail(DBCONN_EINVAL,
                                   "model \"%s\": index \"%s\" is already "
                                   "declared by model \"%s\"",
@@ -163,7 +164,7 @@ static int add_locked(dbconn_base *b, const dbconn_model *m) {
             return dbc_fail(DBCONN_EINVAL,
                             "model \"%s\" was already added to this base",
                             m->table);
-        if (dbc_name_eq(b->models[i]->table, m->table))
+        if (dbc_ascii_ieq(b->models[i]->table, m->table))
             return dbc_fail(DBCONN_EINVAL,
                             "duplicate table name \"%s\": this base already "
                             "has a model for table \"%s\"",

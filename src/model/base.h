@@ -37,11 +37,6 @@ int dbc_base_bind(dbconn_base *b, dbconn *db);
     (DBCONN_PRIMARY_KEY | DBCONN_NOT_NULL | DBCONN_UNIQUE |                     \
      DBCONN_AUTOINCREMENT | DBCONN_INDEXED)
 
-/* Identifier equality as SQLite sees it: ASCII letters compare without case,
- * every other byte exactly.  `b` has length blen (not NUL-terminated). */
-bool dbc_name_eqn(const char *a, const char *b, size_t blen);
-bool dbc_name_eq(const char *a, const char *b);
-
 /* A parsed `references` string: "table(column)" or "table".  Pointers into
  * the string; col is NULL when no column was given. */
 typedef struct dbc_ref {

@@ -11,6 +11,7 @@
 #include "model/base.h"
 #include "model/ddl.h"
 #include "util/error.h"
+#include "util/text.h"
 
 void dbc_quote_ident(dbc_buf *b, const char *name) {
     dbc_buf_putc(b, '"');
@@ -69,7 +70,7 @@ static int resolve_one(const plan *p, size_t self, const dbconn_column *c,
                         "malformed", t, c->name, c->references);
     size_t target = SIZE_MAX;
     for (size_t i = 0; i < p->n && target == SIZE_MAX; i++)
-        if (dbc_name_eqn(p->nodes[i].m->table, r.table, r.table_len))
+        if (dbc_ascii_ieqn(p->nodes[i].m->table, r.table, r.table_len))
             target = i;
     if (target == SIZE_MAX)
         return dbc_fail(DBCONN_EINVAL,

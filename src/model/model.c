@@ -7,24 +7,7 @@
 
 #include "model/base.h"
 #include "util/error.h"
-
-static char lower(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return (char)(c - 'A' + 'a');
-    return c;
-}
-
-bool dbc_name_eqn(const char *a, const char *b, size_t blen) {
-    for (size_t i = 0; i < blen; i++) {
-        if (a[i] == '\0' || lower(a[i]) != lower(b[i]))
-            return false;
-    }
-    return a[blen] == '\0';
-}
-
-bool dbc_name_eq(const char *a, const char *b) {
-    return dbc_name_eqn(a, b, strlen(b));
-}
+#include "util/text.h"
 
 int dbc_ref_parse(const char *ref, dbc_ref *out) {
     *out = (dbc_ref){0};
@@ -107,7 +90,7 @@ void dbc_model_index_name(const dbconn_model *m, const dbc_index_view *v,
 const dbconn_column *dbc_model_column(const dbconn_model *m, const char *name,
                                       size_t len) {
     for (size_t i = 0; i < m->ncolumns; i++)
-        if (m->columns[i].name && dbc_name_eqn(m->columns[i].name, name, len))
+        if (m->columns[i].name && dbc_ascii_ieqn(m->columns[i].name, name, len))
             return &m->columns[i];
     return NULL;
 }
@@ -186,7 +169,7 @@ static int validate_column(const dbconn_model *m, size_t i) {
                         "on_delete/on_update action (expected DBCONN_FK_*)",
                         t, n);
     for (size_t j = 0; j < i; j++)
-        if (m->columns[j].name && dbc_name_eq(m->columns[j].name, n))
+        if (m->columns[j].name && dbc_ascii_ieq(m->columns[j].name, n))
             return dbc_fail(DBCONN_EINVAL,
                             "model \"%s\": duplicate column name \"%s\"", t, n);
     return 0;
@@ -213,7 +196,7 @@ static int validate_index(const dbconn_model *m, size_t i) {
                             "model \"%s\": index %zu names unknown column "
                             "\"%s\"", t, i, cn ? cn : "(null)");
         for (size_t j = 0; j < k; j++)
-            if (dbc_name_eq(ix->columns[j], cn))
+            if (dbc_ascii_ieq(ix->columns[j], cn))
                 return dbc_fail(DBCONN_EINVAL,
                                 "model \"%s\": index %zu lists column \"%s\" "
                                 "twice", t, i, cn);
@@ -239,7 +222,7 @@ static int validate_index_names(const dbconn_model *m) {
             dbc_model_index_name(m, &vj, &b);
             if (a.oom || b.oom)
                 rc = dbc_nomem();
-            else if (dbc_name_eq(a.data, b.data))
+            else if (dbc_ascii_ieq(a.data, b.data))
                 rc = dbc_fail(DBCONN_EINVAL,
                               "model \"%s\": two indexes are named \"%s\"",
                               m->table, a.data);

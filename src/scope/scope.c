@@ -113,9 +113,13 @@ static void free_entry(dbconn_session *s, dbc_tlink *link) {
 /* ---- the current key ---------------------------------------------------- */
 
 static int current_key(const dbconn *db, const char *fn, void **key) {
-    unsigned char prev = dbc_callout_enter(DBC_CALLOUT_SCOPEFUNC);
-    *key = db->cfg.scopefunc(db->cfg.scope_data);
-    dbc_callout_leave(prev);
+    if (db->cfg.scopefunc) {
+        unsigned char prev = dbc_callout_enter(DBC_CALLOUT_SCOPEFUNC);
+        *key = db->cfg.scopefunc(db->cfg.scope_data);
+        dbc_callout_leave(prev);
+    } else {
+        *key = dbconn_current_task();
+    }
     if (!*key)
         return dbc_fail(DBCONN_EINVAL,
                         "%s: the scopefunc returned NULL; a scope key must be "

@@ -6,6 +6,7 @@
 
 #include "engine/engine.h"
 #include "session/session.h"
+#include "util/text.h"
 
 static int valid_name(const char *name) {
     if (!name || !*name || strlen(name) > 64)

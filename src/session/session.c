@@ -5,11 +5,12 @@
 #include "util/alloc.h"
 #include "engine/echo.h"
 #include "engine/engine.h"
-#include "session/result.h"
+#include "result/result.h"
 #include "session/session.h"
 #include "util/callout.h"
 #include "util/sqlverb.h"
 #include "async/async.h"
+#include "util/text.h"
 
 /* The buffers of s's messages, made at its first failure; NULL without
  * memory (the messages then say so). */

@@ -77,12 +77,3 @@ int dbconn_db_errcode(const dbconn *db) {
     (void)db;
     return last_native;
 }
-
-unsigned dbconn_version(void) { return DBCONN_VERSION_HEX; }
-
-const char *dbconn_version_string(void) {
-#define DBC_STR2(x) #x
-#define DBC_STR(x) DBC_STR2(x)
-    return DBC_STR(DBCONN_VERSION_MAJOR) "." DBC_STR(
-        DBCONN_VERSION_MINOR) "." DBC_STR(DBCONN_VERSION_PATCH);
-}

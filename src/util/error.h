@@ -21,10 +21,6 @@ int dbc_fail_native(int code, int native, const char *fmt, ...)
     DBC_PRINTF(3, 4);
 /* ENOMEM with a fixed message (allocates nothing). */
 int dbc_nomem(void);
-/* A user string made safe to quote in a message: at most 48 bytes shown,
- * control characters, quotes, backslashes and non-ASCII bytes as \xNN;
- * written to out (cap >= 16), which is returned.  NULL shows as (null). */
-const char *dbc_show(const char *s, char *out, size_t cap);
 /* The failure recorders return their `code` argument; these wrappers let
  * static analysers see that (so `return dbc_fail(...)` is known to be an
  * error path).  error.c defines the functions as (dbc_fail) etc. */

@@ -1,4 +1,6 @@
-/* Private to the SQLite driver (driver_sqlite.c, sqlite_target.c). */
+/* The SQLite driver's private types: what sqlite_conn.c, sqlite_stmt.c and
+ * sqlite_target.c share.  Nothing outside src/driver/sqlite/ includes it
+ * (the tests aside). */
 #ifndef DBCONN_SQLITE_INT_H
 #define DBCONN_SQLITE_INT_H
 
@@ -36,20 +38,5 @@ struct dbc_conn {
     sqlite3_stmt *ctl[DBC_CTL_COUNT]; /* BEGIN / COMMIT / ROLLBACK, prepared
                                           at first use */
 };
-
-int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
-                           const dbc_config *cfg, const dbc_qparam *q,
-                           size_t nq);
-void dbc_sqlite_target_close(dbc_target *t);
-/* Maps a SQLite result code (with db's message) onto a DBCONN_E* code and
- * records the failure; `sql` (may be NULL) is named in the message. */
-int dbc_sqlite_fail(sqlite3 *db, int rc, const char *sql);
-/* See dbc_driver.one_row (sqlite_plan.c). */
-bool dbc_sqlite_one_row(sqlite3_stmt *st);
-/* Opens t's database (the SQLite handle only, no settings): 0 or a
- * failure naming the file; *out is NULL on failure. */
-int dbc_sqlite_open(dbc_target *t, sqlite3 **out);
-/* Applies the per-connection settings (busy handler, pragmas). */
-int dbc_sqlite_setup(dbc_target *t, sqlite3 *db);
 
 #endif

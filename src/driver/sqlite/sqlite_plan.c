@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
-#include "driver/sqlite/sqlite_int.h"
+#include "driver/sqlite/sqlite_plan.h"
 #include "util/sqlverb.h"
 
 typedef struct opcode_info {
@@ -142,7 +142,7 @@ static bool straight_line(const op *ops, int n) {
     return results == 1 && ops[0].p2 > 0 && ops[0].p2 < n;
 }
 
-bool dbc_sqlite_one_row(sqlite3_stmt *st) {
+bool dbc_sqlite_proves_one_row(sqlite3_stmt *st) {
     const char *sql = sqlite3_sql(st);
     /* Only queries are compiled twice: some PRAGMAs act while they compile. */
     dbc_verb verb = dbc_sql_verb(sql);

@@ -2,12 +2,13 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "driver/sqlite/sqlite_int.h"
+#include "driver/sqlite/sqlite_conn.h"
+#include "driver/sqlite/sqlite_target.h"
+#include "util/text.h"
 #include "url/url.h"
 
 /* URI parameters SQLite itself understands; passed through when given. */
@@ -22,15 +23,10 @@ static bool is_uri_param(const char *key) {
 }
 
 static bool parse_bool(const char *v, bool *out) {
-    static const char *const yes[] = {"1", "true", "yes", "on"};
-    static const char *const no[] = {"0", "false", "no", "off"};
-    for (int i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return *out = true, true;
-        if (strcasecmp(v, no[i]) == 0)
-            return *out = false, true;
-    }
-    return false;
+    int b = dbc_parse_bool(v);
+    if (b >= 0)
+        *out = b == 1;
+    return b >= 0;
 }
 
 static bool one_of(const char *v, const char *const *set) {

@@ -2,7 +2,8 @@
 #include <string.h>
 
 #include "util/buf.h"
-#include "driver/driver.h"
+#include "driver/registry.h"
+#include "driver/sqlite/sqlite_driver.h"
 
 static const dbc_driver *const drivers[] = {&dbc_driver_sqlite};
 #define NDRIVERS (sizeof drivers / sizeof *drivers)

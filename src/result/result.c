@@ -10,7 +10,7 @@
 
 #include "util/alloc.h"
 #include "util/error.h"
-#include "session/result.h"
+#include "result/result.h"
 
 /* A cell is a column value as the driver's row() writes it (u.o for text
  * and blob). */

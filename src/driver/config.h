@@ -1,0 +1,42 @@
+/* What an engine is configured with, as the driver receives it: the
+ * options resolved by the engine layer (engine/options.c) and the URL
+ * query pairs that are the driver's to judge. */
+#ifndef DBCONN_CONFIG_H
+#define DBCONN_CONFIG_H
+
+#include <stdbool.h>
+
+#include "dbconn.h"
+
+/* The effective configuration: every default applied, every DBCONN_NONE
+ * turned into its meaning.  Strings point to static canonical spellings. */
+typedef struct dbc_config {
+    int echo;                  /* 0, 1, 2 */
+    dbconn_log_fn log;         /* NULL = stderr sink */
+    void *log_data;
+    bool hide_parameters;
+    int pool_size;             /* >= 0; -1 = no limit */
+    int max_overflow;          /* >= 0; -1 = unlimited */
+    int pool_timeout_ms;       /* >= 0 (0 = do not wait) */
+    int pool_recycle_s;        /* >= 0 (0 = never) */
+    bool pool_pre_ping;
+    int busy_timeout_ms;       /* >= 0 */
+    const char *journal_mode;  /* NULL = driver default; else lower-case */
+    const char *synchronous;   /* NULL = driver default; else lower-case */
+    const char *isolation_level; /* NULL = driver default; upper-case */
+    int statement_cache_size;  /* >= 0 (0 = no cache) */
+    bool foreign_keys;
+    int begin_mode;            /* DBCONN_BEGIN_DEFERRED/IMMEDIATE/EXCLUSIVE */
+    int execution_policy;      /* DBCONN_EXEC_THREADPOOL / INLINE */
+    uv_loop_t *loop;           /* NULL = uv_default_loop() when first needed */
+    dbconn_scopefunc scopefunc; /* NULL = the current task (scope layer) */
+    void *scope_data;
+} dbc_config;
+
+/* A URL query pair that is not an engine option: the driver's to judge. */
+typedef struct dbc_qparam {
+    const char *key;   /* borrowed from the URL */
+    const char *value;
+} dbc_qparam;
+
+#endif
