@@ -37,16 +37,23 @@ set(DBCONN_SOURCES
   # scope: current task and the scoped session registry
   src/scope/task.c
   src/scope/scope.c
-  # async: libuv integration
-  src/async/async.c
-  src/async/async_ops.c
-  src/async/async_park.c
-  src/async/async_run.c
-  src/async/async_api.c
+  # async: libuv integration, along the flow of an operation
+  src/async/state.c
+  src/async/ops.c
+  src/async/deliver.c
+  src/async/park.c
+  src/async/finish.c
+  src/async/job.c
+  src/async/schedule.c
+  src/async/close.c
+  src/async/api.c
   # model: base models, DDL, init_db
   src/model/model.c
   src/model/ddl.c
   src/model/base.c
   src/model/initdb.c
+  src/model/initdb_async.c
+  # top: dbconn_open / dbconn_close compose the layers
+  src/dbconn.c
 )
 list(TRANSFORM DBCONN_SOURCES PREPEND ${CMAKE_CURRENT_LIST_DIR}/../)

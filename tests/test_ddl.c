@@ -7,6 +7,7 @@
 
 #include "util/alloc.h"
 #include "model/base.h"
+#include "model/model.h"
 #include "model/ddl.h"
 #include "driver/sqlite/sqlite_driver.h"
 

@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include "model/base.h"
+#include "model/model.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof *(a))
 

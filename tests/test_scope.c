@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "engine/engine.h"
+#include "scope/scope.h"
 #include "util/hashmap.h"
 
 /* Most tests close with scoped sessions open on purpose: keep the warning

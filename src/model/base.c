@@ -9,6 +9,7 @@
 
 #include "util/alloc.h"
 #include "model/base.h"
+#include "model/model.h"
 #include "engine/engine.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -262,7 +263,7 @@ int dbc_base_bind(dbconn_base *b, dbconn *db) {
         return other == db ? 0 : double_bind_error(other, db);
     /* Registered outside the base's lock: dbconn_close takes the engine's
      * lock and then calls dbc_base_unbind, which takes ours. */
-    int rc = dbc_engine_add_base(db, b);
+    int rc = dbc_engine_add_base(db, b, dbc_base_unbind);
     if (rc)
         dbc_base_unbind(b, db);
     return rc;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
-#include "model/base.h"
+#include "model/model.h"
 #include "model/ddl.h"
 #include "util/error.h"
 #include "util/text.h"

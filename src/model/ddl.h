@@ -1,6 +1,7 @@
-/* DDL: CREATE TABLE / CREATE INDEX statements for a list of models, rendered
- * through a driver's dialect, tables in foreign-key order.  Owned by the
- * model module (ddl.c); used by initdb.c and the async init_db. */
+/* DDL (ddl.c): CREATE TABLE / CREATE INDEX statements for a list of
+ * models, rendered through a driver's dialect, tables in foreign-key
+ * order; and the two quoting helpers through which identifiers and
+ * literals reach SQL. */
 #ifndef DBCONN_DDL_H
 #define DBCONN_DDL_H
 
@@ -35,19 +36,6 @@ void dbc_ddl_free(dbc_ddl *ddl);
 /* Every statement followed by ";\n", as one owned string (dbc_free); ""
  * for no statements; NULL when out of memory. */
 char *dbc_ddl_join(const dbc_ddl *ddl);
-
-/* ---- initdb.c: the steps of dbconn_init_db, for the async version ------- */
-
-/* Checks the binding (bound to another dbconn: DBCONN_EINVAL naming both
- * URLs, before anything touches db), snapshots b's models and renders their
- * DDL for db's dialect.  On failure *out is empty. */
-int dbc_initdb_plan(dbconn *db, dbconn_base *b, dbc_ddl *out);
-/* Records the failure of statement st (its session's rc, native code and
- * message, copied before the rollback) as the thread's message, naming the
- * table (and index) and the SQL; returns rc.  Then bind with
- * dbc_base_bind() after a successful commit. */
-int dbc_initdb_stmt_failed(const dbc_ddl_stmt *st, int rc, int native,
-                           const char *msg);
 
 /* Appends `name` as a quoted identifier: "..." with every " doubled.  The
  * only way an identifier ever reaches SQL. */

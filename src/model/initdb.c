@@ -1,15 +1,17 @@
 /* dbconn_init_db: create a base's tables in one transaction, then bind the
  * base's session pointer; and dbconn_base_ddl, which shows the statements.
+ * The statements run through dbc_initdb_run_held, which the async form
+ * (initdb_async.c) runs in a job.
  *
  * init_db and dbconn_close must not race on the same dbconn (the caller
  * orders them); init_db on different dbconns may run concurrently. */
 #include <stdio.h>
 #include <string.h>
 
-#include "util/alloc.h"
 #include "model/base.h"
-#include "model/ddl.h"
-#include "engine/engine.h"
+#include "model/initdb.h"
+#include "session/session.h"
+#include "util/alloc.h"
 #include "util/error.h"
 #include "util/callout.h"
 
@@ -28,21 +30,6 @@ int dbc_initdb_plan(dbconn *db, dbconn_base *b, dbc_ddl *out) {
     return rc;
 }
 
-/* What a failed step left in its session, copied before the rollback and
- * close (which may record messages of their own). */
-typedef struct failure {
-    int rc, native;
-    char msg[DBC_ERRMSG_MAX];
-} failure;
-
-static void failure_take(failure *f, dbconn_session *s, int rc) {
-    f->rc = rc;
-    f->native = dbconn_session_db_errcode(s);
-    (void)snprintf(f->msg, sizeof f->msg, "%s", dbconn_session_errmsg(s));
-    dbconn_rollback(s);
-    dbconn_session_close(s);
-}
-
 int dbc_initdb_stmt_failed(const dbc_ddl_stmt *st, int rc, int native,
                            const char *msg) {
     /* The driver's message may quote the statement already; once is
@@ -59,6 +46,46 @@ int dbc_initdb_stmt_failed(const dbc_ddl_stmt *st, int rc, int native,
                            "nothing was created", st->table, msg, sep, sql);
 }
 
+/* What a failed step left in its session, copied before the rollback
+ * (which may record messages of its own). */
+typedef struct failure {
+    int rc, native;
+    char msg[DBC_ERRMSG_MAX];
+} failure;
+
+static void failure_take(failure *f, dbconn_session *s, int rc) {
+    f->rc = rc;
+    f->native = s->native;
+    (void)snprintf(f->msg, sizeof f->msg, "%s", s->errmsg);
+    (void)dbc_session_rollback_tx(s);
+}
+
+int dbc_initdb_run_held(dbconn_session *s, const dbc_ddl *ddl) {
+    failure f;
+    for (size_t i = 0; i < ddl->n; i++) {
+        const dbc_ddl_stmt *st = &ddl->stmts[i];
+        int rc = dbc_session_exec_held(s, NULL, st->sql, NULL, 0, NULL,
+                                       "dbconn_init_db");
+        if (rc == 0)
+            continue;
+        if (rc == DBC_RETRY) { /* another connection's lock: later */
+            (void)dbc_session_rollback_tx(s);
+            return rc;
+        }
+        failure_take(&f, s, rc);
+        return dbc_session_fail(
+            s, dbc_initdb_stmt_failed(st, f.rc, f.native, f.msg));
+    }
+    int rc = dbc_session_commit_tx(s, "dbconn_init_db");
+    if (rc == 0 || rc == DBC_RETRY)
+        return rc;
+    failure_take(&f, s, rc);
+    return dbc_session_fail(
+        s, dbc_fail_native(f.rc, f.native,
+                           "init_db: committing the schema failed: %s; "
+                           "nothing was created", f.msg));
+}
+
 /* All statements or none: one IMMEDIATE transaction (DDL is transactional
  * in SQLite and PostgreSQL).  A failure is recorded as the thread's message
  * naming the table and the statement. */
@@ -69,28 +96,23 @@ static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
     int rc = dbconn_session_open(db, &s);
     if (rc)
         return rc;
-    failure f;
     rc = dbconn_begin(s, DBCONN_BEGIN_IMMEDIATE);
     if (rc) {
-        failure_take(&f, s, rc);
-        return dbc_fail_native(f.rc, f.native,
+        int native = s->native;
+        char msg[DBC_ERRMSG_MAX];
+        (void)snprintf(msg, sizeof msg, "%s", s->errmsg);
+        dbconn_session_close(s);
+        return dbc_fail_native(rc, native,
                                "init_db: cannot begin the schema "
-                               "transaction: %s", f.msg);
+                               "transaction: %s", msg);
     }
-    for (size_t i = 0; i < ddl->n; i++) {
-        const dbc_ddl_stmt *st = &ddl->stmts[i];
-        rc = dbconn_exec(s, st->sql, NULL, 0, NULL);
-        if (rc == 0)
-            continue;
-        failure_take(&f, s, rc);
-        return dbc_initdb_stmt_failed(st, f.rc, f.native, f.msg);
-    }
-    rc = dbconn_commit(s);
-    if (rc) {
-        failure_take(&f, s, rc);
-        return dbc_fail_native(f.rc, f.native,
-                               "init_db: committing the schema failed: %s; "
-                               "nothing was created", f.msg);
+    rc = dbc_initdb_run_held(s, ddl);
+    if (rc) { /* the message is the thread's: keep it past the close */
+        char msg[DBC_ERRMSG_MAX];
+        int native = dbc_last_native();
+        (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
+        dbconn_session_close(s);
+        return dbc_fail_native(rc, native, "%s", msg);
     }
     dbconn_session_close(s);
     return 0;

@@ -5,7 +5,7 @@
  * tables and keeps no pointer into them. */
 #include <string.h>
 
-#include "model/base.h"
+#include "model/model.h"
 #include "util/error.h"
 #include "util/text.h"
 

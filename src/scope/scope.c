@@ -26,6 +26,7 @@
 #include "util/callout.h"
 #include "util/hashmap.h"
 #include "scope/scope.h"
+#include "scope/task.h"
 #include "session/session.h"
 
 struct dbc_scope {
@@ -72,8 +73,9 @@ static void scope_unref(dbc_scope *sc) {
 }
 
 /* Marks the start of work on `sc` outside its lock.  Called with the
- * registry lock held, or (dbc_scope_pin) with a record lock that proves the
- * registry is alive and not yet past dbc_scope_close_all's wait. */
+ * registry lock held, or (pin, from the thread-exit cleanup) with a record
+ * lock that proves the registry is alive and not yet past
+ * dbc_scope_close_all's wait. */
 static void busy_enter(dbc_scope *sc) {
     atomic_fetch_add_explicit(&sc->refs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&sc->busy, 1, memory_order_relaxed);
@@ -110,6 +112,18 @@ static void free_entry(dbconn_session *s, dbc_tlink *link) {
     }
 }
 
+/* ---- hooks: thread-exit cleanup, dbconn_session_close ---------------------- */
+
+static void pin(void *owner);
+static void drop_thread(void *owner, void *key, dbc_trec *rec);
+
+static const dbc_tlink_ops tlink_ops = {.pin = pin, .drop = drop_thread};
+
+/* dbconn_session_close on a scoped session: forget its entry. */
+static void close_scoped(dbconn_session *s) {
+    (void)dbconn_scoped_remove_key(s->db, s->scope_key);
+}
+
 /* ---- the current key ---------------------------------------------------- */
 
 static int current_key(const dbconn *db, const char *fn, void **key) {
@@ -141,9 +155,9 @@ static int create_scoped(dbc_scope *sc, void *key, dbconn_session **out) {
     size_t count = 0;
     int rc = 0;
     if (dbc_is_own_thread_key(key))
-        rc = dbc_tlink_new(sc, &link);
-    if (rc == 0)
-        rc = dbc_session_new(sc->db, key, &s);
+        rc = dbc_tlink_new(sc, &tlink_ops, &link);
+    if (rc == 0 && (rc = dbc_session_new(sc->db, key, &s)) == 0)
+        s->close_hook = close_scoped;
     if (rc == 0) {
         uv_mutex_lock(&sc->lock);
         dbc_hslot *slot = dbc_hmap_find(&sc->map, key);
@@ -301,9 +315,10 @@ void dbc_scope_free(dbc_scope *sc) {
 
 /* ---- thread-exit cleanup (called by task.c) ----------------------------- */
 
-void dbc_scope_pin(dbc_scope *sc) { busy_enter(sc); }
+static void pin(void *owner) { busy_enter(owner); }
 
-void dbc_scope_drop_thread(dbc_scope *sc, void *key, dbc_trec *rec) {
+static void drop_thread(void *owner, void *key, dbc_trec *rec) {
+    dbc_scope *sc = owner;
     dbconn_session *s = NULL;
     dbc_tlink *link = NULL;
     uv_mutex_lock(&sc->lock);

@@ -16,7 +16,7 @@
 
 #include "util/alloc.h"
 #include "util/error.h"
-#include "scope/scope.h"
+#include "scope/task.h"
 
 /* Fallback keys are UINTPTR_MAX - (n << 4) for n = 1, 2, ...  While n < 2^44
  * bits 48..63 of a key are all ones (and its low nibble is 0xf, so it is not
@@ -50,7 +50,7 @@ static _Thread_local dbc_trec *own_rec;  /* holds the thread's reference */
 
 struct dbc_trec {
     uv_mutex_t lock;   /* guards links */
-    dbc_tlink *links;  /* registries holding a session under `key` */
+    dbc_list links;    /* registries holding a session under `key` */
     void *key;         /* the owning thread's fallback key */
     atomic_size_t refs;
 };
@@ -96,7 +96,7 @@ static void trec_unref(dbc_trec *rec) {
 
 /* The TSD destructor: closes the sessions the exiting thread still has
  * under its fallback key.  The record's lock is never held while a registry
- * lock is taken (lock order, scope.h): each round pins one registry under
+ * lock is taken (lock order, task.h): each round pins one registry under
  * the record's lock, then lets the registry remove the entry. */
 static void thread_exit(void *arg) {
     dbc_trec *rec = arg;
@@ -104,15 +104,18 @@ static void thread_exit(void *arg) {
         own_rec = NULL; /* the thread's reference is now this function's */
     for (;;) {
         uv_mutex_lock(&rec->lock);
-        dbc_scope *sc = rec->links ? rec->links->sc : NULL;
-        if (sc)
-            dbc_scope_pin(sc);
+        dbc_list *n = dbc_list_first(&rec->links);
+        dbc_tlink *l = n ? DBC_LIST_ENTRY(n, dbc_tlink, node) : NULL;
+        void *owner = l ? l->owner : NULL;
+        const dbc_tlink_ops *ops = l ? l->ops : NULL;
+        if (l)
+            ops->pin(owner);
         uv_mutex_unlock(&rec->lock);
-        if (!sc)
+        if (!l)
             break;
         /* Removes the link (or finds that a concurrent remove or close did
          * it under the registry lock): every round shortens the list. */
-        dbc_scope_drop_thread(sc, rec->key, rec);
+        ops->drop(owner, rec->key, rec);
     }
     trec_unref(rec);
 }
@@ -136,6 +139,7 @@ static int trec_new(dbc_trec **out) {
         return dbc_fail(DBCONN_ENOMEM, "cannot create a thread record's mutex");
     }
     rec->key = dbc_thread_key();
+    dbc_list_init(&rec->links);
     atomic_init(&rec->refs, 1); /* the thread's reference */
     int err = pthread_setspecific(exit_key, rec);
     if (err) {
@@ -149,7 +153,7 @@ static int trec_new(dbc_trec **out) {
     return 0;
 }
 
-int dbc_tlink_new(dbc_scope *sc, dbc_tlink **out) {
+int dbc_tlink_new(void *owner, const dbc_tlink_ops *ops, dbc_tlink **out) {
     *out = NULL;
     dbc_trec *rec = own_rec;
     if (!rec) {
@@ -162,7 +166,8 @@ int dbc_tlink_new(dbc_scope *sc, dbc_tlink **out) {
         dbc_trec_trim(); /* drops a record made just now */
         return dbc_nomem();
     }
-    l->sc = sc;
+    l->owner = owner;
+    l->ops = ops;
     l->rec = rec;
     atomic_fetch_add_explicit(&rec->refs, 1, memory_order_relaxed);
     *out = l;
@@ -172,24 +177,14 @@ int dbc_tlink_new(dbc_scope *sc, dbc_tlink **out) {
 void dbc_tlink_attach(dbc_tlink *l) {
     dbc_trec *rec = l->rec;
     uv_mutex_lock(&rec->lock);
-    l->prev = NULL;
-    l->next = rec->links;
-    if (rec->links)
-        rec->links->prev = l;
-    rec->links = l;
+    dbc_list_push_front(&rec->links, &l->node);
     uv_mutex_unlock(&rec->lock);
 }
 
 void dbc_tlink_detach(dbc_tlink *l) {
     dbc_trec *rec = l->rec;
     uv_mutex_lock(&rec->lock);
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        rec->links = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
-    l->prev = l->next = NULL;
+    dbc_list_remove(&l->node);
     uv_mutex_unlock(&rec->lock);
 }
 
@@ -208,7 +203,7 @@ void dbc_trec_trim(void) {
     /* Only the owning thread attaches links to its record, so once this
      * thread sees the list empty it stays empty. */
     uv_mutex_lock(&rec->lock);
-    bool empty = rec->links == NULL;
+    bool empty = dbc_list_empty(&rec->links);
     uv_mutex_unlock(&rec->lock);
     if (!empty)
         return;

@@ -9,7 +9,6 @@
 #include "session/session.h"
 #include "util/callout.h"
 #include "util/sqlverb.h"
-#include "async/async.h"
 #include "util/text.h"
 
 /* The buffers of s's messages, made at its first failure; NULL without
@@ -46,7 +45,7 @@ int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
     s->errmsg = s->abort_msg = "";
     s->scoped = scope_key != NULL;
     s->scope_key = scope_key;
-    dbc_engine_link_session(db, s);
+    dbc_engine_link_session(db, &s->link);
     *out = s;
     return 0;
 }
@@ -85,7 +84,7 @@ int dbc_session_check(dbconn_session *s, const char *what) {
      * in the session a worker is writing. */
     if (atomic_load(&s->db->closing))
         return dbc_fail(DBCONN_ECLOSED, "%s: the dbconn is closing", what);
-    if (dbc_async_session_busy(s))
+    if (s->hooks && s->hooks->busy(s))
         return dbc_fail(DBCONN_EINVAL,
                         "%s: the session has async operations queued or "
                         "running; wait for their callbacks",
@@ -207,38 +206,44 @@ static int take_gate(dbconn_session *s) {
 }
 
 /* Autobegin: check a connection out and open the transaction.  `sql`: the
- * statement it is for (NULL: none).  A deferred transaction whose first
- * statement writes (INSERT, UPDATE, DELETE, REPLACE) begins IMMEDIATE: that
- * statement would take the write lock at once anyway, and taking the
- * write gate before BEGIN rather than after it (and the statement's
- * preparation) lets a thread that commits and writes again take the gate
- * back before a waiter it woke -- one thread's commits in a row, on one
- * warm connection, as with a mutex around each transaction. */
+ * statement it is for (NULL: none), which may make it begin IMMEDIATE
+ * (begin_mode). */
 static int ensure_tx(dbconn_session *s, int mode, const char *sql) {
     if (s->tx == DBC_TX_ACTIVE)
         return 0;
     if (s->tx == DBC_TX_ABORTED)
         return DBCONN_EABORTED;
-    if (!mode) {
-        mode = s->begin_mode ? s->begin_mode : s->db->cfg.begin_mode;
-        if (mode == DBCONN_BEGIN_DEFERRED && s->db->drv->serialize_writers &&
-            dbc_sql_verb(sql) == DBC_VERB_WRITE)
-            mode = DBCONN_BEGIN_IMMEDIATE;
-    }
     int rc = dbc_pool_checkout(s->db->pool, &s->pc);
     if (rc)
         return rc;
-    rc = dbc_session_begin_held(s, mode);
+    rc = dbc_session_begin_held(s, mode, sql);
     if (rc)
         dbc_session_release(s, false);
     return rc;
 }
 
-int dbc_session_begin_held(dbconn_session *s, int mode) {
+/* The mode a transaction begins in when none is asked for: the session's,
+ * else the engine's; a deferred one whose first statement writes (INSERT,
+ * UPDATE, DELETE, REPLACE) begins IMMEDIATE.  That statement would take
+ * the write lock at once anyway, and taking the write gate before BEGIN
+ * rather than after it (and the statement's preparation) lets a thread
+ * that commits and writes again take the gate back before a waiter it
+ * woke -- one thread's commits in a row, on one warm connection, as with
+ * a mutex around each transaction. */
+static int begin_mode(const dbconn_session *s, const char *first_sql) {
+    int mode = s->begin_mode ? s->begin_mode : s->db->cfg.begin_mode;
+    if (mode == DBCONN_BEGIN_DEFERRED && s->db->drv->serialize_writers &&
+        dbc_sql_verb(first_sql) == DBC_VERB_WRITE)
+        mode = DBCONN_BEGIN_IMMEDIATE;
+    return mode;
+}
+
+int dbc_session_begin_held(dbconn_session *s, int mode,
+                           const char *first_sql) {
     dbconn *db = s->db;
     int rc;
     if (!mode)
-        mode = s->begin_mode ? s->begin_mode : db->cfg.begin_mode;
+        mode = begin_mode(s, first_sql);
     if (mode != DBCONN_BEGIN_DEFERRED && (rc = take_gate(s)) != 0)
         return rc;
     if (DBC_ECHO(db))
@@ -457,7 +462,10 @@ done:
 
 int dbc_session_exec_held(dbconn_session *s, const void *key,
                           const char *sql, const dbconn_value *params,
-                          size_t nparams, dbconn_result **out) {
+                          size_t nparams, dbconn_result **out,
+                          const char *what) {
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, what);
     run_ctx ctx = {.out = out, .key = key};
     bool check_tx = true;
     int rc = run(s, sql, params, nparams, &ctx, &check_tx);
@@ -663,7 +671,8 @@ int dbconn_begin(dbconn_session *s, int mode) {
     return rc ? dbc_session_fail(s, rc) : 0;
 }
 
-int dbc_session_commit_held(dbconn_session *s) {
+/* Commits the transaction s holds. */
+static int commit_held(dbconn_session *s) {
     dbconn *db = s->db;
     if (DBC_ECHO(db))
         dbc_log_line(&db->log, DBCONN_LOG_INFO, "COMMIT");
@@ -681,20 +690,8 @@ int dbc_session_commit_held(dbconn_session *s) {
     return 0;
 }
 
-int dbconn_commit(dbconn_session *s) {
-    int rc = dbc_session_check(s, "dbconn_commit");
-    if (rc)
-        return rc;
-    if (iterating(s))
-        return refuse_in_iteration(s, "dbconn_commit", "commit");
-    if (s->tx == DBC_TX_IDLE)
-        return 0;
-    if (s->tx == DBC_TX_ABORTED)
-        return dbc_session_aborted_error(s, "dbconn_commit");
-    return dbc_session_commit_held(s);
-}
-
-int dbc_session_rollback_held(dbconn_session *s) {
+/* Rolls back on the connection s holds and gives it back. */
+static int rollback_held(dbconn_session *s) {
     dbconn *db = s->db;
     int rc = 0;
     if (DBC_ECHO(db))
@@ -708,19 +705,40 @@ int dbc_session_rollback_held(dbconn_session *s) {
     return rc ? dbc_session_fail(s, rc) : 0;
 }
 
+int dbc_session_commit_tx(dbconn_session *s, const char *what) {
+    if (s->tx == DBC_TX_IDLE)
+        return 0;
+    if (s->tx == DBC_TX_ABORTED)
+        return dbc_session_aborted_error(s, what);
+    return commit_held(s);
+}
+
+int dbc_session_rollback_tx(dbconn_session *s) {
+    if (s->tx == DBC_TX_IDLE && !s->pc)
+        return 0;
+    if (!s->pc) { /* aborted before a transaction began (async pipeline) */
+        s->tx = DBC_TX_IDLE;
+        return 0;
+    }
+    return rollback_held(s);
+}
+
+int dbconn_commit(dbconn_session *s) {
+    int rc = dbc_session_check(s, "dbconn_commit");
+    if (rc)
+        return rc;
+    if (iterating(s))
+        return refuse_in_iteration(s, "dbconn_commit", "commit");
+    return dbc_session_commit_tx(s, "dbconn_commit");
+}
+
 int dbconn_rollback(dbconn_session *s) {
     int rc = dbc_session_check(s, "dbconn_rollback");
     if (rc)
         return rc;
     if (iterating(s))
         return refuse_in_iteration(s, "dbconn_rollback", "roll back");
-    if (s->tx == DBC_TX_IDLE)
-        return 0;
-    if (!s->pc) { /* aborted before a transaction began (async pipeline) */
-        s->tx = DBC_TX_IDLE;
-        return 0;
-    }
-    return dbc_session_rollback_held(s);
+    return dbc_session_rollback_tx(s);
 }
 
 bool dbconn_in_transaction(const dbconn_session *s) {
@@ -744,14 +762,26 @@ int dbc_session_detach(dbconn_session *s) {
     if (!s->db)
         return 0;
     if (s->pc)
-        rc = dbc_session_rollback_held(s);
+        rc = rollback_held(s);
     else if (s->holds_gate) /* a job that lost its connection */
         dbc_session_release(s, false);
     s->tx = DBC_TX_IDLE;
-    dbc_async_session_drop(s);
-    dbc_engine_unlink_session(s->db, s);
+    if (s->hooks)
+        s->hooks->detach(s);
+    dbc_engine_unlink_session(s->db, &s->link);
     s->db = NULL;
     return rc;
+}
+
+int dbc_session_detach_all(dbconn *db) {
+    int first = 0;
+    dbc_list *n;
+    while ((n = dbc_engine_first_session(db)) != NULL) {
+        int rc = dbc_session_detach(DBC_LIST_ENTRY(n, dbconn_session, link));
+        if (rc && !first)
+            first = rc;
+    }
+    return first;
 }
 
 void dbc_session_free(dbconn_session *s) {
@@ -761,7 +791,7 @@ void dbc_session_free(dbconn_session *s) {
         atomic_store(&s->close_pending, true);
         return;
     }
-    if (s->db && s->async && dbc_async_session_close(s))
+    if (s->db && s->hooks && s->hooks->closing(s))
         return; /* the async layer frees it when its running work ends */
     dbc_session_detach(s);
     dbc_free(s->msgs);
@@ -775,8 +805,8 @@ void dbconn_session_close(dbconn_session *s) {
         (void)dbc_callout_refuse("dbconn_session_close");
         return;
     }
-    if (s->scoped && s->db) {
-        dbconn_scoped_remove_key(s->db, s->scope_key);
+    if (s->close_hook && s->db) {
+        s->close_hook(s); /* its owner's: the registry forgets it */
         return;
     }
     dbc_session_free(s);

@@ -7,6 +7,7 @@
 
 #include "dbconn.h"
 #include "util/error.h"
+#include "util/list.h"
 #include "engine/pool.h"
 
 typedef enum dbc_txstate {
@@ -15,7 +16,17 @@ typedef enum dbc_txstate {
     DBC_TX_ABORTED    /* a statement failed: only rollback is accepted */
 } dbc_txstate;
 
-struct dbc_async_session; /* async.c */
+/* What the async layer installs on a session it gives async state (the
+ * session layer calls these, never names the async layer). */
+typedef struct dbc_session_hooks {
+    /* True while work is queued or running for s. */
+    bool (*busy)(const dbconn_session *s);
+    /* s is being freed: 0 = free it now; 1 = the async layer frees it
+     * itself once its running work has ended. */
+    int (*closing)(dbconn_session *s);
+    /* s is being detached by dbconn_close: its (idle) state goes. */
+    void (*detach)(dbconn_session *s);
+} dbc_session_hooks;
 
 struct dbconn_session {
     dbconn *db;         /* NULL once dbconn_close made the session closed */
@@ -40,18 +51,27 @@ struct dbconn_session {
     atomic_int iterating;
     atomic_bool close_pending; /* closed while iterating: freed when the
                                   outermost iteration returns */
-    dbconn_session *prev, *next;     /* db's list of live sessions */
-    struct dbc_async_session *async; /* lazily made by the async layer */
+    dbc_list link;             /* db's list of live sessions */
+    /* What dbconn_session_close does instead of freeing: set by the
+     * session's owner (the scoped registry removes its entry). */
+    void (*close_hook)(dbconn_session *s);
+    /* The async layer's state and hooks; NULL until its first call. */
+    struct dbc_async_session *async;
+    const dbc_session_hooks *hooks;
 };
 
 /* Makes a session of db; scope_key NULL = factory-made (dbconn_session_open),
  * otherwise owned by the registry under that key. */
 int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out);
-/* Rolls back, returns the connection, unlinks from db and frees. */
+/* Rolls back, returns the connection, unlinks from db and frees.  (Freed
+ * later, by whoever holds it, when it iterates or has async work.) */
 void dbc_session_free(dbconn_session *s);
 /* Rolls back and releases the connection; the session becomes closed
- * (s->db = NULL) but is not freed.  Used by dbconn_close. */
+ * (s->db = NULL) but is not freed. */
 int dbc_session_detach(dbconn_session *s);
+/* dbconn_close's part: detaches every session of db still linked (those
+ * the registry held are gone by then); the first rollback error or 0. */
+int dbc_session_detach_all(dbconn *db);
 
 /* Returned (never to users) when a nonblocking session would have to wait
  * for the write gate: nothing was done, run it again once the gate is ours. */
@@ -64,8 +84,11 @@ int dbc_session_detach(dbconn_session *s);
 /* The pieces the async layer drives directly (the caller holds s->pc or
  * wants it): each records a failure in s->errmsg. */
 int dbc_session_fail(dbconn_session *s, int code); /* copies the thread msg */
-/* Opens the transaction on the connection the session already holds. */
-int dbc_session_begin_held(dbconn_session *s, int mode);
+/* Opens the transaction on the connection the session already holds.
+ * mode 0: the session's or the engine's begin mode -- and when that is
+ * deferred and `first_sql` (the statement the transaction is for; NULL:
+ * unknown) writes, IMMEDIATE, as for every autobegin. */
+int dbc_session_begin_held(dbconn_session *s, int mode, const char *first_sql);
 /* Usable for a synchronous call (open, not closing, no async work queued)?
  * Records the failure on the thread and the session. */
 int dbc_session_check(dbconn_session *s, const char *what);
@@ -74,17 +97,24 @@ int dbc_session_aborted_error(dbconn_session *s, const char *what);
 /* Marks the session aborted (a failure outside a transaction, in a pipeline):
  * later work gets DBCONN_EABORTED until a rollback. */
 void dbc_session_abort(dbconn_session *s);
-/* True while the async layer has work queued or running for s. */
-bool dbc_async_session_busy(const dbconn_session *s);
 /* key: what identifies sql in the statement cache's fast path (the
- * pointer the user passed, when sql is a copy of it); NULL = sql. */
+ * pointer the user passed, when sql is a copy of it); NULL = sql.  An
+ * aborted session gets DBCONN_EABORTED (what = the call's name). */
 int dbc_session_exec_held(dbconn_session *s, const void *key,
                           const char *sql, const dbconn_value *params,
-                          size_t nparams, dbconn_result **out);
-int dbc_session_commit_held(dbconn_session *s);
-int dbc_session_rollback_held(dbconn_session *s);
+                          size_t nparams, dbconn_result **out,
+                          const char *what);
+/* The transaction rules of every commit and rollback, sync and async:
+ * commit: 0 without a transaction (nothing to do), DBCONN_EABORTED
+ * (recorded) when aborted, else commits the transaction s holds (its
+ * connection goes back) -- DBC_RETRY for a nonblocking session that met a
+ * lock;  rollback: 0 without a transaction, resets an aborted session
+ * that holds no connection, else rolls back and gives the connection
+ * back.  Neither needs a connection unless s holds one. */
+int dbc_session_commit_tx(dbconn_session *s, const char *what);
+int dbc_session_rollback_tx(dbconn_session *s);
 /* Gives the connection back (discarded if asked) and the write gate up;
- * the transaction is over (no rollback: see dbc_session_rollback_held). */
+ * the transaction is over (no rollback: see dbc_session_rollback_tx). */
 void dbc_session_release(dbconn_session *s, bool discard);
 
 #endif

@@ -121,6 +121,8 @@ static dbc_verb verb_of(const char *p) {
         {"COMMIT", DBC_VERB_TXN},     {"END", DBC_VERB_TXN},
         {"ROLLBACK", DBC_VERB_TXN},   {"SAVEPOINT", DBC_VERB_TXN},
         {"RELEASE", DBC_VERB_TXN},    {"ABORT", DBC_VERB_TXN},
+        {"CREATE", DBC_VERB_DDL},     {"DROP", DBC_VERB_DDL},
+        {"ALTER", DBC_VERB_DDL},
     };
     if (!*p || !ident_char(*p))
         return DBC_VERB_OTHER;

@@ -8,13 +8,14 @@
 #include <stddef.h>
 
 typedef enum dbc_verb {
-    DBC_VERB_OTHER,  /* anything else (DDL, PRAGMA, EXPLAIN, ...) */
+    DBC_VERB_OTHER,  /* anything else (PRAGMA, EXPLAIN, VACUUM, ...) */
     DBC_VERB_SELECT, /* SELECT, VALUES: a query */
     DBC_VERB_WITH,   /* WITH: a query or, after its CTEs, a write */
     DBC_VERB_WRITE,  /* INSERT, UPDATE, DELETE, REPLACE */
     DBC_VERB_TXN,    /* transaction control: BEGIN, COMMIT, END, ROLLBACK,
                         SAVEPOINT, RELEASE, START TRANSACTION, ABORT,
                         PREPARE TRANSACTION */
+    DBC_VERB_DDL,    /* CREATE, DROP, ALTER */
 } dbc_verb;
 
 /* The verb of the first keyword after whitespace and comments (`--` to the
@@ -26,6 +27,12 @@ dbc_verb dbc_sql_verb(const char *sql);
  * the like can have ended it). */
 static inline bool dbc_verb_keeps_tx(dbc_verb v) {
     return v == DBC_VERB_SELECT || v == DBC_VERB_WITH || v == DBC_VERB_WRITE;
+}
+
+/* True for a statement that writes: a write or DDL (what needs the write
+ * lock; transaction control and PRAGMAs may too, but are not guessed). */
+static inline bool dbc_verb_writes(dbc_verb v) {
+    return v == DBC_VERB_WRITE || v == DBC_VERB_DDL;
 }
 
 /* One statement of a script: its text runs from `start` for `len` bytes

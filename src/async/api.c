@@ -1,11 +1,16 @@
-/* The public async calls: validate, copy what the caller lent us, submit.
- * A call that returns an error never calls its callback. */
+/* Submission: the public async calls validate, copy what the caller lent
+ * them and queue one op on the session; the layers above queue their own
+ * operations (dbc_async_submit_call).  A call that returns an error never
+ * calls its callback. */
 #include <string.h>
 
+#include "async/api.h"
+#include "async/close.h"
+#include "async/ops.h"
+#include "async/park.h"
+#include "async/schedule.h"
 #include "util/alloc.h"
 #include "util/callout.h"
-#include "async/async.h"
-#include "model/base.h"
 
 /* Checks the session and its dbconn; records the failure on the thread. */
 static int usable(dbconn_session *s, const char *what) {
@@ -28,6 +33,37 @@ static int usable(dbconn_session *s, const char *what) {
                         "%s: called from inside a dbconn_exec_each row "
                         "callback on the same session; use another session, "
                         "or submit after dbconn_exec_each returns", what);
+    return 0;
+}
+
+/* Queues op on s (the loop thread only); the op is owned by the layer from
+ * here on and its callback runs exactly once. */
+static int submit(dbconn_session *s, dbc_op *op) {
+    dbc_async *a = NULL;
+    int rc = dbc_async_get(s->db, &a);
+    if (rc)
+        return rc;
+    bool fresh = !s->async;
+    dbc_async_session *as = dbc_async_state_of(s, a, &dbc_async_session_hooks);
+    if (!as)
+        return dbc_nomem();
+    if (fresh)
+        dbc_async_park_init(as);
+    if (as->free_pending)
+        return dbc_fail(DBCONN_ECLOSED, "the session is being closed");
+    op->task = dbconn_current_task();
+    op->s = s;
+    op->next = NULL;
+    uv_mutex_lock(&a->lock);
+    if (as->tail)
+        as->tail->next = op;
+    else
+        as->head = op;
+    as->tail = op;
+    uv_mutex_unlock(&a->lock);
+    a->pending++;
+    dbc_async_update_ref(a);
+    dbc_async_start_later(as);
     return 0;
 }
 
@@ -109,7 +145,7 @@ int dbconn_exec_async(dbconn_session *s, const char *sql,
     op->sql_key = sql;
     op->exec_cb = cb;
     op->data = data;
-    if ((rc = dbc_async_submit(s, op)) != 0)
+    if ((rc = submit(s, op)) != 0)
         dbc_op_free(op);
     return rc;
 }
@@ -125,7 +161,7 @@ static int submit_done(dbconn_session *s, int type, dbconn_done_cb cb,
     op->type = type;
     op->done_cb = cb;
     op->data = data;
-    if ((rc = dbc_async_submit(s, op)) != 0)
+    if ((rc = submit(s, op)) != 0)
         dbc_op_free(op);
     return rc;
 }
@@ -138,38 +174,21 @@ int dbconn_rollback_async(dbconn_session *s, dbconn_done_cb cb, void *data) {
     return submit_done(s, DBC_OP_ROLLBACK, cb, data, "dbconn_rollback_async");
 }
 
-/* Validation and rendering happen here, so a bad model or a double bind is
- * an error of the call; the DDL runs as one job on an internal session, and
- * the base is bound on the loop thread just before the callback. */
-int dbconn_init_db_async(dbconn *db, dbconn_base *base, dbconn_done_cb cb,
-                         void *data) {
-    DBC_REFUSE_IN_CALLOUT("dbconn_init_db_async");
-    if (!db)
-        return dbc_fail(DBCONN_EINVAL, "dbconn_init_db_async: db is NULL");
-    if (atomic_load(&db->closing))
-        return dbc_fail(DBCONN_ECLOSED, "dbconn_init_db_async: the dbconn is "
-                                        "closing");
-    dbconn_base *b = base ? base : dbconn_active_record_base();
+int dbc_async_submit_call(dbconn_session *s, const dbc_call *call,
+                          dbconn_session *own, dbconn_done_cb cb,
+                          void *data) {
     dbc_op *op = dbc_calloc(1, sizeof *op);
     if (!op)
         return dbc_nomem();
-    int rc = dbc_initdb_plan(db, b, &op->ddl);
-    dbconn_session *s = NULL;
-    if (!rc)
-        rc = dbc_session_new(db, NULL, &s);
-    if (rc) {
-        dbc_op_free(op);
-        return rc;
-    }
-    op->type = DBC_OP_INITDB;
+    op->type = DBC_OP_CALL;
+    op->call = *call;
+    op->own = own;
     op->done_cb = cb;
     op->data = data;
-    op->base = b;
-    op->db = db;
-    op->own = s;
-    if ((rc = dbc_async_submit(s, op)) != 0) {
+    int rc = submit(s, op);
+    if (rc) {
+        op->call.free = NULL; /* the caller keeps arg on failure */
         dbc_op_free(op);
-        dbc_session_free(s);
     }
     return rc;
 }

@@ -1,0 +1,83 @@
+/* Operations: outcomes, a session's queue and the dbconn's done list (see
+ * state.h). */
+#include "async/ops.h"
+#include "util/alloc.h"
+
+void dbc_op_free(dbc_op *op) {
+    if (!op)
+        return;
+    dbconn_result_free(op->res);
+    if (op->call.free)
+        op->call.free(op->call.arg);
+    dbc_free(op->errmsg);
+    dbc_free(op);
+}
+
+void dbc_async_push_done_locked(dbc_async *a, dbc_op *op) {
+    op->next = NULL;
+    if (op->s && op->s->async)
+        op->s->async->ndone++;
+    if (a->done_tail)
+        a->done_tail->next = op;
+    else
+        a->done_head = op;
+    a->done_tail = op;
+}
+
+void dbc_op_set_outcome(dbc_op *op, int status, dbconn_result *res,
+                        const char *msg, int native) {
+    op->status = status;
+    op->res = res;
+    if (status < 0) {
+        op->native = native;
+        op->errmsg = dbc_strdup(msg && *msg ? msg : dbconn_strerror(status));
+    }
+}
+
+dbc_op *dbc_async_pop_head_locked(dbc_async_session *as) {
+    dbc_op *op = as->head;
+    as->head = op->next;
+    if (!as->head)
+        as->tail = NULL;
+    if (as->running == op)
+        as->running = NULL;
+    if (as->job_last == op)
+        as->job_last = NULL;
+    return op;
+}
+
+void dbc_async_complete_head(dbc_async_session *as, int status) {
+    dbc_async *a = as->a;
+    uv_mutex_lock(&a->lock);
+    dbc_op *op = dbc_async_pop_head_locked(as);
+    uv_mutex_unlock(&a->lock);
+    dbc_op_set_outcome(op, status, NULL, as->s ? as->s->errmsg : NULL,
+                       as->s ? as->s->native : 0);
+    uv_mutex_lock(&a->lock);
+    dbc_async_push_done_locked(a, op);
+    uv_mutex_unlock(&a->lock);
+    dbc_async_kick(a);
+}
+
+void dbc_async_cancel_queued(dbc_async_session *as, const char *why) {
+    dbc_async *a = as->a;
+    bool any = false;
+    uv_mutex_lock(&a->lock);
+    /* What a started job took on (in flight) completes; the rest is queued. */
+    dbc_op *keep = as->job_last ? as->job_last : as->running;
+    dbc_op **pp = keep ? &keep->next : &as->head;
+    dbc_op *op = *pp;
+    *pp = NULL;
+    as->tail = keep;
+    while (op) {
+        dbc_op *next = op->next;
+        op->status = DBCONN_ECANCELED;
+        op->errmsg = dbc_strdup(why);
+        dbc_async_push_done_locked(a, op);
+        any = true;
+        op = next;
+    }
+    uv_mutex_unlock(&a->lock);
+    if (any)
+        dbc_async_kick(a);
+}
