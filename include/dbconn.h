@@ -140,10 +140,16 @@ DBCONN_EXTERN void dbconn_set_allocator(const dbconn_allocator *a,
 
 typedef struct dbconn_url dbconn_url;
 
-/* Parses `url` (borrowed).  On success *out is owned by the caller (free with
- * dbconn_url_free).  User, password, database and query keys/values are
- * percent-decoded; '+' stays '+'.  Errors: DBCONN_EURL naming the part and the
- * position, DBCONN_EINVAL for NULL arguments, DBCONN_ENOMEM. */
+/* Parses `url` (borrowed) as SQLAlchemy 1.4's make_url() does, so that one
+ * URL names one database for both (docs/urls.md lists the few deliberate
+ * differences).  On success *out is owned by the caller (free with
+ * dbconn_url_free).  The password runs from the username's ':' to the '@'
+ * that ends the userinfo and may hold '/', '?' and ':' unencoded (a raw '@'
+ * in it: the last '@' before the host ends it).  User and password are
+ * percent-decoded ('+' stays '+'); query keys and values too, with '+' as a
+ * space; the database is kept as written (not decoded).  Errors:
+ * DBCONN_EURL naming the part and the position, with the password hidden,
+ * DBCONN_EINVAL for NULL arguments, DBCONN_ENOMEM. */
 DBCONN_EXTERN int dbconn_url_parse(dbconn_url **out, const char *url);
 DBCONN_EXTERN void dbconn_url_free(dbconn_url *u);
 
@@ -167,8 +173,9 @@ DBCONN_EXTERN const char *dbconn_url_query_get(const dbconn_url *u,
 
 /* Renders `u` into `buf` (size bytes, may be 0 / NULL) snprintf-style and
  * returns the length the full rendering needs (excluding the NUL).  Parts are
- * percent-encoded where needed so that the unmasked rendering parses back to
- * an equal URL.  Without DBCONN_URL_SHOW_PASSWORD the password is "***". */
+ * percent-encoded where needed (a space in the query as '+') so that the
+ * unmasked rendering parses back to an equal URL.  Without
+ * DBCONN_URL_SHOW_PASSWORD the password, even an empty one, is "***". */
 DBCONN_EXTERN size_t dbconn_url_render(const dbconn_url *u, unsigned flags,
                                        char *buf, size_t size);
 

@@ -1,8 +1,14 @@
-/* Database URLs: parsing (SQLAlchemy's grammar) and accessors.  Rendering
- * and password masking are in url_render.c; url_int.h holds what the two
- * files share (struct dbconn_url, character classes, the output sink).
+/* Database URLs: parsing (SQLAlchemy 1.4's grammar) and accessors.
+ * Rendering and password masking are in url_render.c; url_int.h holds what
+ * the two files share (struct dbconn_url, character classes, the output
+ * sink).
  *
  *   dialect[+driver]://[user[:password]@][host|[ipv6]][:port][/database][?q]
+ *
+ * The parts are found and decoded the way make_url() finds and decodes them
+ * (docs/urls.md lists the deliberate differences, and tests/url_diff checks
+ * them against SQLAlchemy itself), so that a DATABASE_URL shared by a Python
+ * and a C service names one database for both.
  *
  * A dbconn_url owns every string in it.  Parsing works on a "layout" of the
  * raw text (where each part starts and ends) computed once; the same layout
@@ -118,13 +124,13 @@ typedef struct layout {
     bool sep;          /* "://" starts at scheme_end */
     size_t sep_pos;    /* where the separator starts (guessed when !sep) */
     size_t auth;       /* authority start, NPOS when it cannot be found */
-    size_t auth_end;   /* first '/' or '?' after auth, or n */
-    size_t at;         /* last '@' of the authority, or NPOS */
-    size_t colon;      /* first ':' of the userinfo, or NPOS */
+    size_t at;         /* the '@' that ends the userinfo, or NPOS */
+    size_t colon;      /* the ':' before the password, or NPOS */
+    size_t host;       /* host section: after `at`, else from auth ... */
+    size_t host_end;   /* ... to its first '/' or '?', or n */
     size_t q;          /* the '?' starting the query, or n */
     bool mask;         /* a password is hidden in messages: */
     size_t mask_s, mask_e; /* these raw bytes (maybe none: "u:@h") */
-    bool mask_guess;   /* mask found by the lenient rule (see below) */
 } layout;
 
 static size_t find(const char *s, size_t b, size_t e, char c) {
@@ -137,6 +143,38 @@ static size_t rfind(const char *s, size_t b, size_t e, char c) {
         if (s[i - 1] == c)
             return i - 1;
     return NPOS;
+}
+
+static void hide(layout *L, size_t b, size_t e) {
+    L->mask = true;
+    L->mask_s = b;
+    L->mask_e = e;
+}
+
+/* The userinfo as SQLAlchemy 1.4's make_url reads it, so that one
+ * DATABASE_URL names one account in both.  The username runs from the
+ * authority to its first ':' or '/'.  When that is a ':' and an '@' follows
+ * anywhere after it, the password runs from the ':' to the first such '@'
+ * and may hold '/', '?' and ':'.  Otherwise the userinfo, if there is one,
+ * is a username up to its last '@' ("u@x@h": "u@x").
+ *
+ * One superset: a raw '@' in the password ("u:p@ss@h") would leave
+ * SQLAlchemy a host "ss@h", which no server has; here the password runs on
+ * to the last '@' before the host section's '/' or '?' ("p@ss", host "h"). */
+static void find_userinfo(layout *L) {
+    const char *s = L->s;
+    size_t a = L->auth, n = L->n;
+    size_t ue = a + strcspn(s + a, ":/");
+    size_t at = ue < n && s[ue] == ':' ? find(s, ue + 1, n, '@') : NPOS;
+    if (at == NPOS) {
+        L->at = rfind(s, a, ue, '@');
+        return;
+    }
+    size_t he = at + 1 + strcspn(s + at + 1, "/?");
+    size_t last = rfind(s, at + 1, he, '@');
+    L->colon = ue;
+    L->at = last != NPOS ? last : at;
+    hide(L, ue + 1, L->at);
 }
 
 static void layout_init(layout *L, const char *s, size_t n) {
@@ -171,50 +209,31 @@ static void layout_init(layout *L, const char *s, size_t n) {
         }
     }
     if (L->auth == NPOS) {
-        L->sep_pos = L->auth_end = L->q = n;
+        /* No authority at all (the URL fails at its scheme): whatever lies
+         * between a ':' and the last '@' could be a password. */
+        size_t c = find(s, 0, n, ':'), last = rfind(s, 0, n, '@');
+        if (c != NPOS && last != NPOS && c < last)
+            hide(L, c + 1, last);
+        L->sep_pos = L->host = L->host_end = L->q = n;
         return;
     }
-    size_t a = L->auth;
-    L->auth_end = a + strcspn(s + a, "/?");
-    size_t q = find(s, L->auth_end, n, '?');
+    find_userinfo(L);
+    L->host = L->at != NPOS ? L->at + 1 : L->auth;
+    L->host_end = L->host + strcspn(s + L->host, "/?");
+    size_t q = find(s, L->host_end, n, '?');
     L->q = q == NPOS ? n : q;
-    L->at = rfind(s, a, L->auth_end, '@');
-    if (L->at != NPOS) {
-        L->colon = find(s, a, L->at, ':');
-        if (L->colon != NPOS) {
-            L->mask = true;
-            L->mask_s = L->colon + 1;
-            L->mask_e = L->at;
-        }
-        return;
-    }
-    /* No userinfo by the grammar.  A password holding an unencoded '/' or
-     * '?' ("u:pa/ss@host") ends the authority early; hide everything from
-     * the first ':' of the authority to the last '@' so such a password does
-     * not leak into the message.  This may hide more than needed. */
-    size_t at2 = rfind(s, a, n, '@');
-    size_t c2 = at2 == NPOS ? NPOS : find(s, a, L->auth_end, ':');
-    if (c2 != NPOS && c2 < at2) {
-        L->mask = L->mask_guess = true;
-        L->mask_s = c2 + 1;
-        L->mask_e = at2;
-    }
 }
 
-/* The host/port section of the authority and the ':' before the port. */
-static size_t hostport_start(const layout *L) {
-    return L->at != NPOS ? L->at + 1 : L->auth;
-}
-
+/* The ':' before the port in the host section, or NPOS. */
 static size_t port_colon(const layout *L) {
-    size_t hp = hostport_start(L);
-    if (hp < L->auth_end && L->s[hp] == '[') {
-        size_t close = find(L->s, hp, L->auth_end, ']');
+    size_t hp = L->host;
+    if (hp < L->host_end && L->s[hp] == '[') {
+        size_t close = find(L->s, hp, L->host_end, ']');
         if (close == NPOS)
             return NPOS;
-        return find(L->s, close, L->auth_end, ':');
+        return find(L->s, close, L->host_end, ':');
     }
-    return find(L->s, hp, L->auth_end, ':');
+    return find(L->s, hp, L->host_end, ':');
 }
 
 /* The name of the part that holds raw byte `pos`. */
@@ -223,12 +242,11 @@ static const char *part_at(const layout *L, size_t pos) {
         return L->plus != NPOS && pos >= L->plus ? "driver" : "dialect";
     if (pos < L->auth) /* auth is set: else sep_pos == n */
         return "scheme separator";
-    if (pos < L->auth_end) {
-        if (L->at != NPOS && pos < L->at)
-            return L->colon != NPOS && pos > L->colon ? "password"
-                                                      : "username";
-        if (L->at != NPOS && pos == L->at)
-            return "userinfo";
+    if (L->at != NPOS && pos < L->at)
+        return L->colon != NPOS && pos > L->colon ? "password" : "username";
+    if (L->at != NPOS && pos == L->at)
+        return "userinfo";
+    if (pos < L->host_end) {
         size_t pc = port_colon(L);
         return pc != NPOS && pos > pc ? "port" : "host";
     }
@@ -313,10 +331,7 @@ static int url_fail(const layout *L, const char *fmt, ...) {
     (void)vsnprintf(detail, sizeof detail, fmt, ap); /* truncates */
     va_end(ap);
     quote_url(L, q, sizeof q);
-    return dbc_fail(DBCONN_EURL, "invalid URL \"%s\": %s%s", q, detail,
-                    L->mask_guess ? " (a '/', '?' or '@' inside a password "
-                                    "must be percent-encoded: %2F, %3F, %40)"
-                                  : "");
+    return dbc_fail(DBCONN_EURL, "invalid URL \"%s\": %s", q, detail);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -342,12 +357,27 @@ static int check_bytes(const layout *L) {
     return 0;
 }
 
-/* Percent-decodes raw [b, e) into a new string ('+' stays '+').  The result
- * must be valid UTF-8 without NUL bytes.  `secret`: quote nothing of it. */
+/* How a part is decoded: userinfo with unquote() ('+' stays '+'), the
+ * password the same but nothing of it quoted in a message, the query with
+ * parse_qsl() ('+' is a space, as in HTML forms). */
+typedef enum dec_mode { DEC_USER, DEC_SECRET, DEC_QUERY } dec_mode;
+
+static int bad_escape(const layout *L, size_t i, size_t e, const char *part,
+                      bool secret) {
+    char fr[64];
+    return url_fail(L, "invalid percent escape%s in the %s at position %zu "
+                    "(expected %% and two hex digits)",
+                    secret ? "" : frag(L, i, i + 3 < e ? i + 3 : e, fr,
+                                       sizeof fr),
+                    part, i);
+}
+
+/* Percent-decodes raw [b, e) into a new string.  The result must be valid
+ * UTF-8 without NUL bytes. */
 static int decode(const layout *L, size_t b, size_t e, const char *part,
-                  bool secret, char **out) {
+                  dec_mode mode, char **out) {
     const unsigned char *s = (const unsigned char *)L->s;
-    char *d = dbc_malloc(e - b + 1), fr[64];
+    char *d = dbc_malloc(e - b + 1);
     size_t n = 0;
     u8state st = {0, 0x80, 0xBF, 0};
     int rc = 0;
@@ -356,15 +386,13 @@ static int decode(const layout *L, size_t b, size_t e, const char *part,
     for (size_t i = b; i < e; i++) {
         size_t at = i;
         unsigned char c = s[i];
-        if (c == '%') {
+        if (c == '+' && mode == DEC_QUERY) {
+            c = ' ';
+        } else if (c == '%') {
             int hi = i + 1 < e ? hexval(s[i + 1]) : -1;
             int lo = i + 2 < e ? hexval(s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
-                rc = url_fail(L, "invalid percent escape%s in the %s at "
-                              "position %zu (expected %% and two hex digits)",
-                              secret ? "" : frag(L, i, i + 3 < e ? i + 3 : e,
-                                                 fr, sizeof fr),
-                              part, i);
+                rc = bad_escape(L, i, e, part, mode == DEC_SECRET);
                 break;
             }
             c = (unsigned char)(hi * 16 + lo);
@@ -399,6 +427,21 @@ static int copy_raw(const layout *L, size_t b, size_t e, char **out) {
     return *out ? 0 : dbc_nomem();
 }
 
+/* The database is kept as written: SQLAlchemy does not decode it, and the
+ * same URL must name the same file or database in both ("my%20db.db" is
+ * that file, not "my db.db").  A '%' in it must still start a well-formed
+ * escape, as in every other part, so a mistyped escape is an error rather
+ * than a name no one meant. */
+static int parse_database(const layout *L, dbconn_url *u) {
+    size_t b = L->host_end + 1, e = L->q;
+    for (size_t i = find(L->s, b, e, '%'); i != NPOS;
+         i = find(L->s, i + 3, e, '%'))
+        if (i + 2 >= e || hexval((unsigned char)L->s[i + 1]) < 0 ||
+            hexval((unsigned char)L->s[i + 2]) < 0)
+            return bad_escape(L, i, e, "database", false);
+    return copy_raw(L, b, e, &u->database);
+}
+
 static int parse_scheme(const layout *L, dbconn_url *u) {
     const char *s = L->s;
     size_t dend = L->plus != NPOS ? L->plus : L->scheme_end;
@@ -430,9 +473,10 @@ static int parse_userinfo(const layout *L, dbconn_url *u) {
     if (L->at == NPOS)
         return 0;
     size_t uend = L->colon != NPOS ? L->colon : L->at;
-    int rc = decode(L, L->auth, uend, "username", false, &u->username);
+    int rc = decode(L, L->auth, uend, "username", DEC_USER, &u->username);
     if (!rc && L->colon != NPOS)
-        rc = decode(L, L->colon + 1, L->at, "password", true, &u->password);
+        rc = decode(L, L->colon + 1, L->at, "password", DEC_SECRET,
+                    &u->password);
     return rc;
 }
 
@@ -492,7 +536,7 @@ static int parse_port(const layout *L, size_t b, size_t e, dbconn_url *u) {
 
 static int parse_hostport(const layout *L, dbconn_url *u) {
     const char *s = L->s;
-    size_t hp = hostport_start(L), e = L->auth_end, pc;
+    size_t hp = L->host, e = L->host_end, pc;
     char c8[8];
     int rc;
     if (hp < e && s[hp] == '[') {
@@ -543,12 +587,12 @@ static int parse_query(const layout *L, dbconn_url *u) {
             return url_fail(L, "empty key in the query at position %zu "
                             "(expected key=value pairs separated by '&')", b);
         dbc_url_pair *p = &u->query[u->nquery];
-        int rc = decode(L, b, kend, "query", false, &p->key);
+        int rc = decode(L, b, kend, "query", DEC_QUERY, &p->key);
         if (rc)
             return rc;
         u->nquery++; /* counted once the key exists, so free() sees it */
         if (eq != NPOS)
-            rc = decode(L, eq + 1, e, "query", false, &p->value);
+            rc = decode(L, eq + 1, e, "query", DEC_QUERY, &p->value);
         else if (!(p->value = dbc_strdup("")))
             rc = dbc_nomem();
         if (rc)
@@ -575,7 +619,7 @@ static int check_sqlite(const layout *L, const dbconn_url *u) {
         pos = L->at;
     } else if (u->host) {
         what = "a host";
-        pos = hostport_start(L);
+        pos = L->host;
     } else if (u->port) {
         what = "a port";
         pos = port_colon(L) + 1;
@@ -594,8 +638,8 @@ static int parse_all(const layout *L, dbconn_url *u) {
         rc = parse_userinfo(L, u);
     if (!rc)
         rc = parse_hostport(L, u);
-    if (!rc && L->auth_end < L->n && L->s[L->auth_end] == '/')
-        rc = decode(L, L->auth_end + 1, L->q, "database", false, &u->database);
+    if (!rc && L->host_end < L->n && L->s[L->host_end] == '/')
+        rc = parse_database(L, u);
     if (!rc)
         rc = parse_query(L, u);
     if (!rc)

@@ -1,7 +1,6 @@
 /* Private to the URL module: what url.c (parsing, accessors) and
- * url_render.c (rendering, masking) share.  Nothing outside src/url*.c
- * includes this; the rest of the library sees only url.h and dbconn.h.
- * Owner: the URL module. */
+ * url_render.c (rendering, masking) share.  Nothing outside src/url/
+ * includes this; the rest of the library sees only url.h and dbconn.h. */
 #ifndef DBCONN_URL_INT_H
 #define DBCONN_URL_INT_H
 
@@ -26,8 +25,8 @@ struct dbconn_url {
     char *password;   /* decoded; NULL when the userinfo has no ':' */
     char *host;       /* as written; IPv6 without brackets; NULL when empty */
     int port;         /* 0 = none */
-    char *database;   /* decoded; NULL when no '/' follows the authority */
-    dbc_url_pair *query; /* decoded, in order, repeats kept */
+    char *database;   /* as written; NULL when no '/' follows the host */
+    dbc_url_pair *query; /* decoded ('+' = space), in order, repeats kept */
     size_t nquery;
 };
 

@@ -16,25 +16,27 @@
 #include "url/url_int.h"
 
 /* Bytes kept as they are in each part; everything else is %XX, so that the
- * rendering parses back to the same URL. */
+ * rendering parses back to the same URL.  The database is kept as written
+ * (it is never decoded), so it needs no class. */
 static bool keep_userinfo(unsigned char c) {
     return dbc_url_is_alnum(c) || (c && strchr("-._~!$'()*+,;", c));
 }
 
-static bool keep_database(unsigned char c) {
-    return !dbc_url_is_ctl(c) && !strchr("%?# ", c);
-}
-
+/* '+' is a space in the query, so a '+' is %2B and a space is '+' (as
+ * quote_plus writes them).  '@' is encoded too: behind a port or an IPv6
+ * host, a raw '@' anywhere would end a password (see find_userinfo). */
 static bool keep_query(unsigned char c) {
-    return !dbc_url_is_ctl(c) && !strchr("%&=# ", c);
+    return !dbc_url_is_ctl(c) && !strchr("%&=#+@ ", c);
 }
 
 static void put_enc(dbc_url_sink *k, const char *s,
-                    bool (*keep)(unsigned char)) {
+                    bool (*keep)(unsigned char), bool plus) {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (keep(*p)) {
             dbc_url_put(k, (const char *)p, 1);
+        } else if (plus && *p == ' ') {
+            dbc_url_put(k, "+", 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
             dbc_url_put(k, e, 3);
@@ -59,11 +61,11 @@ size_t dbconn_url_render(const dbconn_url *u, unsigned flags, char *buf,
     dbc_url_puts(&k, "://");
     if (u->username || u->password) {
         if (u->username)
-            put_enc(&k, u->username, keep_userinfo);
+            put_enc(&k, u->username, keep_userinfo, false);
         if (u->password) {
             dbc_url_puts(&k, ":");
             if (flags & DBCONN_URL_SHOW_PASSWORD)
-                put_enc(&k, u->password, keep_userinfo);
+                put_enc(&k, u->password, keep_userinfo, false);
             else
                 dbc_url_puts(&k, "***");
         }
@@ -82,13 +84,13 @@ size_t dbconn_url_render(const dbconn_url *u, unsigned flags, char *buf,
     }
     if (u->database) {
         dbc_url_puts(&k, "/");
-        put_enc(&k, u->database, keep_database);
+        dbc_url_puts(&k, u->database);
     }
     for (size_t i = 0; i < u->nquery; i++) {
         dbc_url_puts(&k, i ? "&" : "?");
-        put_enc(&k, u->query[i].key, keep_query);
+        put_enc(&k, u->query[i].key, keep_query, true);
         dbc_url_puts(&k, "=");
-        put_enc(&k, u->query[i].value, keep_query);
+        put_enc(&k, u->query[i].value, keep_query, true);
     }
     dbc_url_finish(&k);
     return k.len;

@@ -1,4 +1,4 @@
-/* libFuzzer target for the URL module (src/url.c, src/url_render.c).
+/* libFuzzer target for the URL module (src/url/url.c, src/url/url_render.c).
  *
  * Input: arbitrary bytes, parsed as a NUL-terminated copy (so an embedded
  * NUL ends the URL, as it would for any C caller).  Checked on every input:
@@ -13,10 +13,19 @@
  *     replaced by "***" (identical when there is no password), and
  *     dbc_url_masked() returns exactly it;
  *   - dbconn_url_render() has snprintf semantics: the same length for every
- *     buffer size, a NUL-terminated prefix when the buffer is short.
+ *     buffer size, a NUL-terminated prefix when the buffer is short;
+ *   - no password shows, whether the URL parses or not.  The password is
+ *     what SQLAlchemy's grammar calls one (password_span), so the harness
+ *     does not take the parser's word for where it is.  A twin of the URL
+ *     with every letter, digit and punctuation byte of that password
+ *     replaced by another of its kind must give the same result code and
+ *     the same message (failure) or masked rendering (success): no output
+ *     depends on what the password says.  A password with no such byte
+ *     (the twin is the URL itself), of PW_MIN bytes or more and found
+ *     nowhere else in the URL, must not appear in that output.
  *
  * A violated property prints what differed and calls abort(), which
- * libFuzzer reports as a crash and saves the input.  Owner: reliability. */
+ * libFuzzer reports as a crash and saves the input. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +139,94 @@ static void check_masking(const char *plain, const dbconn_url *u) {
     free(masked);
 }
 
+/* The password as SQLAlchemy 1.4's make_url() places it: after the first
+ * "://" the username runs to the first ':' or '/'; when that is a ':' and
+ * an '@' follows anywhere, the bytes between the ':' and the first such '@'
+ * are the password.  The parser may read a longer one (a raw '@' in it),
+ * never a shorter one. */
+static bool password_span(const char *url, size_t *b, size_t *e) {
+    const char *sep = strstr(url, "://");
+    if (!sep)
+        return false;
+    const char *colon = sep + 3 + strcspn(sep + 3, ":/");
+    const char *at = *colon == ':' ? strchr(colon + 1, '@') : NULL;
+    if (!at)
+        return false;
+    *b = (size_t)(colon + 1 - url);
+    *e = (size_t)(at - url);
+    return true;
+}
+
+/* The next byte of c's kind, for bytes the parser reads only as data in a
+ * password; c itself for the others ('%' and what follows it are handled
+ * by the caller; control and non-ASCII bytes are kept). */
+static char rotated(char c) {
+    static const char *const kinds[] = {
+        "abcdef", "ghijklmnopqrstuvwxyz", "ABCDEF", "GHIJKLMNOPQRSTUVWXYZ",
+        "0123456789", "!$&'()*+,;=-._~", "\"<>\\^`{|} ", "#/:?[]"};
+    for (size_t k = 0; c && k < sizeof kinds / sizeof *kinds; k++) {
+        const char *p = strchr(kinds[k], c);
+        if (p)
+            return p[1] ? p[1] : kinds[k][0];
+    }
+    return c;
+}
+
+/* What a caller may see of a URL: the message when it fails, the masked
+ * rendering when it parses.  Owned by the caller. */
+static char *shown(const char *url, int *rc) {
+    dbconn_url *u = NULL;
+    *rc = dbconn_url_parse(&u, url);
+    if (*rc != 0) {
+        const char *msg = dbconn_errmsg(NULL);
+        return strcpy(xmalloc(strlen(msg) + 1), msg);
+    }
+    char *m = render(u, 0);
+    dbconn_url_free(u);
+    return m;
+}
+
+static size_t occurrences(const char *hay, const char *needle) {
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+#define PW_MIN 4
+
+static void check_password_hidden(const char *url) {
+    size_t b, e, n = strlen(url);
+    if (!password_span(url, &b, &e))
+        return;
+    char *twin = strcpy(xmalloc(n + 1), url);
+    size_t keep = 0;
+    for (size_t i = b; i < e; i++) {
+        if (keep)
+            keep--;
+        else if (url[i] == '%')
+            keep = 2; /* an escape, or a bad one: what the parser checks */
+        else
+            twin[i] = rotated(url[i]);
+    }
+    int rc, twin_rc;
+    char *out = shown(url, &rc), *twin_out = shown(twin, &twin_rc);
+    if (rc != twin_rc || strcmp(out, twin_out) != 0)
+        violated("password: the output depends on the password", url, out,
+                 twin_out);
+    if (strcmp(twin, url) == 0 && e - b >= PW_MIN) {
+        char *pw = xmalloc(e - b + 1);
+        memcpy(pw, url + b, e - b);
+        pw[e - b] = '\0';
+        if (occurrences(url, pw) == 1 && strstr(out, pw))
+            violated("password: shown", url, out, pw);
+        free(pw);
+    }
+    free(twin_out);
+    free(out);
+    free(twin);
+}
+
 static void check_parsed(const char *url, const dbconn_url *u) {
     char *plain = render(u, DBCONN_URL_SHOW_PASSWORD);
     check_truncation(plain, u);
@@ -176,6 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         violated("parse: a failure must be DBCONN_EURL, *out NULL and a "
                  "message", url, dbconn_errmsg(NULL), NULL);
     }
+    check_password_hidden(url);
     free(url);
     return 0;
 }
