@@ -160,7 +160,11 @@ static const opt_case cases[] = {
     /* values that are never accepted */
     BAD("pool_size", "8\n", "control character"),
     BAD("journal_mode", "wal\x7f", "0x7F"),
-    BAD("journal_mode", "w\xC3\xA9", "\\xC3\\xA9"),
+    /* quoted as every message quotes user text: valid UTF-8 as it is,
+     * bytes that are not UTF-8 escaped */
+    BAD("journal_mode", "w\xC3\xA9", "\"w\xC3\xA9\""),
+    BAD("journal_mode", "w\xC3x", "\"w\\xC3x\""),
+    BAD("journal_mode", "w\"\\", "\"w\\x22\\x5C\""),
 };
 
 static void *field(dbconn_options *o, size_t off) { return (char *)o + off; }

@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/error.h"
+#include "util/text.h"
 #include "url/url.h"
 #include "url/url_int.h"
 
@@ -44,72 +46,17 @@ static int hexval(unsigned char c) {
     return -1;
 }
 
-static bool ascii_ieq(const char *a, const char *b) {
-    for (; *a && *b; a++, b++) {
-        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return *a == *b;
-}
-
-/* An incremental UTF-8 validator (RFC 3629: no overlongs, no surrogates,
- * nothing above U+10FFFF), fed one byte at a time so that percent-decoded
- * bytes can be checked while they are decoded. */
+/* UTF-8 validation while decoding (util/text.h's validator), remembering
+ * where the sequence being checked began, for the message. */
 typedef struct u8state {
-    int need;              /* continuation bytes still expected */
-    unsigned char lo, hi;  /* accepted range of the next continuation byte */
-    size_t start;          /* raw position where the sequence began */
+    dbc_utf8 v;
+    size_t start; /* raw position where the sequence began */
 } u8state;
 
 static bool u8_feed(u8state *st, unsigned char c, size_t pos) {
-    if (st->need == 0) {
+    if (st->v.need == 0)
         st->start = pos;
-        st->lo = 0x80;
-        st->hi = 0xBF;
-        if (c < 0x80)
-            return true;
-        if (c >= 0xC2 && c <= 0xDF)
-            st->need = 1;
-        else if (c == 0xE0)
-            st->need = 2, st->lo = 0xA0;
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            st->need = 2;
-        else if (c == 0xED)
-            st->need = 2, st->hi = 0x9F;
-        else if (c == 0xF0)
-            st->need = 3, st->lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            st->need = 3;
-        else if (c == 0xF4)
-            st->need = 3, st->hi = 0x8F;
-        else
-            return false;
-        return true;
-    }
-    if (c < st->lo || c > st->hi)
-        return false;
-    st->lo = 0x80;
-    st->hi = 0xBF;
-    st->need--;
-    return true;
-}
-
-/* Length of the valid UTF-8 sequence at p (at most avail bytes), 0 if the
- * bytes there are not one. */
-static size_t u8_len(const unsigned char *p, size_t avail) {
-    u8state st = {0, 0x80, 0xBF, 0};
-    for (size_t i = 0; i < avail && i < 4; i++) {
-        if (!u8_feed(&st, p[i], i))
-            return 0;
-        if (st.need == 0)
-            return i + 1;
-    }
-    return 0;
+    return dbc_utf8_feed(&st->v, c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -257,43 +204,23 @@ static const char *part_at(const layout *L, size_t pos) {
 /* Error messages                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* Writes a byte for a message: printable ASCII and valid UTF-8 as is,
- * anything else as \xNN.  Returns the number of raw bytes consumed. */
-static size_t put_shown(dbc_url_sink *k, const unsigned char *p,
-                        size_t avail) {
-    char esc[8];
-    if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
-        dbc_url_put(k, (const char *)p, 1);
-        return 1;
-    }
-    size_t len = *p >= 0x80 ? u8_len(p, avail) : 0;
-    if (len) {
-        dbc_url_put(k, (const char *)p, len);
-        return len;
-    }
-    (void)snprintf(esc, sizeof esc, "\\x%02X", *p);
-    dbc_url_puts(k, esc);
-    return 1;
-}
-
 /* The URL for a message: at most QUOTE_MAX raw bytes, password as ***.
  * `out` is written through the sink; clang-tidy does not follow that (a
  * false positive): NOLINTNEXTLINE(readability-non-const-parameter) */
 static void quote_url(const layout *L, char *out, size_t cap) {
-    dbc_url_sink k = {out, cap, 0};
-    const unsigned char *s = (const unsigned char *)L->s;
+    dbc_buf k = dbc_buf_fixed(out, cap);
+    const char *s = L->s;
     size_t i = 0;
     while (i < L->n && i < QUOTE_MAX) {
         if (L->mask && i == L->mask_s)
-            dbc_url_puts(&k, "***"); /* once: then i moves past mask_s */
+            dbc_buf_puts(&k, "***"); /* once: then i moves past mask_s */
         if (L->mask && i >= L->mask_s && i < L->mask_e)
             i = L->mask_e;
         else
-            i += put_shown(&k, s + i, L->n - i);
+            i += dbc_put_shown(&k, s + i, L->n - i);
     }
     if (i < L->n)
-        dbc_url_puts(&k, "...");
-    dbc_url_finish(&k);
+        dbc_buf_puts(&k, "...");
 }
 
 /* ` "fragment"` for a message, or "" when it overlaps the hidden password.
@@ -303,13 +230,12 @@ static const char *frag(const layout *L, size_t b, size_t e, char *out,
     out[0] = '\0';
     if (L->mask && b < L->mask_e && e > L->mask_s)
         return out;
-    dbc_url_sink k = {out, cap, 0};
-    dbc_url_puts(&k, " \"");
+    dbc_buf k = dbc_buf_fixed(out, cap);
+    dbc_buf_puts(&k, " \"");
     size_t i = b;
     while (i < e && i - b < 40)
-        i += put_shown(&k, (const unsigned char *)L->s + i, e - i);
-    dbc_url_puts(&k, i < e ? "...\"" : "\"");
-    dbc_url_finish(&k);
+        i += dbc_put_shown(&k, L->s + i, e - i);
+    dbc_buf_puts(&k, i < e ? "...\"" : "\"");
     return out;
 }
 
@@ -341,7 +267,7 @@ static int url_fail(const layout *L, const char *fmt, ...) {
 /* Control characters and invalid UTF-8 anywhere in the raw text. */
 static int check_bytes(const layout *L) {
     const unsigned char *s = (const unsigned char *)L->s;
-    u8state st = {0, 0x80, 0xBF, 0};
+    u8state st = {{0, 0, 0}, 0};
     char c8[8];
     for (size_t i = 0; i < L->n; i++) {
         if (dbc_url_is_ctl(s[i]))
@@ -351,7 +277,7 @@ static int check_bytes(const layout *L) {
             return url_fail(L, "invalid UTF-8 in the %s at position %zu",
                             part_at(L, st.start), st.start);
     }
-    if (st.need)
+    if (st.v.need)
         return url_fail(L, "invalid UTF-8 (truncated sequence) in the %s at "
                         "position %zu", part_at(L, st.start), st.start);
     return 0;
@@ -379,7 +305,7 @@ static int decode(const layout *L, size_t b, size_t e, const char *part,
     const unsigned char *s = (const unsigned char *)L->s;
     char *d = dbc_malloc(e - b + 1);
     size_t n = 0;
-    u8state st = {0, 0x80, 0xBF, 0};
+    u8state st = {{0, 0, 0}, 0};
     int rc = 0;
     if (!d)
         return dbc_nomem();
@@ -410,7 +336,7 @@ static int decode(const layout *L, size_t b, size_t e, const char *part,
         }
         d[n++] = (char)c;
     }
-    if (!rc && st.need)
+    if (!rc && st.v.need)
         rc = url_fail(L, "invalid UTF-8 (truncated sequence) in the %s (after "
                       "percent-decoding) at position %zu", part, st.start);
     if (rc) {
@@ -604,7 +530,7 @@ static int parse_query(const layout *L, dbconn_url *u) {
 
 /* SQLite URLs name a file (or memory), never a server. */
 static int check_sqlite(const layout *L, const dbconn_url *u) {
-    if (!ascii_ieq(u->dialect, "sqlite"))
+    if (!dbc_ascii_ieq(u->dialect, "sqlite"))
         return 0;
     const char *what;
     size_t pos;
@@ -721,7 +647,7 @@ const char *dbconn_url_query_get(const dbconn_url *u, const char *key) {
 }
 
 bool dbc_url_is_memory(const dbconn_url *u) {
-    if (!u || !ascii_ieq(u->dialect, "sqlite"))
+    if (!u || !dbc_ascii_ieq(u->dialect, "sqlite"))
         return false;
     return !u->database || !*u->database ||
            strcmp(u->database, ":memory:") == 0;

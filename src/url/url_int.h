@@ -41,29 +41,4 @@ static inline bool dbc_url_is_ctl(unsigned char c) {
     return c < 0x20 || c == 0x7f;
 }
 
-/* An snprintf-style output: writes what fits in buf[0..size-1) and counts
- * every byte the whole output needs in len.  buf is borrowed; it may be NULL
- * when size is 0. */
-typedef struct dbc_url_sink {
-    char *buf;
-    size_t size;
-    size_t len; /* bytes the full output needs */
-} dbc_url_sink;
-
-static inline void dbc_url_put(dbc_url_sink *k, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++, k->len++)
-        if (k->len + 1 < k->size)
-            k->buf[k->len] = s[i];
-}
-
-static inline void dbc_url_puts(dbc_url_sink *k, const char *s) {
-    dbc_url_put(k, s, strlen(s));
-}
-
-/* NUL-terminates what was written (when there is any room at all). */
-static inline void dbc_url_finish(dbc_url_sink *k) {
-    if (k->size)
-        k->buf[k->len < k->size ? k->len : k->size - 1] = '\0';
-}
-
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "url/url.h"
 #include "url/url_int.h"
@@ -29,17 +30,17 @@ static bool keep_query(unsigned char c) {
     return !dbc_url_is_ctl(c) && !strchr("%&=#+@ ", c);
 }
 
-static void put_enc(dbc_url_sink *k, const char *s,
+static void put_enc(dbc_buf *k, const char *s,
                     bool (*keep)(unsigned char), bool plus) {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (keep(*p)) {
-            dbc_url_put(k, (const char *)p, 1);
+            dbc_buf_putc(k, (char)*p);
         } else if (plus && *p == ' ') {
-            dbc_url_put(k, "+", 1);
+            dbc_buf_putc(k, '+');
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            dbc_url_put(k, e, 3);
+            dbc_buf_append(k, e, 3);
         }
     }
 }
@@ -48,51 +49,48 @@ static void put_enc(dbc_url_sink *k, const char *s,
  * false positive): NOLINTNEXTLINE(readability-non-const-parameter) */
 size_t dbconn_url_render(const dbconn_url *u, unsigned flags, char *buf,
                          size_t size) {
-    dbc_url_sink k = {buf, buf ? size : 0, 0};
-    if (!u) {
-        dbc_url_finish(&k);
+    dbc_buf k = dbc_buf_fixed(buf, size);
+    if (!u)
         return 0;
-    }
-    dbc_url_puts(&k, u->dialect);
+    dbc_buf_puts(&k, u->dialect);
     if (u->driver) {
-        dbc_url_puts(&k, "+");
-        dbc_url_puts(&k, u->driver);
+        dbc_buf_puts(&k, "+");
+        dbc_buf_puts(&k, u->driver);
     }
-    dbc_url_puts(&k, "://");
+    dbc_buf_puts(&k, "://");
     if (u->username || u->password) {
         if (u->username)
             put_enc(&k, u->username, keep_userinfo, false);
         if (u->password) {
-            dbc_url_puts(&k, ":");
+            dbc_buf_puts(&k, ":");
             if (flags & DBCONN_URL_SHOW_PASSWORD)
                 put_enc(&k, u->password, keep_userinfo, false);
             else
-                dbc_url_puts(&k, "***");
+                dbc_buf_puts(&k, "***");
         }
-        dbc_url_puts(&k, "@");
+        dbc_buf_puts(&k, "@");
     }
     if (u->host) {
         bool v6 = strchr(u->host, ':') != NULL;
-        dbc_url_puts(&k, v6 ? "[" : "");
-        dbc_url_puts(&k, u->host);
-        dbc_url_puts(&k, v6 ? "]" : "");
+        dbc_buf_puts(&k, v6 ? "[" : "");
+        dbc_buf_puts(&k, u->host);
+        dbc_buf_puts(&k, v6 ? "]" : "");
     }
     if (u->port) {
         char port[16];
         (void)snprintf(port, sizeof port, ":%d", u->port); /* fits */
-        dbc_url_puts(&k, port);
+        dbc_buf_puts(&k, port);
     }
     if (u->database) {
-        dbc_url_puts(&k, "/");
-        dbc_url_puts(&k, u->database);
+        dbc_buf_puts(&k, "/");
+        dbc_buf_puts(&k, u->database);
     }
     for (size_t i = 0; i < u->nquery; i++) {
-        dbc_url_puts(&k, i ? "&" : "?");
+        dbc_buf_puts(&k, i ? "&" : "?");
         put_enc(&k, u->query[i].key, keep_query, true);
-        dbc_url_puts(&k, "=");
+        dbc_buf_puts(&k, "=");
         put_enc(&k, u->query[i].value, keep_query, true);
     }
-    dbc_url_finish(&k);
     return k.len;
 }
 

@@ -1,4 +1,4 @@
-/* A growable string builder with sticky out-of-memory. */
+/* The string builder (see buf.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +25,28 @@ static bool grow(dbc_buf *b, size_t extra) {
     return true;
 }
 
+dbc_buf dbc_buf_fixed(char *buf, size_t cap) {
+    dbc_buf b = {buf, 0, buf ? cap : 0, false, true};
+    if (b.cap)
+        b.data[0] = '\0';
+    return b;
+}
+
+/* Fixed mode: stores what fits, counts everything. */
+static void append_fixed(dbc_buf *b, const char *s, size_t n) {
+    if (b->len + 1 < b->cap) {
+        size_t room = b->cap - 1 - b->len;
+        memcpy(b->data + b->len, s, n < room ? n : room);
+        b->data[b->len + (n < room ? n : room)] = '\0';
+    }
+    b->len += n;
+}
+
 void dbc_buf_append(dbc_buf *b, const char *s, size_t n) {
+    if (b->fixed) {
+        append_fixed(b, s, n);
+        return;
+    }
     if (!grow(b, n))
         return;
     memcpy(b->data + b->len, s, n);
@@ -42,7 +63,19 @@ void dbc_buf_printf(dbc_buf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || !grow(b, (size_t)n))
+    if (n < 0)
+        return;
+    if (b->fixed) {
+        size_t room = b->len < b->cap ? b->cap - b->len : 0;
+        if (room) {
+            va_start(ap, fmt);
+            (void)vsnprintf(b->data + b->len, room, fmt, ap); /* cut */
+            va_end(ap);
+        }
+        b->len += (size_t)n;
+        return;
+    }
+    if (!grow(b, (size_t)n))
         return;
     va_start(ap, fmt);
     (void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap); /* n fits */
@@ -68,7 +101,7 @@ char *dbc_buf_take(dbc_buf *b) {
 void dbc_buf_reset(dbc_buf *b) {
     b->len = 0;
     b->oom = false;
-    if (b->data)
+    if (b->data && (b->cap || !b->fixed))
         b->data[0] = '\0';
 }
 
