@@ -21,7 +21,7 @@
  *     handler).  More connections would only add cache invalidation and
  *     lock waits.
  *
- * Owner: async benchmark.  See bench_async.c for the workloads.
+ * See bench_async.c for the workloads.
  */
 #include <sqlite3.h>
 #include <stdatomic.h>

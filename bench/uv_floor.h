@@ -1,8 +1,7 @@
 /* The baselines of bench_async (bench/uv_floor.c): raw synchronous SQLite,
  * and the floor -- what a careful hand-written libuv + sqlite3 program costs
  * for the same work and the same hops.
- * Shared with bench_async.c: the schema, the statements, the rows.
- * Owner: async benchmark. */
+ * Shared with bench_async.c: the schema, the statements, the rows. */
 #ifndef DBCONN_BENCH_UV_FLOOR_H
 #define DBCONN_BENCH_UV_FLOOR_H
 

@@ -8,7 +8,7 @@
 #   lib/cmake/dbconn/dbconnTargets*.cmake     dbconn::dbconn, dbconn::dbconn_static
 #
 # Included from the top-level CMakeLists.txt after the library targets exist.
-# Owner: packaging.  Checked end to end by the ctest `install_downstream`
+# Checked end to end by the ctest `install_downstream`
 # (tests/downstream/run.sh).
 
 # A project that vendors libdbconn with add_subdirectory() usually does not

@@ -1,6 +1,6 @@
 # Shared by scripts/quickstart.sh and scripts/test.sh (sourced, POSIX sh):
 # installs the Debian packages libdbconn needs, only when one is missing.
-# Owner: packaging.  .ci/run installs its larger set itself.
+# .ci/run installs its larger set itself.
 
 DBCONN_DEBIAN_PACKAGES="build-essential cmake pkg-config libsqlite3-dev libuv1-dev libcmocka-dev"
 

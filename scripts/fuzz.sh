@@ -15,7 +15,7 @@
 #
 # Needs the Debian packages clang libclang-rt-14-dev cmake pkg-config
 # libsqlite3-dev libuv1-dev.  Run from anywhere; works in the repository
-# root.  Owner: reliability.
+# root.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

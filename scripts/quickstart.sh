@@ -1,7 +1,7 @@
 #!/bin/sh
 # README command 1: sh scripts/quickstart.sh
 # Installs the Debian packages that are missing, builds libdbconn in build/
-# and runs the quickstart example (examples/quickstart.c).  Owner: packaging.
+# and runs the quickstart example (examples/quickstart.c).
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh

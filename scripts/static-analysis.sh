@@ -11,7 +11,7 @@
 # (every clang-tidy warning is an error).  Needs the Debian packages cppcheck
 # clang clang-tidy cmake pkg-config libsqlite3-dev libuv1-dev.  Run from
 # anywhere.  DBCONN_TIDY_JOBS sets the clang-tidy parallelism (default: the
-# number of CPUs).  Owner: reliability.
+# number of CPUs).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,5 +1,5 @@
 # Extra ctest tests beyond the per-module CMocka programs; included at the end
-# of tests/CMakeLists.txt.  Owner: packaging.
+# of tests/CMakeLists.txt.
 
 # install_downstream: `cmake --install` this build tree into a scratch prefix
 # and build + run tests/downstream against it through pkg-config and through

@@ -13,7 +13,7 @@
  *
  * Must own the process's allocators: SQLite and libuv accept a new
  * allocator only before they are first used, so main() installs them
- * before anything else runs.  Owner: reliability. */
+ * before anything else runs. */
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -171,6 +171,61 @@ static void test_write_first_begins_immediate(void **state) {
     tu_rmdir(dir);
 }
 
+/* The same rule through the async API, with both execution policies: the
+ * first op of a transaction that writes begins IMMEDIATE (it echoed BEGIN
+ * (implicit) before a first INSERT), a read-first one stays deferred. */
+static void first_begin_async(uv_loop_t *loop, dbconn_session *s,
+                              const char *sql, begins *b) {
+    memset(b, 0, sizeof *b);
+    tu_rec e = {0}, r = {0};
+    tu_ok(dbconn_exec_async(s, sql, NULL, 0, tu_on_exec, &e));
+    tu_ok(dbconn_rollback_async(s, tu_on_done, &r));
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(e.calls, 1);
+    assert_int_equal(e.status, 0);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.status, 0);
+}
+
+static void async_write_first(const char *policy) {
+    const char *dir = tu_tmpdir();
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    begins b = {{0}};
+    dbconn_options o = {.echo = 1, .log = note_begin, .log_data = &b,
+                        .loop = &loop};
+    tu_ok(dbconn_options_set(&o, "execution_policy", policy));
+    dbconn *db;
+    dbconn_session *s;
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "a.db"), &o));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    first_begin_async(&loop, s, "INSERT INTO t VALUES (1)", &b);
+    assert_string_equal(b.first, "BEGIN IMMEDIATE");
+    first_begin_async(&loop, s, " /* c */ DELETE FROM t", &b);
+    assert_string_equal(b.first, "BEGIN IMMEDIATE");
+    first_begin_async(&loop, s, "SELECT count(*) FROM t", &b);
+    assert_string_equal(b.first, "BEGIN (implicit)");
+    first_begin_async(&loop, s, "CREATE TABLE u (y)", &b);
+    assert_string_equal(b.first, "BEGIN (implicit)");
+    first_begin_async(&loop, s,
+                      "WITH v(y) AS (SELECT 3) INSERT INTO t SELECT y FROM v",
+                      &b);
+    assert_string_equal(b.first, "BEGIN (implicit)");
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    tu_rmdir(dir);
+}
+
+static void test_async_write_first_begins_immediate(void **state) {
+    (void)state;
+    async_write_first("threadpool");
+    async_write_first("inline");
+}
+
 /* Another session of the engine writes: a write-first transaction waits
  * at BEGIN, and when the gate times out nothing was begun -- the session
  * is idle, with nothing to roll back. */
@@ -199,6 +254,7 @@ int main(void) {
         cmocka_unit_test(test_in_process_writers_use_the_gate),
         cmocka_unit_test(test_busy_snapshot_and_begin_immediate),
         cmocka_unit_test(test_write_first_begins_immediate),
+        cmocka_unit_test(test_async_write_first_begins_immediate),
         cmocka_unit_test(test_write_first_timeout_leaves_session_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,7 @@
  * async child's libuv thread pool lives in the child), so fork is safe.
  * Children never return into CMocka: they report through the pipe and
  * _exit.  The random points come from a fixed seed, so a failure names a
- * round that can be rerun.  Owner: reliability. */
+ * round that can be rerun. */
 #include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>

@@ -16,7 +16,7 @@
  *   - savepoint names that try injection are refused before any SQL runs,
  *     and leave the transaction usable.
  *
- * Owner: reliability. */
+ * */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

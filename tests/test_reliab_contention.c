@@ -13,7 +13,7 @@
  *     pool serves every thread afterwards with nothing lost.
  *
  * The child processes are forked before this process starts any thread.
- * Owner: reliability. */
+ * */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>

@@ -17,6 +17,7 @@
 #include "util/alloc.h"
 #include "testutil.h"
 #include "url/url.h"
+#include "url/url_render.h"
 
 #define Q(...) ((const char *const[]){__VA_ARGS__, NULL})
 

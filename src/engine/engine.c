@@ -5,6 +5,7 @@
 #include "driver/registry.h"
 #include "engine/engine.h"
 #include "url/url.h"
+#include "url/url_render.h"
 #include "util/alloc.h"
 
 void dbc_engine_free(dbconn *db) {

@@ -4,21 +4,18 @@
  * park a waiter that is handed the gate on release.  Handing the gate to the
  * next thread in strict FIFO order costs a context switch per transaction
  * (the releasing thread, wanting the gate for its next transaction, must
- * queue behind a waiter that is not even running yet), which measured 0.75x
- * of the one-thread rate with 4 writer threads.  So a free gate may be taken
- * by whoever asks first ("barging", as pthread mutexes allow) -- but only
- * until the first sync waiter in line has been first for BARGE_NS; after
- * that the release hands the gate straight to it, which bounds the
- * unfairness (each waiter ahead of another can be overtaken for BARGE_NS,
- * then runs).  The clock starts when a waiter becomes first in line, not
- * when it queues: counted from the queueing, every waiter behind the first
- * was due as soon as it reached the front, and with 4 threads the gate
- * changed hands at nearly every release (strict FIFO again).  5 ms rather
- * than 2: fewer hand-overs (each costs the new writer's page cache, and a
- * wake-up or a poll) measured 0.92 -> 0.99x of one thread with 2 threads
- * committing with an fsync, no change with commits that do not wait.
- * Parked (async) waiters are always handed the gate directly: waking a loop
- * only to find the gate taken again would be pure cost.
+ * queue behind a waiter that is not even running yet).  So a free gate may
+ * be taken by whoever asks first ("barging", as pthread mutexes allow) --
+ * but only until the first sync waiter in line has been first for
+ * BARGE_NS; after that the release hands the gate straight to it, which
+ * bounds the unfairness (each waiter ahead of another can be overtaken for
+ * BARGE_NS, then runs).  The clock starts when a waiter becomes first in
+ * line, not when it queues: counted from the queueing, every waiter behind
+ * the first would be due as soon as it reached the front, and the gate
+ * would change hands at nearly every release (strict FIFO again); every
+ * change of hands costs the new writer's page cache and a wake-up or a
+ * poll.  Parked (async) waiters are always handed the gate directly: waking
+ * a loop only to find the gate taken again would be pure cost.
  *
  * How the first waiter learns that the gate is free depends on how long
  * owners hold it (a moving average, hold_ns):
@@ -32,26 +29,23 @@
  *   following it.  A release wakes a sleeping first waiter unless the
  *   first waiter itself polls (a polling newcomer may end up queueing
  *   behind it without taking the gate).  A poller takes the lock only
- *   when the change counter says the owner or the line changed.  With 4
- *   writer threads and synchronous=OFF this took the rate from
- *   0.66-0.73x to 0.86-0.88x of one thread.
+ *   when the change counter says the owner or the line changed.
  *
  * - Long holds (a commit that waits for an fsync): polling beside an fsync
- *   slowed it 10-20% on the machine measured, so the first waiter naps: it
- *   sleeps for two average holds (at most NAP_MAX_NS) and looks again, and
- *   a release does not wake it.  The thread that releases and writes again
- *   -- the usual case under contention -- takes the gate back without a
- *   system call in between, as with a mutex (the wake-up a release used to
- *   send cost its thread ~8 us, the gate standing free meanwhile: ~6% of a
- *   fsync-bound transaction); a gate nobody takes back is noticed within a
- *   nap.  Only the first waiter naps; the others sleep until it leaves the
- *   line, when the next one is woken.  When the first waiter will be due
- *   within two holds (and holds are under NAP_MAX_NS) it polls for the
- *   release, so the hand-over finds it running instead of asleep (waking a
- *   sleeping thread left the gate idle ~25 us per hand-over).
+ *   slows the flush, so the first waiter naps: it sleeps for two average
+ *   holds (at most NAP_MAX_NS) and looks again, and a release does not
+ *   wake it.  The thread that releases and writes again -- the usual case
+ *   under contention -- takes the gate back without a system call in
+ *   between, as with a mutex (a wake-up from the release would cost that
+ *   thread time while the gate stands free); a gate nobody takes back is
+ *   noticed within a nap.  Only the first waiter naps; the others sleep
+ *   until it leaves the line, when the next one is woken.  When the first
+ *   waiter will be due within two holds (and holds are under NAP_MAX_NS)
+ *   it polls for the release, so the hand-over finds it running instead
+ *   of asleep.
  *
- * Measured against raw SQLite with a pthread mutex around each transaction
- * in the same runs: docs/performance.md. */
+ * The figures behind these choices, against raw SQLite with a pthread
+ * mutex around each transaction: docs/performance.md. */
 #include <sched.h>
 
 #include "util/error.h"

@@ -3,7 +3,7 @@
  * dbc_config_resolve() validates a dbconn_options struct, applies the URL
  * query's engine options on top of it and fills in every default.
  *
- * Conventions (DESIGN.md, "Options"): in the struct 0 means "default" and
+ * Conventions (docs/options.md): in the struct 0 means "default" and
  * DBCONN_NONE means zero/none/off; by name "0" means zero and is stored as
  * DBCONN_NONE.  String values are stored as pointers to the static canonical
  * spellings below, so the caller's strings are never kept. */

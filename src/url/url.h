@@ -1,4 +1,5 @@
-/* Private helpers of the URL module (url.c owns struct dbconn_url). */
+/* The URL parser's internal helpers (url.c owns struct dbconn_url); the
+ * renderer's are url_render.h's. */
 #ifndef DBCONN_URL_H
 #define DBCONN_URL_H
 
@@ -13,10 +14,5 @@
  * database ("sqlite://"), an empty one ("sqlite:///") or ":memory:".
  * False for every other URL and for NULL. */
 bool dbc_url_is_memory(const dbconn_url *u);
-
-/* The URL rendered with the password as "***", for logs and error messages.
- * Owned by the caller (dbc_free).  NULL when u is NULL or on allocation
- * failure (then recorded as DBCONN_ENOMEM on this thread). */
-char *dbc_url_masked(const dbconn_url *u);
 
 #endif

@@ -13,7 +13,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
-#include "url/url.h"
+#include "url/url_render.h"
 #include "url/url_int.h"
 
 /* Bytes kept as they are in each part; everything else is %XX, so that the

@@ -5,7 +5,6 @@
  * pkg-config and once through find_package(dbconn), shared and static, and
  * runs every build.  It exits 0 only if the linked library matches the
  * header's version and a real in-memory database answers SELECT 1+1 with 2.
- * Owner: packaging.
  */
 #include <dbconn.h>
 

@@ -3,7 +3,7 @@
 # then build tests/downstream/main.c against that prefix the two ways a user
 # would -- pkg-config on a plain cc command line, and find_package(dbconn) --
 # each shared and static, and run every program.  Passes only if all four
-# build and exit 0.  Owner: packaging (registered in tests/extra.cmake).
+# build and exit 0 (registered in tests/extra.cmake).
 #
 # usage: run.sh CMAKE BUILD_DIR WORK_DIR CC [FLAGS]
 #   CMAKE      the cmake that configured BUILD_DIR

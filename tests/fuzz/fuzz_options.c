@@ -18,7 +18,7 @@
  *          for the driver, and by name it is DBCONN_EOPTION.
  *
  * Never crashes, never leaks (LeakSanitizer).  A violated property prints
- * what differed and calls abort().  Owner: reliability. */
+ * what differed and calls abort(). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -35,6 +35,7 @@
 #include "dbconn.h"
 #include "util/error.h"
 #include "url/url.h"
+#include "url/url_render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

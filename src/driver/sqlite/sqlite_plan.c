@@ -3,9 +3,10 @@
  * A buffered result must know that it holds every row, so after the first
  * row it steps once more to see SQLITE_DONE.  For a lookup by primary key
  * or unique index that step only confirms what the program's shape already
- * says, and costs ~200 instructions of a ~5 000-instruction lookup.  This
- * file reads the program (EXPLAIN) and proves the shape; the caller then
- * stops after the first row, as hand-written code does.
+ * says, at a cost a hand-written loop never pays (docs/performance.md has
+ * the figures).  This file reads the program (EXPLAIN) and proves the
+ * shape; the caller then stops after the first row, as hand-written code
+ * does.
  *
  * The proof is conservative: every opcode must be one this file knows, with
  * a known meaning for its P2 (a jump target or not).  Programs look like
