@@ -197,8 +197,11 @@ static bool same_word(const char *a, const char *b) {
     size_t n = strlen(a);
     if (n > VALUE_MAX || n != strlen(b))
         return false;
-    for (size_t i = 0; i <= n; i++)
-        x[i] = a[i] == '_' && b[i] == ' ' ? ' ' : a[i];
+    for (size_t i = 0; i <= n; i++) {
+        x[i] = a[i];
+        if (a[i] == '_' && b[i] == ' ')
+            x[i] = ' ';
+    }
     return dbc_ascii_ieq(x, b);
 }
 
@@ -497,7 +500,7 @@ int dbc_config_resolve(dbc_config *cfg, const dbconn_options *opts,
         if (rc)
             return rc;
     }
-    if (rest && nr) {
+    if (rest && nrest && nr) {
         dbc_qparam *r = dbc_calloc(nr, sizeof *r);
         if (!r)
             return dbc_nomem();

@@ -369,6 +369,27 @@ static void set_counts(const dbc_driver *drv, dbc_conn *conn, dbconn_result *r,
         dbc_result_set_counts(r, drv->changes(conn), drv->last_insert_id(conn));
 }
 
+/* One row of a run: into the result, or handed to the row callback.
+ * Returns 0 to go on, 1 when the callback has seen enough, or a failure
+ * (also when the callback closed the session or aborted it). */
+static int take_row(dbconn_session *s, const run_ctx *ctx, dbconn_result *r,
+                    dbc_stmt *st, bool echo_rows) {
+    dbconn *db = s->db;
+    if (ctx->each)
+        dbc_result_clear_rows(r);
+    int rc = dbc_result_add_row(r, db->drv, st);
+    if (rc)
+        return rc;
+    if (echo_rows)
+        dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
+    if (!ctx->each)
+        return 0;
+    bool enough = ctx->each(ctx->each_data, r) != 0;
+    if ((rc = iteration_state(s)) != 0)
+        return rc;
+    return enough;
+}
+
 /* *check_tx: false when the statement, having succeeded, cannot have
  * ended the transaction (a cached query or write: see dbc_centry.keeps_tx),
  * so the caller need not ask the connection. */
@@ -421,19 +442,14 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     }
     for (; rc == DBC_STEP_ROW; rc = drv->step(st)) {
         if (want_rows) {
-            if (ctx->each)
-                dbc_result_clear_rows(r);
-            if ((rc = dbc_result_add_row(r, drv, st)) != 0)
+            int took = take_row(s, ctx, r, st, echo_rows);
+            if (took < 0) {
+                rc = took;
                 goto done;
-            if (echo_rows)
-                dbc_echo_row(db, r, dbconn_result_nrows(r) - 1);
-            if (ctx->each) {
-                bool enough = ctx->each(ctx->each_data, r) != 0;
-                if ((rc = iteration_state(s)) != 0)
-                    goto done;
-                if (enough)
-                    break; /* reset discards the rest */
             }
+            if (took)
+                break; /* the callback has seen enough: reset discards
+                          the rest */
         }
         if (stop_at_first) {
             /* SQLite applied a write's every change before its first row
@@ -517,10 +533,12 @@ static inline int exec_common(dbconn_session *s, const char *sql,
                               const run_ctx *ctx, const char *what,
                               bool each) {
     int rc;
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "%s: session is NULL", what);
     /* The common case -- an open session with no async state, inside its
      * transaction, valid arguments -- passes every check of exec_ready at
      * the cost of these loads; anything else takes the full path. */
-    if (!(s && s->db && !s->async && s->tx == DBC_TX_ACTIVE && sql &&
+    if (!(s->db && !s->async && s->tx == DBC_TX_ACTIVE && sql &&
           (params || !nparams) && !iterating(s) && !dbc_in_callout() &&
           !atomic_load(&s->db->closing)) &&
         (rc = exec_ready(s, sql, params, nparams, what)) != 0)

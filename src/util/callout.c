@@ -22,7 +22,7 @@ static const char *callout_name(unsigned char kind) {
     }
 }
 
-int dbc_callout_refuse(const char *what) {
+int(dbc_callout_refuse)(const char *what) {
     return dbc_fail(DBCONN_EINVAL,
                     "%s: called from inside %s, which must not call back into "
                     "libdbconn (the call it interrupted may hold locks, a "

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include "util/error.h"
+
 typedef enum dbc_callout {
     DBC_CALLOUT_NONE = 0,
     DBC_CALLOUT_LOG,       /* dbconn_options.log */
@@ -41,6 +43,9 @@ static inline bool dbc_in_callout(void) { return dbc_callout_now != 0; }
 /* Records and returns DBCONN_EINVAL: `what` was called from inside the
  * callout running on this thread. */
 int dbc_callout_refuse(const char *what);
+/* (Lets static analysers see the code it returns, as error.h does.) */
+#define dbc_callout_refuse(what)                                                \
+    dbc_code_(DBCONN_EINVAL, dbc_callout_refuse(what))
 
 /* `return DBC_REFUSE_IN_CALLOUT("dbconn_x");` at the top of an entry
  * point. */
