@@ -372,8 +372,8 @@ static void set_counts(const dbc_driver *drv, dbc_conn *conn, dbconn_result *r,
 /* One row of a run: into the result, or handed to the row callback.
  * Returns 0 to go on, 1 when the callback has seen enough, or a failure
  * (also when the callback closed the session or aborted it). */
-static int take_row(dbconn_session *s, const run_ctx *ctx, dbconn_result *r,
-                    dbc_stmt *st, bool echo_rows) {
+static inline int take_row(dbconn_session *s, const run_ctx *ctx,
+                           dbconn_result *r, dbc_stmt *st, bool echo_rows) {
     dbconn *db = s->db;
     if (ctx->each)
         dbc_result_clear_rows(r);
