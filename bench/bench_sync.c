@@ -10,6 +10,9 @@
  *   first   the same point selects, libdbconn through dbconn_exec_first (no
  *           step to the end: what the raw side does); the raw side is the
  *           same as for select
+ *   autocommit  N point selects each its own unit of work: raw steps the
+ *           select with no BEGIN (SQLite's autocommit), libdbconn runs
+ *           dbconn_exec + dbconn_commit
  *   shorttx 1000 transactions of insert + select + commit
  * Both sides use the same transaction brackets, a fixed random seed and
  * prepared statements reused (the raw side keeps them; libdbconn's come from
@@ -74,7 +77,9 @@ static uint64_t next_rand(void) {
 
 static double now(void) { return (double)uv_hrtime() / 1e9; }
 
-/* What a reader keeps of a row: the raw side copies like libdbconn does. */
+/* What a reader uses of a row.  The raw side reads the columns in place, as
+ * hand-written code does (no copy: the row is valid until the next step);
+ * libdbconn's result holds its own copy. */
 static volatile int64_t sink;
 
 /* ---------------------------------------------------------------- raw -- */
@@ -132,12 +137,10 @@ static void raw_select(raw *r, int64_t id) {
     sqlite3_bind_int64(r->sel, 1, id);
     CHECK(sqlite3_step(r->sel) == SQLITE_ROW);
     int64_t a = sqlite3_column_int64(r->sel, 0);
-    char *name = strdup((const char *)sqlite3_column_text(r->sel, 1));
-    char *email = strdup((const char *)sqlite3_column_text(r->sel, 2));
+    const unsigned char *name = sqlite3_column_text(r->sel, 1);
+    const unsigned char *email = sqlite3_column_text(r->sel, 2);
     int64_t age = sqlite3_column_int64(r->sel, 3);
     sink = a + age + name[0] + email[0];
-    free(name);
-    free(email);
     sqlite3_reset(r->sel);
 }
 
@@ -167,8 +170,9 @@ static void lib_select(dbconn_session *s, exec_fn exec, int64_t id) {
 
 /* ---------------------------------------------------------- workloads -- */
 
-enum { W_INSERT, W_SELECT, W_FIRST, W_SHORTTX, NWORK };
-static const char *const wname[] = {"insert", "select", "first", "shorttx"};
+enum { W_INSERT, W_SELECT, W_FIRST, W_SHORTTX, W_AUTOCOMMIT, NWORK };
+static const char *const wname[] = {"insert", "select", "first", "shorttx",
+                                    "autocommit"};
 static const char *const mname[] = {"memory", "file"};
 
 /* Rows preloaded for select/shorttx. */
@@ -210,6 +214,10 @@ __attribute__((noinline)) void run_raw(raw *r, int w) {
             raw_simple(r->commit);
         }
         break;
+    case W_AUTOCOMMIT:
+        for (int i = 0; i < N; i++)
+            raw_select(r, (int64_t)(next_rand() % (uint64_t)N) + 1);
+        break;
     }
 }
 
@@ -232,6 +240,13 @@ __attribute__((noinline)) void run_lib(dbconn_session *s, int w) {
             int64_t id = N + 1 + i;
             lib_insert(s, id);
             lib_select(s, dbconn_exec, id);
+            CHECK(dbconn_commit(s) == 0);
+        }
+        break;
+    case W_AUTOCOMMIT:
+        for (int i = 0; i < N; i++) {
+            lib_select(s, dbconn_exec,
+                       (int64_t)(next_rand() % (uint64_t)N) + 1);
             CHECK(dbconn_commit(s) == 0);
         }
         break;
@@ -466,7 +481,8 @@ int main(int argc, char **argv) {
     }
     if (RUNS < 1 || N < 1 || only_w < 0 || only_m < 0) {
         fprintf(stderr, "usage: bench_sync [--runs R] [--n N] [--raw-memdb] "
-                        "[--workload insert|select|first|shorttx|contention] [--only raw|lib insert|select|first|shorttx "
+                        "[--workload insert|select|first|shorttx|autocommit|contention] "
+                        "[--only raw|lib insert|select|first|shorttx|autocommit "
                         "memory|file]\n");
         return 2;
     }

@@ -16,7 +16,7 @@ count() { # side workload medium
 }
 printf '%-8s %-7s %14s %14s %7s\n' workload medium raw_Ir dbconn_Ir ratio
 for medium in memory file; do
-    for w in insert select first shorttx; do
+    for w in insert select first shorttx autocommit; do
         raw=$(count raw "$w" "$medium")
         lib=$(count lib "$w" "$medium")
         awk -v w="$w" -v m="$medium" -v r="$raw" -v l="$lib" \
