@@ -29,6 +29,7 @@ set(DBCONN_SOURCES
   src/session/result.c
   src/session/session.c
   src/session/savepoint.c
+  src/session/result_byname.c
   # scope: current task and the scoped session registry
   src/scope/task.c
   src/scope/scope.c
@@ -43,5 +44,16 @@ set(DBCONN_SOURCES
   src/model/ddl.c
   src/model/base.c
   src/model/initdb.c
+  # model: the active-record layer (model/record.h)
+  src/model/record_time.c
+  src/model/record_map.c
+  src/model/record_plan.c
+  src/model/record_rows.c
+  src/model/record.c
+  src/model/record_bulk.c
+  src/model/record_query.c
+  src/model/record_sql.c
+  src/model/record_rel.c
+  src/model/record_fetch.c
 )
 list(TRANSFORM DBCONN_SOURCES PREPEND ${CMAKE_CURRENT_LIST_DIR}/../)

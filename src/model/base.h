@@ -35,7 +35,7 @@ int dbc_base_bind(dbconn_base *b, dbconn *db);
 /* All valid DBCONN_PRIMARY_KEY | ... bits. */
 #define DBC_COLUMN_FLAGS                                                        \
     (DBCONN_PRIMARY_KEY | DBCONN_NOT_NULL | DBCONN_UNIQUE |                     \
-     DBCONN_AUTOINCREMENT | DBCONN_INDEXED)
+     DBCONN_AUTOINCREMENT | DBCONN_INDEXED | DBCONN_ZERO_IS_NULL)
 
 /* Identifier equality as SQLite sees it: ASCII letters compare without case,
  * every other byte exactly.  `b` has length blen (not NUL-terminated). */
