@@ -367,12 +367,17 @@ static int render_related(dbconn_query *q, const target *t, int op,
     dbc_buf *w = &q->where;
     dbc_buf_puts(w, "EXISTS (SELECT 1 FROM ");
     dbc_quote_ident(w, r->other->table);
-    dbc_buf_printf(w, " AS %s WHERE %s.", alias, alias);
+    dbc_buf_puts(w, " AS ");
+    dbc_quote_ident(w, alias);
+    dbc_buf_puts(w, " WHERE ");
+    dbc_quote_ident(w, alias);
+    dbc_buf_putc(w, '.');
     dbc_quote_ident(w, r->other->columns[there].name);
     dbc_buf_puts(w, " = ");
     dbc_rplan_qualified(w, m, here);
     dbc_buf_puts(w, " AND ");
-    dbc_buf_printf(&e, "%s.", alias);
+    dbc_quote_ident(&e, alias);
+    dbc_buf_putc(&e, '.');
     dbc_quote_ident(&e, t->m->columns[t->col].name);
     int rc = e.oom ? dbc_nomem()
                    : render_cond(q, &t->m->columns[t->col], e.data, op, v, n);

@@ -109,7 +109,9 @@ static int by_table(dbconn_base *b, const dbconn_model *m, const char *rel,
     for (size_t i = 0; i < m->ncolumns; i++)
         if (references_table(&m->columns[i], other))
             found++, fk = i, to_one = true;
-    for (size_t i = 0; other != m && i < other->ncolumns; i++)
+    /* A self-reference counts twice -- parent and children -- and so is
+     * ambiguous under the table's name. */
+    for (size_t i = 0; i < other->ncolumns; i++)
         if (references_table(&other->columns[i], m))
             found++, fk = i, to_one = false;
     if (found != 1)

@@ -140,9 +140,9 @@ static void render_kind(dbconn_query *q, int kind, int64_t limit,
         break;
     case DBC_QK_COUNT:
         if (limited(q, limit)) {
-            dbc_buf_puts(b, "SELECT count(*) FROM (SELECT 1 AS one");
+            dbc_buf_puts(b, "SELECT count(*) FROM (SELECT 1 AS \"one\"");
             tail(q, b, limit, true);
-            dbc_buf_puts(b, ") AS counted");
+            dbc_buf_puts(b, ") AS \"counted\"");
         } else {
             dbc_buf_puts(b, "SELECT count(*)");
             tail(q, b, limit, false);
