@@ -889,6 +889,29 @@ DBCONN_EXTERN int dbconn_query_agg(dbconn_query *q, int fn,
 DBCONN_EXTERN int dbconn_query_aggregate(dbconn_query *q,
                                          dbconn_result **out);
 
+/* Serialization (SerializationMixin), through jansson.  Keys are the column
+ * names; INTEGER numbers, REAL numbers, BOOLEAN true/false, TEXT strings
+ * (valid UTF-8, else DBCONN_EINVAL), BLOB base64 strings, TIMESTAMP
+ * 'YYYY-MM-DDTHH:MM:SS.ffffffZ' strings; SQL NULL is null.  *out is an owned
+ * NUL-terminated string (dbconn_free). */
+#define DBCONN_JSON_NESTED 0x1u /* rows: add each loaded relationship under
+                                   its rel name (an object or null for a
+                                   parent, an array for children) */
+#define DBCONN_JSON_PRETTY 0x2u /* indented */
+DBCONN_EXTERN int dbconn_record_to_json(const dbconn_model *m, const void *obj,
+                                        unsigned flags, char **out);
+/* A JSON array of every row. */
+DBCONN_EXTERN int dbconn_rows_to_json(const dbconn_rows *r, unsigned flags,
+                                      char **out);
+/* Fills obj (zeroed first) from a JSON object with the column names as keys
+ * (a missing key leaves the field zero/NULL; timestamps as parsed by
+ * dbconn_timestamp_parse).  Text and blob values are allocated and owned by
+ * obj: dbconn_record_clear.  An unknown key, a wrong type or bad JSON:
+ * DBCONN_EINVAL naming the model, the key or the position; on failure obj
+ * holds nothing to release. */
+DBCONN_EXTERN int dbconn_record_from_json(const dbconn_model *m,
+                                          const char *json, void *obj);
+
 #ifdef __cplusplus
 }
 #endif

@@ -55,5 +55,6 @@ set(DBCONN_SOURCES
   src/model/record_sql.c
   src/model/record_rel.c
   src/model/record_fetch.c
+  src/model/record_json.c
 )
 list(TRANSFORM DBCONN_SOURCES PREPEND ${CMAKE_CURRENT_LIST_DIR}/../)

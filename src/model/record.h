@@ -143,6 +143,7 @@ typedef struct dbc_rload {
     dbconn_rows *rows;   /* owned: the related rows, grouped by row */
     size_t *start;       /* owned: n entries, first related row of row i */
     size_t *count;       /* owned: how many */
+    bool to_one;         /* a parent (count 0 or 1), not children */
 } dbc_rload;
 
 struct dbconn_rows {

@@ -295,6 +295,7 @@ int dbc_rel_attach(dbconn_rows *rows, const dbc_rel *rel, const char *name,
         return rc;
     }
     l->rows = related;
+    l->to_one = rel->to_one;
     return rel->to_one ? attach_parents(rows, rel, l)
                        : attach_children(rows, rel, l);
 }
