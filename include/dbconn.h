@@ -912,6 +912,62 @@ DBCONN_EXTERN int dbconn_rows_to_json(const dbconn_rows *r, unsigned flags,
 DBCONN_EXTERN int dbconn_record_from_json(const dbconn_model *m,
                                           const char *json, void *obj);
 
+/* Async forms, on the libuv API with dbconn_exec_async's contract: an error
+ * return means the callback never runs; every accepted callback runs exactly
+ * once on the loop thread (DBCONN_ECANCELED when the dbconn closes first).
+ * s NULL: the bound session of the task current at the call.  Each call's
+ * statements and its COMMIT are queued back-to-back on the session (one
+ * thread-pool hop); after a failure it rolls back.  It always ends the
+ * session's transaction: for several writes in one transaction use
+ * dbconn_record_insert_many_async or a query's update/delete.  Structs
+ * written back (obj, objs) are borrowed until the callback; key values,
+ * columns and the query are copied at the call (the query may be freed at
+ * once).  On failure the callback reads the message with dbconn_errmsg. */
+typedef void (*dbconn_rows_cb)(int status, dbconn_rows *rows, void *data);
+typedef void (*dbconn_count_cb)(int status, int64_t n, void *data);
+
+DBCONN_EXTERN int dbconn_record_create_async(dbconn_session *s,
+                                             dbconn_base *b,
+                                             const dbconn_model *m, void *obj,
+                                             dbconn_done_cb cb, void *data);
+DBCONN_EXTERN int dbconn_record_save_async(dbconn_session *s, dbconn_base *b,
+                                           const dbconn_model *m, void *obj,
+                                           dbconn_done_cb cb, void *data);
+/* rows: owned by the callback (NULL when status < 0; DBCONN_ENOTFOUND for
+ * no such row). */
+DBCONN_EXTERN int dbconn_record_get_async(dbconn_session *s, dbconn_base *b,
+                                          const dbconn_model *m,
+                                          const dbconn_value *key,
+                                          size_t nkey, dbconn_rows_cb cb,
+                                          void *data);
+DBCONN_EXTERN int dbconn_record_delete_async(dbconn_session *s,
+                                             dbconn_base *b,
+                                             const dbconn_model *m,
+                                             const void *obj,
+                                             dbconn_done_cb cb, void *data);
+DBCONN_EXTERN int dbconn_record_insert_many_async(dbconn_session *s,
+                                                  dbconn_base *b,
+                                                  const dbconn_model *m,
+                                                  void *objs, size_t n,
+                                                  dbconn_done_cb cb,
+                                                  void *data);
+/* rows as dbconn_query_all (with the loaded relationships). */
+DBCONN_EXTERN int dbconn_query_all_async(dbconn_query *q, dbconn_rows_cb cb,
+                                         void *data);
+/* rows as dbconn_query_first: NULL with status 0 when there is none. */
+DBCONN_EXTERN int dbconn_query_first_async(dbconn_query *q, dbconn_rows_cb cb,
+                                           void *data);
+DBCONN_EXTERN int dbconn_query_count_async(dbconn_query *q,
+                                           dbconn_count_cb cb, void *data);
+/* n: the rows changed / deleted. */
+DBCONN_EXTERN int dbconn_query_update_async(dbconn_query *q,
+                                            const char *const *columns,
+                                            const dbconn_value *values,
+                                            size_t nvalues,
+                                            dbconn_count_cb cb, void *data);
+DBCONN_EXTERN int dbconn_query_delete_async(dbconn_query *q,
+                                            dbconn_count_cb cb, void *data);
+
 #ifdef __cplusplus
 }
 #endif

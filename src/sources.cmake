@@ -56,5 +56,6 @@ set(DBCONN_SOURCES
   src/model/record_rel.c
   src/model/record_fetch.c
   src/model/record_json.c
+  src/model/record_async.c
 )
 list(TRANSFORM DBCONN_SOURCES PREPEND ${CMAKE_CURRENT_LIST_DIR}/../)

@@ -144,17 +144,22 @@ static void show_value(dbc_buf *b, const dbconn_value *v) {
     }
 }
 
-int dbc_notfound(const dbc_rctx *c, const dbconn_value *key, size_t nkey) {
+char *dbc_key_text(const dbc_rplan *p, const dbconn_value *key,
+                   size_t nkey) {
     dbc_buf b = DBC_BUF_INIT;
-    for (size_t k = 0; k < nkey && k < c->p->npk; k++) {
+    for (size_t k = 0; k < nkey && k < p->npk; k++) {
         dbc_buf_printf(&b, "%s\"%s\" = ", k ? " AND " : "",
-                       c->p->m->columns[c->p->pk[k]].name);
+                       p->m->columns[p->pk[k]].name);
         show_value(&b, &key[k]);
     }
+    return dbc_buf_take(&b);
+}
+
+int dbc_notfound(const dbc_rctx *c, const dbconn_value *key, size_t nkey) {
+    char *text = dbc_key_text(c->p, key, nkey);
     int rc = dbc_fail(DBCONN_ENOTFOUND, "model \"%s\": %s: no row with %s",
-                      c->p->m->table, c->what,
-                      b.data && !b.oom ? b.data : "that key");
-    dbc_buf_free(&b);
+                      c->p->m->table, c->what, text ? text : "that key");
+    dbc_free(text);
     return rc;
 }
 

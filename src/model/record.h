@@ -59,6 +59,9 @@ typedef struct dbc_rplan {
     char *update_sql;       /* every column but the key and created_at;
                                NULL when there is none, or more than 64 */
     char *save_sql;         /* the same, RETURNING created_at if kept */
+    char *insert_absent_sql; /* INSERT ... SELECT <every column> WHERE NOT
+                                EXISTS (the key): the async save's second
+                                statement */
     char *delete_sql;
     char *exists_sql;
     char *count_sql;
@@ -118,6 +121,9 @@ int dbc_rvals_field(dbc_rvals *rv, const dbconn_model *m, size_t c,
 int dbc_rvals_value(dbc_rvals *rv, const dbconn_column *col,
                     const dbconn_value *v);
 
+/* Re-records the thread's last failure `rc` as
+ * 'model "<table>": column "<col>": <the message>'.  Returns rc. */
+int dbc_fail_column(int rc, const char *table, const char *col);
 /* True when column c of obj holds SQL NULL in the struct's terms. */
 bool dbc_field_is_null(const dbconn_column *col, const void *obj);
 /* Reads / writes an int64_t-sized field (INTEGER, TIMESTAMP). */
@@ -214,8 +220,21 @@ int dbc_update_vals(const dbc_rplan *p, uint64_t mask, const void *obj,
                     dbc_rvals *rv);
 /* Checks a key of nkey values against the model's key (DBCONN_EINVAL). */
 int dbc_check_key(const dbc_rctx *c, const dbconn_value *key, size_t nkey);
+/* "\"id\" = 7" for a key, owned (dbc_free); NULL when out of memory. */
+char *dbc_key_text(const dbc_rplan *p, const dbconn_value *key, size_t nkey);
 /* The message for no row with that key (DBCONN_ENOTFOUND). */
 int dbc_notfound(const dbc_rctx *c, const dbconn_value *key, size_t nkey);
+
+/* ---- record_bulk.c -------------------------------------------------------- */
+
+/* What a create writes into a struct -- the generated key and the kept
+ * timestamps -- remembered to be put back when the write fails. */
+typedef struct dbc_written {
+    int64_t key, created, updated;
+} dbc_written;
+
+dbc_written dbc_remember(const dbc_rplan *p, const void *obj);
+void dbc_put_back(const dbc_rplan *p, void *obj, dbc_written w);
 
 /* ---- record_query.c / record_sql.c ---------------------------------------- */
 

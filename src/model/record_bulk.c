@@ -9,12 +9,6 @@
 #include "model/record.h"
 #include "util/error.h"
 
-/* What a create writes into a struct: the generated key and the kept
- * timestamps. */
-typedef struct written {
-    int64_t key, created, updated;
-} written;
-
 static int64_t get_or_zero(const dbconn_model *m, int col, const void *obj) {
     return col >= 0 ? dbc_field_i64(&m->columns[col], obj) : 0;
 }
@@ -24,20 +18,20 @@ static void set_if(const dbconn_model *m, int col, void *obj, int64_t v) {
         dbc_field_set_i64(&m->columns[col], obj, v);
 }
 
-static written remember(const dbc_rplan *p, const void *obj) {
-    return (written){get_or_zero(p->m, p->gen, obj),
+dbc_written dbc_remember(const dbc_rplan *p, const void *obj) {
+    return (dbc_written){get_or_zero(p->m, p->gen, obj),
                      get_or_zero(p->m, p->created_at, obj),
                      get_or_zero(p->m, p->updated_at, obj)};
 }
 
-static void put_back(const dbc_rplan *p, void *obj, written w) {
+void dbc_put_back(const dbc_rplan *p, void *obj, dbc_written w) {
     set_if(p->m, p->gen, obj, w.key);
     set_if(p->m, p->created_at, obj, w.created);
     set_if(p->m, p->updated_at, obj, w.updated);
 }
 
 static int insert_all(dbc_rctx *c, unsigned char *objs, size_t n,
-                      written *saved, size_t *done) {
+                      dbc_written *saved, size_t *done) {
     const dbc_rplan *p = c->p;
     size_t size = p->m->struct_size;
     dbconn_timestamp now = dbconn_timestamp_now();
@@ -45,7 +39,7 @@ static int insert_all(dbc_rctx *c, unsigned char *objs, size_t n,
     int rc = dbc_rvals_init(&rv, p->ncols, p->nts);
     for (*done = 0; rc == 0 && *done < n; (*done)++) {
         void *obj = objs + *done * size;
-        saved[*done] = remember(p, obj);
+        saved[*done] = dbc_remember(p, obj);
         dbc_rvals_reset(&rv);
         if ((rc = dbc_create_one(c, obj, now, &rv)) != 0)
             break;
@@ -64,7 +58,7 @@ int dbconn_record_insert_many(dbconn_session *s, dbconn_base *b,
                       c.p->m->table);
     if (rc || n == 0)
         return dbc_rctx_close(&c, rc);
-    written *saved = n <= SIZE_MAX / sizeof *saved
+    dbc_written *saved = n <= SIZE_MAX / sizeof *saved
                          ? dbc_malloc(n * sizeof *saved)
                          : NULL;
     size_t done = 0;
@@ -73,7 +67,7 @@ int dbconn_record_insert_many(dbconn_session *s, dbconn_base *b,
     if (rc && saved) {
         size_t size = c.p->m->struct_size;
         for (size_t i = 0; i < done && i < n; i++)
-            put_back(c.p, (unsigned char *)objs + i * size, saved[i]);
+            dbc_put_back(c.p, (unsigned char *)objs + i * size, saved[i]);
     }
     dbc_free(saved);
     return rc;

@@ -316,7 +316,7 @@ static int set_timestamp(const dbconn_model *m, const dbconn_column *c,
     } else if (!json_is_string(v)) {
         return wrong_type(m, c, "a timestamp string");
     } else if (dbconn_timestamp_parse(json_string_value(v), &t) != 0) {
-        return bad_field(m, c, dbc_last_msg());
+        return dbc_fail_column(DBCONN_EINVAL, m->table, c->name);
     }
     dbc_field_set_i64(c, obj, t);
     return 0;

@@ -2,11 +2,19 @@
  * column types and offsets.  Fields are read and written with memcpy: the
  * offsets come from the user's struct and nothing here assumes more about
  * their alignment than the struct itself does. */
+#include <stdio.h>
 #include <string.h>
 
 #include "util/alloc.h"
 #include "model/record.h"
 #include "util/error.h"
+
+int dbc_fail_column(int rc, const char *table, const char *col) {
+    char msg[DBC_ERRMSG_MAX]; /* the message is about to be rewritten */
+    snprintf(msg, sizeof msg, "%s", dbc_last_msg());
+    return dbc_fail_native(rc, dbc_last_native(),
+                           "model \"%s\": column \"%s\": %s", table, col, msg);
+}
 
 int dbc_rvals_init(dbc_rvals *rv, size_t cap, size_t nts) {
     rv->n = rv->nts = 0;
@@ -130,8 +138,7 @@ int dbc_rvals_field(dbc_rvals *rv, const dbconn_model *m, size_t c,
     default: {
         int rc = put_ts(rv, dbc_field_i64(col, obj));
         if (rc)
-            return dbc_fail(rc, "model \"%s\": column \"%s\": %s", m->table,
-                            col->name, dbc_last_msg());
+            return dbc_fail_column(rc, m->table, col->name);
         return 0;
     }
     }
@@ -237,8 +244,7 @@ static int fill_ts(const dbconn_model *m, const dbconn_column *col,
     if (t == DBCONN_TYPE_TEXT) {
         const char *text = dbconn_result_text(r, row, k);
         if (dbconn_timestamp_parse(text, &v) != 0)
-            return dbc_fail(DBCONN_EINVAL, "model \"%s\": column \"%s\": %s",
-                            m->table, col->name, dbc_last_msg());
+            return dbc_fail_column(DBCONN_EINVAL, m->table, col->name);
     } else if (t != DBCONN_TYPE_NULL) {
         return wrong_kind(m, col, t);
     }

@@ -42,8 +42,10 @@ static void value_slot(dbc_buf *b, const dbconn_column *c) {
     }
 }
 
-/* INSERT INTO "t" ("a", ...) VALUES (?, ...): every column but `skip`. */
-static void insert_head(dbc_buf *b, const dbc_rplan *p, int skip) {
+/* INSERT INTO "t" ("a", ...) VALUES (?, ...): every column but `skip`;
+ * with `select`, INSERT ... SELECT ?, ... (for a WHERE to follow). */
+static void insert_head(dbc_buf *b, const dbc_rplan *p, int skip,
+                        bool select) {
     const dbconn_model *m = p->m;
     dbc_buf_puts(b, "INSERT INTO ");
     dbc_quote_ident(b, m->table);
@@ -57,7 +59,7 @@ static void insert_head(dbc_buf *b, const dbc_rplan *p, int skip) {
         dbc_quote_ident(b, m->columns[i].name);
         first = false;
     }
-    dbc_buf_puts(b, ") VALUES (");
+    dbc_buf_puts(b, select ? ") SELECT " : ") VALUES (");
     first = true;
     for (size_t i = 0; i < m->ncolumns; i++) {
         if ((int)i == skip)
@@ -67,7 +69,8 @@ static void insert_head(dbc_buf *b, const dbc_rplan *p, int skip) {
         value_slot(b, &m->columns[i]);
         first = false;
     }
-    dbc_buf_putc(b, ')');
+    if (!select)
+        dbc_buf_putc(b, ')');
 }
 
 static char *select_list(const dbc_rplan *p) {
@@ -90,7 +93,7 @@ static char *get_sql(const dbc_rplan *p, const char *what) {
 
 static char *insert_sql(const dbc_rplan *p, bool gen) {
     dbc_buf b = DBC_BUF_INIT;
-    insert_head(&b, p, gen ? p->gen : -1);
+    insert_head(&b, p, gen ? p->gen : -1, false);
     if (gen) {
         dbc_buf_puts(&b, " RETURNING ");
         dbc_quote_ident(&b, p->m->columns[p->gen].name);
@@ -142,6 +145,18 @@ static char *update_sql(const dbc_rplan *p, uint64_t mask, bool returning) {
     return dbc_buf_take(&b);
 }
 
+/* Inserts the row unless its key is stored: with an UPDATE by key before
+ * it, a save that needs no decision between its two statements. */
+static char *insert_absent_sql(const dbc_rplan *p) {
+    dbc_buf b = DBC_BUF_INIT;
+    insert_head(&b, p, -1, true);
+    dbc_buf_puts(&b, " WHERE NOT EXISTS (SELECT 1 FROM ");
+    dbc_quote_ident(&b, p->m->table);
+    dbc_rplan_key_where(&b, p);
+    dbc_buf_putc(&b, ')');
+    return dbc_buf_take(&b);
+}
+
 static char *delete_sql(const dbc_rplan *p) {
     dbc_buf b = DBC_BUF_INIT;
     dbc_buf_puts(&b, "DELETE FROM ");
@@ -188,13 +203,15 @@ static int render(dbc_rplan *p) {
     bool masks = mask && p->m->ncolumns <= 64;
     p->update_sql = masks ? update_sql(p, mask, false) : NULL;
     p->save_sql = masks ? update_sql(p, mask, p->created_at >= 0) : NULL;
+    p->insert_absent_sql = insert_absent_sql(p);
     p->delete_sql = delete_sql(p);
     p->exists_sql = get_sql(p, "1");
     p->count_sql = count_sql(p);
     if (!p->select_list || !p->get_sql || !p->insert_sql ||
         (p->gen >= 0 && !p->insert_gen_sql) ||
         (masks && (!p->update_sql || !p->save_sql)) ||
-        !p->delete_sql || !p->exists_sql || !p->count_sql)
+        !p->insert_absent_sql || !p->delete_sql || !p->exists_sql ||
+        !p->count_sql)
         return dbc_nomem();
     return 0;
 }
@@ -229,6 +246,7 @@ void dbc_rplan_free(dbc_rplan *p) {
     dbc_free(p->insert_gen_sql);
     dbc_free(p->update_sql);
     dbc_free(p->save_sql);
+    dbc_free(p->insert_absent_sql);
     dbc_free(p->delete_sql);
     dbc_free(p->exists_sql);
     dbc_free(p->count_sql);

@@ -135,8 +135,7 @@ static int add_param(dbconn_query *q, const dbconn_column *col,
     dbc_rvals rv;
     int rc = dbc_rvals_init(&rv, 1, 1);
     if (rc == 0 && (rc = dbc_rvals_value(&rv, col, v)) != 0)
-        rc = dbc_fail(rc, "model \"%s\": column \"%s\": %s", table(q),
-                      col->name, dbc_last_msg());
+        rc = dbc_fail_column(rc, table(q), col->name);
     if (rc == 0)
         rc = dbc_query_reserve_params(q, 3);
     dbconn_value x = rv.v[0];

@@ -238,8 +238,7 @@ static int update_params(dbconn_query *q, const int *cols,
     out->has_rv = true;
     for (size_t i = 0; i < n && rc == 0; i++)
         if ((rc = dbc_rvals_value(&out->rv, &m->columns[cols[i]], &vals[i])))
-            rc = dbc_fail(rc, "model \"%s\": column \"%s\": %s", m->table,
-                          m->columns[cols[i]].name, dbc_last_msg());
+            rc = dbc_fail_column(rc, m->table, m->columns[cols[i]].name);
     if (rc == 0 && touch) {
         dbconn_value now = DBCONN_INT(dbconn_timestamp_now());
         rc = dbc_rvals_value(&out->rv, &m->columns[q->c.p->updated_at], &now);
