@@ -280,11 +280,13 @@ static long model_slot(const dbconn_base *b, const dbconn_model *m) {
 }
 
 int dbc_base_record_plan(dbconn_base *b, const dbconn_model *m,
-                         dbc_rplan **out) {
+                         dbc_rplan **out, dbconn **bound) {
     *out = NULL;
     lock(b);
     long i = model_slot(b, m);
     dbc_rplan *p = i >= 0 ? b->plans[i] : NULL;
+    if (bound)
+        *bound = b->bound;
     unlock(b);
     if (i < 0)
         return dbc_fail(DBCONN_EINVAL,

@@ -18,7 +18,7 @@ int dbc_rctx_plan(dbc_rctx *c, dbconn_base *b, const dbconn_model *m,
     *c = (dbc_rctx){.b = b ? b : dbconn_active_record_base(), .what = what};
     if (!m)
         return dbc_fail(DBCONN_EINVAL, "%s: model is NULL", what);
-    return dbc_base_record_plan(c->b, m, &c->p);
+    return dbc_base_record_plan(c->b, m, &c->p, &c->bound);
 }
 
 int dbc_rctx_session(dbc_rctx *c, dbconn_session *s) {
@@ -26,7 +26,8 @@ int dbc_rctx_session(dbc_rctx *c, dbconn_session *s) {
         c->s = s;
         return 0;
     }
-    int rc = dbconn_base_session(c->b, &c->s);
+    int rc = c->bound ? dbconn_scoped_session(c->bound, &c->s)
+                      : DBCONN_ECLOSED;
     if (rc == DBCONN_ECLOSED)
         return dbc_fail(DBCONN_ECLOSED,
                         "model \"%s\": %s: the model's base is not bound to "

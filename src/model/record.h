@@ -83,10 +83,12 @@ void dbc_rplan_qualified(dbc_buf *b, const dbconn_model *m, size_t i);
 void dbc_rplan_key_where(dbc_buf *b, const dbc_rplan *p);
 
 /* In base.c: m's plan in b (built at first use, kept until the base is
- * cleared or freed).  DBCONN_EINVAL naming the model when m is not one of
- * b's models; DBCONN_ENOMEM. */
+ * cleared or freed), and (when bound is not NULL) the dbconn b is bound to
+ * at that moment -- one look under the base's lock for both.
+ * DBCONN_EINVAL naming the model when m is not one of b's models;
+ * DBCONN_ENOMEM. */
 int dbc_base_record_plan(dbconn_base *b, const dbconn_model *m,
-                         dbc_rplan **out);
+                         dbc_rplan **out, dbconn **bound);
 /* In base.c: the model of b whose table is named `name` (len bytes,
  * compared as SQLite compares identifiers), or NULL. */
 const dbconn_model *dbc_base_model_named(dbconn_base *b, const char *name,
@@ -176,6 +178,7 @@ typedef struct dbc_rctx {
     dbconn_session *s;
     dbconn_base *b;
     dbc_rplan *p;
+    dbconn *bound;    /* what b was bound to when the plan was looked up */
     const char *what; /* the call, for messages */
     bool own;         /* the call began the transaction: it ends it */
 } dbc_rctx;
@@ -187,7 +190,8 @@ int dbc_rctx_open(dbc_rctx *c, dbconn_session *s, dbconn_base *b,
 /* The base and plan only (no session): for the async forms and queries. */
 int dbc_rctx_plan(dbc_rctx *c, dbconn_base *b, const dbconn_model *m,
                   const char *what);
-/* The session of c: s, or the bound session of c->b.  Sets c->s. */
+/* The session of c: s, or the current task's scoped session of the dbconn
+ * the base was bound to at dbc_rctx_plan.  Sets c->s. */
 int dbc_rctx_session(dbc_rctx *c, dbconn_session *s);
 /* Ends the call: rc == 0 commits what the call began; a failure rolls it
  * back (and keeps the failure's message).  Returns rc or the commit's

@@ -41,9 +41,10 @@ static int run_ctx(dbconn_query *q, const char *what, dbc_rctx *c) {
     int rc = dbc_query_check(q);
     if (rc)
         return rc;
-    *c = q->c;
-    c->what = what;
-    if ((rc = dbc_rctx_session(c, q->s)) == 0)
+    /* The binding as it is now: a query may outlive a dbconn_close. */
+    if ((rc = dbc_rctx_plan(c, q->c.b, q->c.p->m, what)) == 0)
+        rc = dbc_rctx_session(c, q->s);
+    if (rc == 0)
         c->own = !dbconn_in_transaction(c->s);
     return rc;
 }

@@ -55,7 +55,7 @@ static int make_rel(dbconn_base *b, const dbconn_model *m,
     const dbconn_model *from = to_one ? m : other, *to = to_one ? other : m;
     *r = (dbc_rel){.other = other, .to_one = to_one, .fk = fk};
     int rc = referenced_column(&from->columns[fk], to, &r->key);
-    return rc ? rc : dbc_base_record_plan(b, other, &r->oplan);
+    return rc ? rc : dbc_base_record_plan(b, other, &r->oplan, NULL);
 }
 
 /* rel is one of m's foreign-key columns. */
