@@ -49,7 +49,7 @@ int dbc_rctx_open(dbc_rctx *c, dbconn_session *s, dbconn_base *b,
 
 int dbc_rfail(const dbc_rctx *c, int rc) {
     char msg[DBC_ERRMSG_MAX];
-    snprintf(msg, sizeof msg, "%s", dbc_last_msg());
+    (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
     return dbc_fail_native(rc, dbc_last_native(), "model \"%s\": %s: %s",
                            c->p ? c->p->m->table : "?", c->what, msg);
 }
@@ -69,7 +69,7 @@ int dbc_rctx_close(dbc_rctx *c, int rc) {
         return rc;
     char msg[DBC_ERRMSG_MAX];
     int native = dbc_last_native();
-    snprintf(msg, sizeof msg, "%s", dbc_last_msg());
+    (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
     (void)dbconn_rollback(c->s);
     return dbc_fail_native(rc, native, "%s", msg);
 }

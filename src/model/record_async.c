@@ -250,7 +250,7 @@ static int new_job(dbconn_session *s, dbconn_base *b, const dbconn_model *m,
 static int refuse(rjob *j, int rc) {
     char msg[DBC_ERRMSG_MAX];
     int native = dbconn_db_errcode(NULL);
-    snprintf(msg, sizeof msg, "%s", dbconn_errmsg(NULL));
+    (void)snprintf(msg, sizeof msg, "%s", dbconn_errmsg(NULL));
     put_back_all(j);
     job_free(j);
     return dbc_fail_native(rc, native, "%s", msg);

@@ -16,6 +16,7 @@
 
 static const char B64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char B64_PAD = '=';
 
 static char *b64_encode(const unsigned char *p, size_t n) {
     char *out = dbc_malloc((n + 2) / 3 * 4 + 1), *o = out;
@@ -27,10 +28,15 @@ static char *b64_encode(const unsigned char *p, size_t n) {
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
-        *o++ = B64[v >> 18 & 63];
-        *o++ = B64[v >> 12 & 63];
-        *o++ = i + 1 < n ? B64[v >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? B64[v & 63] : '=';
+        o[0] = B64[v >> 18 & 63];
+        o[1] = B64[v >> 12 & 63];
+        o[2] = B64_PAD;
+        o[3] = B64_PAD;
+        if (i + 1 < n)
+            o[2] = B64[v >> 6 & 63];
+        if (i + 2 < n)
+            o[3] = B64[v & 63];
+        o += 4;
     }
     *o = '\0';
     return out;
@@ -87,8 +93,10 @@ static json_t *ts_json(int64_t t) {
     char buf[DBCONN_TIMESTAMP_LEN + 1];
     if (dbconn_timestamp_format(t, buf, sizeof buf) != 0)
         return NULL;
+    size_t n = strlen(buf); /* 26 */
     buf[10] = 'T';
-    strcat(buf, "Z");
+    buf[n] = 'Z';
+    buf[n + 1] = '\0';
     return json_string(buf);
 }
 
@@ -416,7 +424,7 @@ int dbconn_record_from_json(const dbconn_model *m, const char *json,
     json_decref(o);
     if (rc) {
         char msg[DBC_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s", dbc_last_msg());
+        (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
         dbconn_record_clear(m, obj);
         memset(obj, 0, m->struct_size);
         return dbc_fail(rc, "%s", msg);

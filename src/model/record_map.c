@@ -11,7 +11,7 @@
 
 int dbc_fail_column(int rc, const char *table, const char *col) {
     char msg[DBC_ERRMSG_MAX]; /* the message is about to be rewritten */
-    snprintf(msg, sizeof msg, "%s", dbc_last_msg());
+    (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
     return dbc_fail_native(rc, dbc_last_native(),
                            "model \"%s\": column \"%s\": %s", table, col, msg);
 }

@@ -359,7 +359,7 @@ static int render_related(dbconn_query *q, const target *t, int op,
     const dbc_rel *r = &t->rel;
     const dbconn_model *m = q->c.p->m;
     char alias[32];
-    snprintf(alias, sizeof alias, "r%d", ++q->alias);
+    (void)snprintf(alias, sizeof alias, "r%d", ++q->alias);
     size_t here = r->to_one ? r->fk : r->key, there = r->to_one ? r->key
                                                                 : r->fk;
     dbc_buf e = DBC_BUF_INIT;

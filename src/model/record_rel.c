@@ -158,20 +158,22 @@ static int cmp_idx(const keyed *k, size_t a, size_t b) {
                          k->data + b * k->size);
 }
 
+/* Bottom-up: runs of width 1, 2, 4, ... merged from v into tmp and back. */
 static void merge_sort(const keyed *k, size_t *v, size_t *tmp, size_t n) {
-    if (n < 2)
-        return;
-    size_t h = n / 2;
-    merge_sort(k, v, tmp, h);
-    merge_sort(k, v + h, tmp, n - h);
-    size_t i = 0, j = h, o = 0;
-    while (i < h && j < n)
-        tmp[o++] = cmp_idx(k, v[j], v[i]) < 0 ? v[j++] : v[i++];
-    while (i < h)
-        tmp[o++] = v[i++];
-    while (j < n)
-        tmp[o++] = v[j++];
-    memcpy(v, tmp, n * sizeof *v);
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n;
+            size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                tmp[o++] = cmp_idx(k, v[j], v[i]) < 0 ? v[j++] : v[i++];
+            while (i < mid)
+                tmp[o++] = v[i++];
+            while (j < hi)
+                tmp[o++] = v[j++];
+        }
+        memcpy(v, tmp, n * sizeof *v);
+    }
 }
 
 /* Indexes 0..n-1 of the structs in `data`, ordered by column col. */

@@ -94,12 +94,21 @@ int dbconn_rows_related(const dbconn_rows *r, size_t row, const char *rel,
                     r->m->table, rel);
 }
 
+/* Related rows have no loads of their own (one level): their result and
+ * themselves. */
+static void free_related(dbconn_rows *r) {
+    if (!r)
+        return;
+    dbconn_result_free(r->res);
+    dbc_free(r);
+}
+
 void dbconn_rows_free(dbconn_rows *r) {
     if (!r)
         return;
     for (size_t k = 0; k < r->nloads; k++) {
         dbc_free(r->loads[k].name);
-        dbconn_rows_free(r->loads[k].rows);
+        free_related(r->loads[k].rows);
         dbc_free(r->loads[k].start);
         dbc_free(r->loads[k].count);
     }

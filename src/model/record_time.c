@@ -156,7 +156,7 @@ static bool read_zone(const char **p, int64_t *off) {
         s++;
     if (*s >= '0' && *s <= '9' && (!read_num(&s, 2, &mm) || mm > 59))
         return false;
-    *off = sign * ((int64_t)hh * 3600 + mm * 60) * US_PER_SEC;
+    *off = sign * ((int64_t)hh * 3600 + (int64_t)mm * 60) * US_PER_SEC;
     *p = s;
     return true;
 }
@@ -180,7 +180,7 @@ static bool read_time(const char **p, int64_t *us) {
         if (*s == '.' && (s++, !read_fraction(&s, &frac)))
             return false;
     }
-    *us = ((int64_t)hh * 3600 + mi * 60 + ss) * US_PER_SEC + frac;
+    *us = ((int64_t)hh * 3600 + (int64_t)mi * 60 + ss) * US_PER_SEC + frac;
     *p = s;
     return true;
 }
@@ -190,7 +190,7 @@ static bool read_time(const char **p, int64_t *us) {
 
 #define DIG(t, i) ((unsigned)((t)[i] - '0'))
 #define ISD(t, i) (DIG(t, i) <= 9)
-#define NUM2(t, i) ((int)(DIG(t, i) * 10 + DIG(t, i + 1)))
+#define NUM2(t, i) ((int)(DIG(t, i) * 10 + DIG(t, (i) + 1)))
 
 /* The form the library itself stores, 'YYYY-MM-DD HH:MM:SS.ffffff', read
  * without the general parser's steps (every row of a result goes through
@@ -213,7 +213,7 @@ static bool parse_stored(const char *t, int64_t *out) {
         hh > 23 || mi > 59 || ss > 59)
         return false;
     *out = days_from_civil(y, m, d) * US_PER_DAY +
-           ((int64_t)hh * 3600 + mi * 60 + ss) * US_PER_SEC + us;
+           ((int64_t)hh * 3600 + (int64_t)mi * 60 + ss) * US_PER_SEC + us;
     return true;
 }
 
