@@ -21,13 +21,14 @@
  *   bulk_noret the raw side without RETURNING (keys not read back): for
  *              scale only, it does less than the library
  *   query      N/20 queries "age BETWEEN ? AND ? ORDER BY age, id LIMIT
- *              100" (100 rows each), one transaction; libdbconn builds each
- *              query (dbconn_query_new .. _all .. _free)
+ *              100" (a band of ages holding at least 100 rows: 100 rows
+ *              each), one transaction; libdbconn builds each query
+ *              (dbconn_query_new .. _all .. _free)
  * In memory (both sides on SQLite's memdb VFS, which libdbconn uses for
  * in-memory URLs) and on a WAL file with synchronous=NORMAL.  Each figure
  * is the median of RUNS interleaved runs.
  *
- * usage: bench_record [--runs R] [--n N] [--medium memory|file]
+ * usage: bench_record [--runs R] [--n N>=1000] [--medium memory|file]
  *                     [--workload NAME] [--only raw|lib WORKLOAD MEDIUM]
  *   --only runs one side once (for callgrind: bench/record_callgrind.sh).
  */
@@ -246,9 +247,16 @@ static void raw_update(raw *r, int64_t id, int i) {
     sqlite3_reset(r->upd);
 }
 
+/* Ages 0..89 are spread evenly: a band of this many ages holds at least
+ * 100 rows. */
+static int64_t age_span(void) { return (100 * 90 + N - 1) / N + 1; }
+static int64_t rand_age(void) {
+    return (int64_t)(next_rand() % (uint64_t)(90 - age_span()));
+}
+
 static void raw_query(raw *r, int64_t age) {
     sqlite3_bind_int64(r->query, 1, age);
-    sqlite3_bind_int64(r->query, 2, age + 1);
+    sqlite3_bind_int64(r->query, 2, age + age_span() - 1);
     sqlite3_bind_int64(r->query, 3, 100);
     int n = 0;
     int64_t acc = 0;
@@ -293,7 +301,8 @@ static void lib_query(int64_t age) {
     dbconn_rows *r;
     CHECK(dbconn_query_new(&q, NULL, NULL, &buser_model) == 0);
     dbconn_query_where(q, "age", DBCONN_OP_BETWEEN,
-                       DBCONN_PARAMS(DBCONN_INT(age), DBCONN_INT(age + 1)));
+                       DBCONN_PARAMS(DBCONN_INT(age),
+                                     DBCONN_INT(age + age_span() - 1)));
     dbconn_query_order_by(q, "age");
     dbconn_query_order_by(q, "id");
     dbconn_query_limit(q, 100);
@@ -355,7 +364,7 @@ __attribute__((noinline)) void run_raw(raw *r, int w) {
             raw_simple(r->commit);
             break;
         default:
-            raw_query(r, (int64_t)(next_rand() % 88));
+            raw_query(r, rand_age());
             break;
         }
     }
@@ -393,7 +402,7 @@ __attribute__((noinline)) void run_lib(int w) {
             lib_update(rand_id(), i);
             break;
         default:
-            lib_query((int64_t)(next_rand() % 88));
+            lib_query(rand_age());
             break;
         }
     }
@@ -503,8 +512,8 @@ int main(int argc, char **argv) {
         } else
             bad = 1;
     }
-    if (bad || RUNS < 1 || RUNS > 64 || N < 200) {
-        fprintf(stderr, "usage: bench_record [--runs R<=64] [--n N>=200] "
+    if (bad || RUNS < 1 || RUNS > 64 || N < 1000) {
+        fprintf(stderr, "usage: bench_record [--runs R<=64] [--n N>=1000] "
                         "[--medium memory|file] [--workload NAME] "
                         "[--only raw|lib WORKLOAD MEDIUM]\n");
         return 2;

@@ -237,23 +237,29 @@ static int fill_bool(const dbconn_model *m, const dbconn_column *col,
     return 0;
 }
 
-static int fill_ts(const dbconn_model *m, const dbconn_column *col,
-                   const dbconn_result *r, size_t row, size_t k, int t,
-                   char *f) {
-    int64_t v = 0;
-    if (t == DBCONN_TYPE_TEXT) {
-        const char *text = dbconn_result_text(r, row, k);
-        if (dbconn_timestamp_parse(text, &v) != 0)
-            return dbc_fail_column(DBCONN_EINVAL, m->table, col->name);
-    } else if (t != DBCONN_TYPE_NULL) {
+/* Text first: for TEXT and TIMESTAMP columns the text getter answers the
+ * common case alone; the type is asked only when it returns NULL. */
+static int fill_text(const dbconn_model *m, const dbconn_column *col,
+                     const dbconn_result *r, size_t row, size_t k, char *f) {
+    const char *v = dbconn_result_text(r, row, k);
+    int t = v ? DBCONN_TYPE_TEXT : dbconn_result_type(r, row, k);
+    if (t != DBCONN_TYPE_TEXT && t != DBCONN_TYPE_NULL)
         return wrong_kind(m, col, t);
+    if (col->type == DBCONN_TYPE_TEXT) {
+        memcpy(f, &v, sizeof v);
+        return 0;
     }
-    memcpy(f, &v, sizeof v);
+    int64_t ts = 0;
+    if (v && dbconn_timestamp_parse(v, &ts) != 0)
+        return dbc_fail_column(DBCONN_EINVAL, m->table, col->name);
+    memcpy(f, &ts, sizeof ts);
     return 0;
 }
 
 static int fill_one(const dbconn_model *m, const dbconn_column *col,
                     const dbconn_result *r, size_t row, size_t k, char *f) {
+    if (col->type == DBCONN_TYPE_TEXT || col->type == DBCONN_TYPE_TIMESTAMP)
+        return fill_text(m, col, r, row, k, f);
     int t = dbconn_result_type(r, row, k);
     switch (col->type) {
     case DBCONN_TYPE_INTEGER: {
@@ -272,13 +278,6 @@ static int fill_one(const dbconn_model *m, const dbconn_column *col,
         memcpy(f, &v, sizeof v);
         return 0;
     }
-    case DBCONN_TYPE_TEXT: {
-        if (t != DBCONN_TYPE_TEXT && t != DBCONN_TYPE_NULL)
-            return wrong_kind(m, col, t);
-        const char *v = dbconn_result_text(r, row, k);
-        memcpy(f, &v, sizeof v);
-        return 0;
-    }
     case DBCONN_TYPE_BLOB: {
         dbconn_blob v = {NULL, 0};
         if (t == DBCONN_TYPE_BLOB) {
@@ -292,10 +291,8 @@ static int fill_one(const dbconn_model *m, const dbconn_column *col,
         memcpy(f, &v, sizeof v);
         return 0;
     }
-    case DBCONN_TYPE_BOOLEAN:
+    default: /* BOOLEAN */
         return fill_bool(m, col, r, row, k, t, f);
-    default:
-        return fill_ts(m, col, r, row, k, t, f);
     }
 }
 
