@@ -1,6 +1,8 @@
 /* The models the active-record tests share: users, their notes (one foreign
  * key, cascading), categories (a nullable foreign key from notes) and a
- * self-referencing tree.  Each test opens tu_url() afresh with rm_open(). */
+ * self-referencing tree.  Each test opens tu_url() afresh with rm_open().
+ * Keys are DBCONN_AUTOINCREMENT so that they are generated on PostgreSQL
+ * too (an identity column). */
 #ifndef DBCONN_RECORD_MODELS_H
 #define DBCONN_RECORD_MODELS_H
 
@@ -27,7 +29,8 @@ typedef struct rm_user {
 } rm_user;
 
 static const dbconn_column rm_user_columns[] = {
-    {.name = "id", .type = DBCONN_TYPE_INTEGER, .flags = DBCONN_PRIMARY_KEY,
+    {.name = "id", .type = DBCONN_TYPE_INTEGER,
+     .flags = DBCONN_PRIMARY_KEY | DBCONN_AUTOINCREMENT,
      .offset = offsetof(rm_user, id)},
     {.name = "name", .type = DBCONN_TYPE_TEXT, .flags = DBCONN_NOT_NULL,
      .offset = offsetof(rm_user, name)},
@@ -55,7 +58,8 @@ typedef struct rm_category {
 } rm_category;
 
 static const dbconn_column rm_category_columns[] = {
-    {.name = "id", .type = DBCONN_TYPE_INTEGER, .flags = DBCONN_PRIMARY_KEY,
+    {.name = "id", .type = DBCONN_TYPE_INTEGER,
+     .flags = DBCONN_PRIMARY_KEY | DBCONN_AUTOINCREMENT,
      .offset = offsetof(rm_category, id)},
     {.name = "label", .type = DBCONN_TYPE_TEXT, .flags = DBCONN_NOT_NULL,
      .offset = offsetof(rm_category, label)},
@@ -97,7 +101,8 @@ typedef struct rm_node {
 } rm_node;
 
 static const dbconn_column rm_node_columns[] = {
-    {.name = "id", .type = DBCONN_TYPE_INTEGER, .flags = DBCONN_PRIMARY_KEY,
+    {.name = "id", .type = DBCONN_TYPE_INTEGER,
+     .flags = DBCONN_PRIMARY_KEY | DBCONN_AUTOINCREMENT,
      .offset = offsetof(rm_node, id)},
     {.name = "parent_id", .type = DBCONN_TYPE_INTEGER,
      .flags = DBCONN_ZERO_IS_NULL, .references = "nodes(id)",

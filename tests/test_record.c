@@ -427,7 +427,7 @@ static void result_getters_by_name(void **state) {
     dbconn_session *s;
     dbconn_result *res;
     tu_ok(dbconn_base_session(base(), &s));
-    tu_ok(dbconn_exec(s, "SELECT 42 AS answer, 'x' AS letter, 2.5 AS half, "
+    tu_ok(dbconn_exec(s, "SELECT 42 AS answer, 'x' AS letter, CAST(2.5 AS REAL) AS half, "
                          "NULL AS nada", NULL, 0, &res));
     tu_ok(dbconn_commit(s));
     assert_int_equal(dbconn_result_int_by_name(res, 0, "answer"), 42);
