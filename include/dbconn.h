@@ -820,7 +820,8 @@ enum {
 
 /* A query on m's table (s and b as above; s NULL resolves the bound session
  * each time the query runs, in the task current then).  *out is owned:
- * dbconn_query_free.  A query may run any number of times. */
+ * dbconn_query_free -- before the base is cleared or freed (the query
+ * keeps the base's plan of m).  A query may run any number of times. */
 DBCONN_EXTERN int dbconn_query_new(dbconn_query **out, dbconn_session *s,
                                    dbconn_base *b, const dbconn_model *m);
 DBCONN_EXTERN void dbconn_query_free(dbconn_query *q);

@@ -231,14 +231,24 @@ int dbc_notfound(const dbc_rctx *c, const dbconn_value *key, size_t nkey);
 
 /* ---- record_bulk.c -------------------------------------------------------- */
 
+/* The columns a create writes into: a copy of the plan's roles, for work
+ * that outlives its call (an async job must not read the plan, which
+ * dbconn_base_clear may free once dbconn_close has unbound the base). */
+typedef struct dbc_roles {
+    const dbconn_model *m;
+    int gen, created_at, updated_at;
+} dbc_roles;
+
+dbc_roles dbc_rplan_roles(const dbc_rplan *p);
+
 /* What a create writes into a struct -- the generated key and the kept
  * timestamps -- remembered to be put back when the write fails. */
 typedef struct dbc_written {
     int64_t key, created, updated;
 } dbc_written;
 
-dbc_written dbc_remember(const dbc_rplan *p, const void *obj);
-void dbc_put_back(const dbc_rplan *p, void *obj, dbc_written w);
+dbc_written dbc_remember(const dbc_roles *r, const void *obj);
+void dbc_put_back(const dbc_roles *r, void *obj, dbc_written w);
 
 /* ---- record_query.c / record_sql.c ---------------------------------------- */
 
@@ -345,9 +355,10 @@ enum { DBC_FETCH_ALL = 0, DBC_FETCH_FIRST, DBC_FETCH_ONE, DBC_FETCH_ONE_OR_NONE 
 /* The SELECT limit a fetch mode runs with: its own (1 for first, 2 for
  * one / one or none) within the query's (-1: none). */
 int64_t dbc_fetch_limit(const dbconn_query *q, int mode);
-/* Checks the row count of a fetch (DBCONN_ENOTFOUND / DBCONN_EMULTIPLE);
- * frees rows and sets them NULL for "none" answers. */
-int dbc_fetch_finish(const dbc_rctx *c, int mode, dbconn_rows **rows);
+/* Checks the row count of a fetch of m by `what` (DBCONN_ENOTFOUND /
+ * DBCONN_EMULTIPLE); frees rows and sets them NULL for "none" answers. */
+int dbc_fetch_finish(const dbconn_model *m, const char *what, int mode,
+                     dbconn_rows **rows);
 /* Columns and values of an update by condition as column numbers, checked. */
 int dbc_query_update_cols(dbconn_query *q, const char *const *columns,
                           size_t n, int **cols);

@@ -24,7 +24,8 @@ enum { K_CREATE, K_SAVE, K_GET, K_DELETE, K_MANY, K_ROWS, K_COUNT,
 
 typedef struct rjob {
     dbconn_session *s;
-    dbc_rctx c;
+    dbc_rctx c;            /* its plan is read at submission only */
+    dbc_roles roles;       /* what callbacks need of the plan */
     int kind;
     int status, native;    /* the first failure */
     char *msg;             /* owned: its message, naming the model */
@@ -74,15 +75,15 @@ static void fail_once(rjob *j, int rc, bool library) {
     j->rollback = library && rc != DBCONN_ECANCELED;
     dbc_buf b = DBC_BUF_INIT;
     if (library)
-        dbc_buf_printf(&b, "model \"%s\": %s: ", j->c.p->m->table, j->c.what);
+        dbc_buf_printf(&b, "model \"%s\": %s: ", j->roles.m->table, j->c.what);
     dbc_buf_puts(&b, dbconn_errmsg(NULL));
     j->msg = dbc_buf_take(&b);
 }
 
 static void put_back_all(rjob *j) {
-    size_t size = j->c.p->m->struct_size;
+    size_t size = j->roles.m->struct_size;
     for (size_t i = 0; j->saved && i < j->touched; i++)
-        dbc_put_back(j->c.p, j->objs + i * size, j->saved[i]);
+        dbc_put_back(&j->roles, j->objs + i * size, j->saved[i]);
 }
 
 /* The one callback of the job; then it is gone. */
@@ -95,7 +96,8 @@ static void deliver(rjob *j) {
         dbc_fail_native(status, j->native, "%s",
                         j->msg ? j->msg : dbconn_strerror(status));
     } else if (j->kind == K_ROWS &&
-               (status = dbc_fetch_finish(&j->c, j->mode, &j->rows)) != 0) {
+               (status = dbc_fetch_finish(j->roles.m, j->c.what, j->mode,
+                                          &j->rows)) != 0) {
         dbconn_rows_free(j->rows);
         j->rows = NULL;
     }
@@ -139,24 +141,24 @@ static void on_commit(int status, void *data) {
 
 static void write_key(rjob *j, size_t i, const dbconn_result *res) {
     if (j->returning && j->returning[i] && dbconn_result_nrows(res))
-        dbc_field_set_i64(&j->c.p->m->columns[j->c.p->gen],
-                          j->objs + i * j->c.p->m->struct_size,
+        dbc_field_set_i64(&j->roles.m->columns[j->roles.gen],
+                          j->objs + i * j->roles.m->struct_size,
                           dbconn_result_int(res, 0, 0));
 }
 
 /* A save's UPDATE brings the stored created_at back. */
 static void write_created(rjob *j, const dbconn_result *res) {
-    const dbc_rplan *p = j->c.p;
+    const dbc_roles *r = &j->roles;
     int64_t stored;
-    const char *text = p->created_at >= 0 ? dbconn_result_text(res, 0, 0)
+    const char *text = r->created_at >= 0 ? dbconn_result_text(res, 0, 0)
                                           : NULL;
     if (text && dbconn_timestamp_parse(text, &stored) == 0)
-        dbc_field_set_i64(&p->m->columns[p->created_at], j->objs, stored);
+        dbc_field_set_i64(&r->m->columns[r->created_at], j->objs, stored);
 }
 
 static int no_row(rjob *j) {
     return dbc_fail(DBCONN_ENOTFOUND, "model \"%s\": %s: no row with %s",
-                    j->c.p->m->table, j->c.what,
+                    j->roles.m->table, j->c.what,
                     j->keytext ? j->keytext : "that key");
 }
 
@@ -187,7 +189,7 @@ static int take_result(rjob *j, size_t i, dbconn_result *res) {
         if (dbconn_result_nrows(res) == 0)
             rc = no_row(j);
         else
-            return dbc_rows_from_result(j->c.p->m, res, &j->rows);
+            return dbc_rows_from_result(j->roles.m, res, &j->rows);
         break;
     case K_DELETE:
         if (dbconn_result_changes(res) == 0)
@@ -196,7 +198,7 @@ static int take_result(rjob *j, size_t i, dbconn_result *res) {
     case K_ROWS:
         if (i > 0)
             return load_result(j, i - 1, res);
-        return dbc_rows_from_result(j->c.p->m, res, &j->rows);
+        return dbc_rows_from_result(j->roles.m, res, &j->rows);
     case K_COUNT:
         j->count = dbconn_result_int(res, 0, 0);
         break;
@@ -240,6 +242,7 @@ static int new_job(dbconn_session *s, dbconn_base *b, const dbconn_model *m,
         return rc;
     }
     j->s = j->c.s;
+    j->roles = dbc_rplan_roles(j->c.p);
     j->kind = kind;
     *out = j;
     return 0;
@@ -311,7 +314,7 @@ static int queue_create(rjob *j, size_t i, dbconn_timestamp now,
                         dbc_rvals *rv) {
     void *obj = j->objs + i * j->c.p->m->struct_size;
     const char *sql;
-    j->saved[i] = dbc_remember(j->c.p, obj);
+    j->saved[i] = dbc_remember(&j->roles, obj);
     j->touched = i + 1;
     dbc_touch(j->c.p, obj, now, true);
     dbc_rvals_reset(rv);
@@ -375,7 +378,7 @@ static int submit_save_keyed(rjob *j, void *obj) {
         rc = dbc_update_mask(p, NULL, 0, &mask);
     if (rc)
         return refuse(j, rc);
-    j->saved[0] = dbc_remember(p, obj);
+    j->saved[0] = dbc_remember(&j->roles, obj);
     j->touched = 1;
     dbc_touch(p, obj, dbconn_timestamp_now(), true);
     rc = dbc_rvals_init(&upd, p->ncols + p->npk, p->nts + p->npk);

@@ -18,16 +18,20 @@ static void set_if(const dbconn_model *m, int col, void *obj, int64_t v) {
         dbc_field_set_i64(&m->columns[col], obj, v);
 }
 
-dbc_written dbc_remember(const dbc_rplan *p, const void *obj) {
-    return (dbc_written){get_or_zero(p->m, p->gen, obj),
-                     get_or_zero(p->m, p->created_at, obj),
-                     get_or_zero(p->m, p->updated_at, obj)};
+dbc_roles dbc_rplan_roles(const dbc_rplan *p) {
+    return (dbc_roles){p->m, p->gen, p->created_at, p->updated_at};
 }
 
-void dbc_put_back(const dbc_rplan *p, void *obj, dbc_written w) {
-    set_if(p->m, p->gen, obj, w.key);
-    set_if(p->m, p->created_at, obj, w.created);
-    set_if(p->m, p->updated_at, obj, w.updated);
+dbc_written dbc_remember(const dbc_roles *r, const void *obj) {
+    return (dbc_written){get_or_zero(r->m, r->gen, obj),
+                         get_or_zero(r->m, r->created_at, obj),
+                         get_or_zero(r->m, r->updated_at, obj)};
+}
+
+void dbc_put_back(const dbc_roles *r, void *obj, dbc_written w) {
+    set_if(r->m, r->gen, obj, w.key);
+    set_if(r->m, r->created_at, obj, w.created);
+    set_if(r->m, r->updated_at, obj, w.updated);
 }
 
 static int insert_all(dbc_rctx *c, unsigned char *objs, size_t n,
@@ -35,11 +39,12 @@ static int insert_all(dbc_rctx *c, unsigned char *objs, size_t n,
     const dbc_rplan *p = c->p;
     size_t size = p->m->struct_size;
     dbconn_timestamp now = dbconn_timestamp_now();
+    dbc_roles roles = dbc_rplan_roles(p);
     dbc_rvals rv;
     int rc = dbc_rvals_init(&rv, p->ncols, p->nts);
     for (*done = 0; rc == 0 && *done < n; (*done)++) {
         void *obj = objs + *done * size;
-        saved[*done] = dbc_remember(p, obj);
+        saved[*done] = dbc_remember(&roles, obj);
         dbc_rvals_reset(&rv);
         if ((rc = dbc_create_one(c, obj, now, &rv)) != 0)
             break;
@@ -65,9 +70,10 @@ int dbconn_record_insert_many(dbconn_session *s, dbconn_base *b,
     rc = saved ? insert_all(&c, objs, n, saved, &done) : dbc_nomem();
     rc = dbc_rctx_close(&c, rc);
     if (rc && saved) {
+        dbc_roles roles = dbc_rplan_roles(c.p);
         size_t size = c.p->m->struct_size;
         for (size_t i = 0; i < done && i < n; i++)
-            dbc_put_back(c.p, (unsigned char *)objs + i * size, saved[i]);
+            dbc_put_back(&roles, (unsigned char *)objs + i * size, saved[i]);
     }
     dbc_free(saved);
     return rc;

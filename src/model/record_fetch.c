@@ -19,17 +19,18 @@ int64_t dbc_fetch_limit(const dbconn_query *q, int mode) {
     return want < 0 || q->limit < want ? q->limit : want;
 }
 
-int dbc_fetch_finish(const dbc_rctx *c, int mode, dbconn_rows **rows) {
+int dbc_fetch_finish(const dbconn_model *m, const char *what, int mode,
+                     dbconn_rows **rows) {
     size_t n = dbconn_rows_count(*rows);
     if (mode == DBC_FETCH_ALL || n == 1)
         return 0;
     if (n > 1 && mode != DBC_FETCH_FIRST)
         return dbc_fail(DBCONN_EMULTIPLE,
                         "model \"%s\": %s: more than one row matched",
-                        c->p->m->table, c->what);
+                        m->table, what);
     if (n == 0 && mode == DBC_FETCH_ONE)
         return dbc_fail(DBCONN_ENOTFOUND, "model \"%s\": %s: no row matched",
-                        c->p->m->table, c->what);
+                        m->table, what);
     dbconn_rows_free(*rows); /* no row: the answer is NULL */
     *rows = NULL;
     return 0;
@@ -97,7 +98,7 @@ static int fetch(dbconn_query *q, int mode, const char *what,
         return rc;
     rc = dbc_rctx_close(&c, fetch_rows(q, &c, mode, out));
     if (rc == 0)
-        rc = dbc_fetch_finish(&c, mode, out);
+        rc = dbc_fetch_finish(c.p->m, c.what, mode, out);
     if (rc) {
         dbconn_rows_free(*out);
         *out = NULL;
