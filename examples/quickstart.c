@@ -3,7 +3,7 @@
  *
  *   db = DBConnection('sqlite+aiosqlite://', echo=False)
  *   await db.init_db()
- *   ... work through the current task's session ...
+ *   await User.insert_all([...]); await User.order_by('id').all(); ...
  *   await db.close()
  */
 #include <stddef.h>
@@ -14,9 +14,10 @@
 
 typedef struct user {
     int64_t id;
-    char *name;
-    char *email;
-    char *created_at;
+    const char *name;
+    const char *email;
+    dbconn_timestamp created_at;
+    dbconn_timestamp updated_at;
 } user;
 
 static const dbconn_column user_columns[] = {
@@ -26,16 +27,13 @@ static const dbconn_column user_columns[] = {
      .offset = offsetof(user, name)},
     {.name = "email", .type = DBCONN_TYPE_TEXT, .flags = DBCONN_UNIQUE,
      .offset = offsetof(user, email)},
-    {.name = "created_at", .type = DBCONN_TYPE_TIMESTAMP,
-     .default_sql = "CURRENT_TIMESTAMP", .offset = offsetof(user, created_at)},
+    DBCONN_TIMESTAMP_COLUMNS(user), /* kept by the library */
 };
 
 static const dbconn_model user_model = {
-    .table = "users",
-    .columns = user_columns,
+    .table = "users", .columns = user_columns,
     .ncolumns = sizeof user_columns / sizeof *user_columns,
-    .struct_size = sizeof(user),
-};
+    .struct_size = sizeof(user)};
 
 static int fail(const char *what, int rc) {
     fprintf(stderr, "%s: %s: %s\n", what, dbconn_err_name(rc),
@@ -45,8 +43,9 @@ static int fail(const char *what, int rc) {
 
 int main(void) {
     dbconn *db = NULL;
-    dbconn_session *s = NULL;
-    dbconn_result *res = NULL;
+    dbconn_query *q = NULL;
+    dbconn_rows *rows = NULL;
+    size_t n = 0;
     int rc;
 
     /* DBConnection('sqlite+aiosqlite://', echo=False) */
@@ -60,49 +59,49 @@ int main(void) {
         (rc = dbconn_init_db(db, NULL)))
         goto out;
 
-    /* The current task's session through the base's session pointer. */
-    if ((rc = dbconn_base_session(base, &s)))
-        goto out;
-    const char *names[][2] = {{"alice", "alice@example.org"},
-                              {"bob", "bob@example.org"}};
-    for (size_t i = 0; i < 2; i++)
-        if ((rc = dbconn_exec(s, "INSERT INTO users (name, email) VALUES (?, ?)",
-                              DBCONN_PARAMS(DBCONN_TEXT(names[i][0]),
-                                            DBCONN_TEXT(names[i][1])),
-                              NULL)))
-            goto out;
-    if ((rc = dbconn_commit(s)))
+    /* User.insert_all(...): one transaction, the keys written back.  The
+     * model works through the base's bound session: this task's. */
+    user users[] = {{.name = "alice", .email = "alice@example.org"},
+                    {.name = "bob", .email = "bob@example.org"}};
+    if ((rc = dbconn_record_insert_many(NULL, NULL, &user_model, users, 2)))
         goto out;
 
-    if ((rc = dbconn_exec(s, "SELECT id, name, email FROM users ORDER BY id",
-                          NULL, 0, &res)))
+    /* User.order_by('id').all() */
+    if ((rc = dbconn_query_new(&q, NULL, NULL, &user_model)) ||
+        (rc = dbconn_query_order_by(q, "id")) ||
+        (rc = dbconn_query_all(q, &rows)))
         goto out;
-    for (size_t r = 0; r < dbconn_result_nrows(res); r++)
-        printf("user %lld: %s <%s>\n", (long long)dbconn_result_int(res, r, 0),
-               dbconn_result_text(res, r, 1), dbconn_result_text(res, r, 2));
-    dbconn_result_free(res);
-    /* A point lookup keeps at most one row (SQLAlchemy's Result.first()). */
-    if ((rc = dbconn_exec_first(s, "SELECT email FROM users WHERE name = ?",
-                                DBCONN_PARAMS(DBCONN_TEXT("bob")), &res)))
+    user *all = dbconn_rows_data(rows);
+    for (n = 0; n < dbconn_rows_count(rows); n++)
+        printf("user %lld: %s <%s>\n", (long long)all[n].id, all[n].name,
+               all[n].email);
+    dbconn_rows_free(rows);
+    dbconn_query_free(q);
+    q = NULL;
+
+    /* User.where(name='bob').first() */
+    if ((rc = dbconn_query_new(&q, NULL, NULL, &user_model)) ||
+        (rc = dbconn_query_where(q, "name", DBCONN_OP_EQ,
+                                 DBCONN_PARAMS(DBCONN_TEXT("bob")))) ||
+        (rc = dbconn_query_first(q, &rows)))
         goto out;
-    printf("bob's email: %s\n", dbconn_result_nrows(res)
-                                    ? dbconn_result_text(res, 0, 0)
-                                    : "(no such user)");
-    dbconn_result_free(res);
-    if ((rc = dbconn_commit(s)))
-        goto out;
+    printf("bob's email: %s\n",
+           rows ? ((user *)dbconn_rows_data(rows))->email : "(no such user)");
+    dbconn_rows_free(rows);
     /* The task is done with its session. */
-    rc = dbconn_scoped_remove(db);
+    rc = n == 2 && users[1].id > users[0].id ? dbconn_scoped_remove(db)
+                                             : DBCONN_EINVAL;
 
 out:
     if (rc)
         fail("quickstart", rc);
+    dbconn_query_free(q);
     /* await db.close(): unbinds the base, disposes of the engine. */
     int crc = dbconn_close(db, NULL);
     dbconn_base_clear(base);
     if (!rc && crc)
         return fail("dbconn_close", crc);
     if (!rc)
-        printf("%zu users written and read back; closed cleanly\n", (size_t)2);
+        printf("%zu users written and read back; closed cleanly\n", n);
     return rc ? 1 : 0;
 }

@@ -630,6 +630,379 @@ DBCONN_EXTERN int dbconn_init_db_async(dbconn *db, dbconn_base *base,
 DBCONN_EXTERN int dbconn_close_async(dbconn *db, dbconn_base *base,
                                      dbconn_done_cb cb, void *data);
 
+/* ------------------------------------------------------------------------ */
+/* Active record: models that store, find and query themselves             */
+/* ------------------------------------------------------------------------ */
+
+/* Results by column name, for plain dbconn_exec users too: the same values
+ * as the getters by index (dbconn_result_colindex + the getter), and the same
+ * answers for a name the result does not have as for an index out of range
+ * (0 / 0.0 / NULL, DBCONN_EINVAL from the type getter).  `name` is borrowed
+ * and compared exactly. */
+DBCONN_EXTERN int dbconn_result_type_by_name(const dbconn_result *r,
+                                             size_t row, const char *name);
+DBCONN_EXTERN int64_t dbconn_result_int_by_name(const dbconn_result *r,
+                                                size_t row, const char *name);
+DBCONN_EXTERN double dbconn_result_real_by_name(const dbconn_result *r,
+                                                size_t row, const char *name);
+/* Owned by r (as dbconn_result_text). */
+DBCONN_EXTERN const char *dbconn_result_text_by_name(const dbconn_result *r,
+                                                     size_t row,
+                                                     const char *name);
+DBCONN_EXTERN size_t dbconn_result_text_len_by_name(const dbconn_result *r,
+                                                    size_t row,
+                                                    const char *name);
+/* Owned by r (as dbconn_result_blob); *len may not be NULL. */
+DBCONN_EXTERN const void *dbconn_result_blob_by_name(const dbconn_result *r,
+                                                     size_t row,
+                                                     const char *name,
+                                                     size_t *len);
+
+/* The C type of each column type's struct field (the model's `offset`
+ * names it):
+ *   DBCONN_TYPE_INTEGER    int64_t
+ *   DBCONN_TYPE_REAL       double
+ *   DBCONN_TYPE_BOOLEAN    bool
+ *   DBCONN_TYPE_TEXT       char * or const char * (NULL = SQL NULL)
+ *   DBCONN_TYPE_BLOB       dbconn_blob            (data NULL = SQL NULL)
+ *   DBCONN_TYPE_TIMESTAMP  dbconn_timestamp       (0 = SQL NULL)
+ * Integer, real and boolean fields have no NULL: SQL NULL reads as 0, and 0
+ * is written as 0 -- unless the column has DBCONN_ZERO_IS_NULL. */
+
+/* Microseconds since 1970-01-01 00:00:00 UTC; 0 means "no time" (SQL NULL).
+ * Stored as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (so CURRENT_TIMESTAMP
+ * defaults and plain SQL comparisons keep working) and bound as
+ * DBCONN_TYPE_TIMESTAMP; years 0001..9999. */
+typedef int64_t dbconn_timestamp;
+#define DBCONN_TIMESTAMP_LEN 32 /* room for the text form and its NUL */
+
+/* A blob field.  data NULL = SQL NULL.  In rows the library made, data
+ * points into memory owned by those rows. */
+typedef struct dbconn_blob {
+    const void *data;
+    size_t len;
+} dbconn_blob;
+
+/* Column flag: an integer, real or boolean field's 0 (false) is SQL NULL --
+ * written as NULL, and NULL read back as 0.  For nullable foreign keys. */
+#define DBCONN_ZERO_IS_NULL 0x20u
+
+/* TimestampMixin: two columns the library keeps -- on every write it sets
+ * updated_at, and created_at when it is 0, to the current time, and writes
+ * both back into the struct.  Any TIMESTAMP columns named "created_at" and
+ * "updated_at" get this; the macro declares them for the struct type
+ * `struct_name`, whose fields created_at and updated_at must be
+ * dbconn_timestamp. */
+#define DBCONN_TIMESTAMP_COLUMNS(struct_name)                                   \
+    {.name = "created_at", .type = DBCONN_TYPE_TIMESTAMP,                       \
+     .flags = DBCONN_NOT_NULL, .default_sql = "CURRENT_TIMESTAMP",              \
+     .offset = offsetof(struct_name, created_at)},                              \
+    {.name = "updated_at", .type = DBCONN_TYPE_TIMESTAMP,                       \
+     .flags = DBCONN_NOT_NULL, .default_sql = "CURRENT_TIMESTAMP",              \
+     .offset = offsetof(struct_name, updated_at)}
+
+/* The current time (CLOCK_REALTIME). */
+DBCONN_EXTERN dbconn_timestamp dbconn_timestamp_now(void);
+/* Writes t as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) into buf (`size` >=
+ * DBCONN_TIMESTAMP_LEN).  DBCONN_EINVAL for a year outside 1..9999 or a small
+ * buffer. */
+DBCONN_EXTERN int dbconn_timestamp_format(dbconn_timestamp t, char *buf,
+                                          size_t size);
+/* Parses 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM[:SS[.fraction]]' ('T' may replace
+ * the space) with an optional zone 'Z', '+HH', '+HHMM', '+HH:MM' (or '-'),
+ * as SQLite's CURRENT_TIMESTAMP and PostgreSQL's output write them; no zone
+ * means UTC.  Digits past microseconds are dropped.  *out (on failure 0).
+ * DBCONN_EINVAL naming the text. */
+DBCONN_EXTERN int dbconn_timestamp_parse(const char *text,
+                                         dbconn_timestamp *out);
+
+/* Rows of one model: an array of the caller's structs, whose text and blob
+ * fields point into memory the rows own (with the related rows loaded with
+ * dbconn_query_load).  Everything is released by one dbconn_rows_free.
+ * Fully read: usable from any thread, one at a time. */
+typedef struct dbconn_rows dbconn_rows;
+
+DBCONN_EXTERN size_t dbconn_rows_count(const dbconn_rows *r);
+/* The first of dbconn_rows_count structs, contiguous (a `user *`); owned by
+ * r, which the caller may modify (to save it again, say).  NULL when empty. */
+DBCONN_EXTERN void *dbconn_rows_data(dbconn_rows *r);
+/* The struct of row i, or NULL when out of range. */
+DBCONN_EXTERN void *dbconn_rows_at(dbconn_rows *r, size_t i);
+DBCONN_EXTERN const dbconn_model *dbconn_rows_model(const dbconn_rows *r);
+/* The rows related to row `row` through `rel` (as given to
+ * dbconn_query_load): *first (owned by r) is the first of *n contiguous
+ * structs of the related model -- the parent (n is 0 or 1) or the
+ * children.  DBCONN_EINVAL when rel was not loaded or row is out of range
+ * (*first NULL, *n 0). */
+DBCONN_EXTERN int dbconn_rows_related(const dbconn_rows *r, size_t row,
+                                      const char *rel, void **first,
+                                      size_t *n);
+DBCONN_EXTERN void dbconn_rows_free(dbconn_rows *r);
+
+/* Copies src into dst (both structs of m), each text and blob value into a
+ * new allocation that dst owns: release them with dbconn_record_clear.  On
+ * failure dst holds nothing to release (its text/blob fields are NULL). */
+DBCONN_EXTERN int dbconn_record_copy(const dbconn_model *m, void *dst,
+                                     const void *src);
+/* Frees (dbconn_free) every text and blob value of obj and sets those fields
+ * to NULL.  Only for structs whose text and blob values the library
+ * allocated (dbconn_record_copy, dbconn_record_from_json). */
+DBCONN_EXTERN void dbconn_record_clear(const dbconn_model *m, void *obj);
+
+/* The calls below take:
+ *   s  the session to work in, or NULL for the base's bound session: the
+ *      current task's scoped session (dbconn_base_session), as sqlactive's
+ *      class methods use cls.session.  Unbound base: DBCONN_ECLOSED.
+ *   b  the base whose model m is (NULL = the default base); m not added to
+ *      it: DBCONN_EINVAL.
+ * Transactions: a call made outside a transaction is one (a write begins
+ * IMMEDIATE), committed on success and rolled back on failure -- a read is
+ * committed too, so no connection stays checked out.  Inside a transaction
+ * (dbconn_begin, or earlier statements), a call joins it and never ends it:
+ * after a failure the caller rolls back.
+ * Failures: constraint violations are DBCONN_ECONSTRAINT, with the driver's
+ * message (naming the constraint or column) after the model's name. */
+
+/* INSERT ... RETURNING: the generated key (a single INTEGER primary key that
+ * is 0 in obj) and the kept timestamps are written back into obj, which is
+ * otherwise only read.  A NULL field (text/blob NULL, timestamp 0, a zero of
+ * a DBCONN_ZERO_IS_NULL column) of a column that has a default takes the
+ * default in an INSERT and leaves the stored value as it is in an UPDATE
+ * (set NULL there with dbconn_query_update). */
+DBCONN_EXTERN int dbconn_record_create(dbconn_session *s, dbconn_base *b,
+                                       const dbconn_model *m, void *obj);
+/* The row with primary key `key` (nkey values, in the model's key column
+ * order): *out is owned (dbconn_rows_free) with one row.  No such row:
+ * DBCONN_ENOTFOUND, *out NULL. */
+DBCONN_EXTERN int dbconn_record_get(dbconn_session *s, dbconn_base *b,
+                                    const dbconn_model *m,
+                                    const dbconn_value *key, size_t nkey,
+                                    dbconn_rows **out);
+/* Insert or update: create when the key is generated and 0; else an UPDATE
+ * of every column by obj's key (the stored created_at is kept and written
+ * back), and a create when no row has that key. */
+DBCONN_EXTERN int dbconn_record_save(dbconn_session *s, dbconn_base *b,
+                                     const dbconn_model *m, void *obj);
+/* UPDATE of the named columns (borrowed; NULL = every column but the key)
+ * of the row with obj's key, plus updated_at.  No such row:
+ * DBCONN_ENOTFOUND.  A key column or an unknown name: DBCONN_EINVAL. */
+DBCONN_EXTERN int dbconn_record_update(dbconn_session *s, dbconn_base *b,
+                                       const dbconn_model *m, void *obj,
+                                       const char *const *columns,
+                                       size_t ncolumns);
+/* DELETE of the row with obj's key (obj borrowed).  DBCONN_ENOTFOUND when
+ * there was none. */
+DBCONN_EXTERN int dbconn_record_delete(dbconn_session *s, dbconn_base *b,
+                                       const dbconn_model *m, const void *obj);
+/* DELETE of the rows whose single-column key is one of keys[0..n-1], in
+ * one transaction; *deleted (may be NULL) gets how many went. */
+DBCONN_EXTERN int dbconn_record_destroy(dbconn_session *s, dbconn_base *b,
+                                        const dbconn_model *m,
+                                        const dbconn_value *keys, size_t n,
+                                        int64_t *deleted);
+/* Whether a row with primary key `key` exists. */
+DBCONN_EXTERN int dbconn_record_exists(dbconn_session *s, dbconn_base *b,
+                                       const dbconn_model *m,
+                                       const dbconn_value *key, size_t nkey,
+                                       bool *out);
+/* The number of rows of m's table. */
+DBCONN_EXTERN int dbconn_record_count(dbconn_session *s, dbconn_base *b,
+                                      const dbconn_model *m, int64_t *out);
+/* Inserts objs[0..n-1] (an array of n structs of m) in one transaction
+ * through one prepared statement (two when some keys are given and some
+ * generated), writing keys and timestamps back.  All or nothing: on failure
+ * nothing is inserted (outside a caller's transaction) and every struct is
+ * as it was. */
+DBCONN_EXTERN int dbconn_record_insert_many(dbconn_session *s,
+                                            dbconn_base *b,
+                                            const dbconn_model *m, void *objs,
+                                            size_t n);
+
+/* Queries, built from the model's column metadata: every value is a bound
+ * parameter, every identifier quoted.  A builder call that fails returns its
+ * code and also keeps it: every later call on q returns it again, so a
+ * program may check only the call that runs the query. */
+typedef struct dbconn_query dbconn_query;
+
+enum {
+    DBCONN_OP_EQ = 1,      /* = ? (with a NULL value: IS NULL) */
+    DBCONN_OP_NE,          /* <> ? (with a NULL value: IS NOT NULL) */
+    DBCONN_OP_GT,
+    DBCONN_OP_GE,
+    DBCONN_OP_LT,
+    DBCONN_OP_LE,
+    DBCONN_OP_IN,          /* any number of values (none: false) */
+    DBCONN_OP_NOT_IN,      /* (none: true) */
+    DBCONN_OP_BETWEEN,     /* two values, inclusive */
+    DBCONN_OP_LIKE,        /* the engine's LIKE: on SQLite ASCII case does
+                              not matter, on PostgreSQL it does */
+    DBCONN_OP_ILIKE,       /* lower(col) LIKE lower(?) on every engine */
+    DBCONN_OP_IS_NULL,     /* no value */
+    DBCONN_OP_IS_NOT_NULL, /* no value */
+    DBCONN_OP_STARTSWITH,  /* LIKE 'v%' with v's % _ \ escaped */
+    DBCONN_OP_ENDSWITH,    /* LIKE '%v' */
+    DBCONN_OP_CONTAINS     /* LIKE '%v%' */
+};
+
+enum {
+    DBCONN_AGG_COUNT = 1, /* column NULL = count(*) */
+    DBCONN_AGG_SUM,
+    DBCONN_AGG_AVG,
+    DBCONN_AGG_MIN,
+    DBCONN_AGG_MAX
+};
+
+/* A query on m's table (s and b as above; s NULL resolves the bound session
+ * each time the query runs, in the task current then).  *out is owned:
+ * dbconn_query_free -- before the base is cleared or freed (the query
+ * keeps the base's plan of m).  A query may run any number of times. */
+DBCONN_EXTERN int dbconn_query_new(dbconn_query **out, dbconn_session *s,
+                                   dbconn_base *b, const dbconn_model *m);
+DBCONN_EXTERN void dbconn_query_free(dbconn_query *q);
+/* Adds `column op values` to the current group (the top level is AND).
+ * `column` is one of m's columns, or "rel.column" for a column of a related
+ * model (see dbconn_query_load for rel): the row matches when some related
+ * row does (EXISTS).  values[0..n-1] are copied (text and blob bytes too).
+ * Unknown column or relationship, a wrong count of values or a non-text
+ * value for a LIKE-family op: DBCONN_EINVAL naming the model and column.
+ * For a BOOLEAN column an integer value binds as a boolean; for a
+ * TIMESTAMP column an integer value is a dbconn_timestamp. */
+DBCONN_EXTERN int dbconn_query_where(dbconn_query *q, const char *column,
+                                     int op, const dbconn_value *values,
+                                     size_t n);
+/* Opens a group whose conditions are joined by OR (dbconn_query_or) or AND
+ * (dbconn_query_and), inside the current group; dbconn_query_end closes the
+ * innermost.  Groups left open are closed when the query runs.  An empty OR
+ * group is false, an empty AND group true. */
+DBCONN_EXTERN int dbconn_query_or(dbconn_query *q);
+DBCONN_EXTERN int dbconn_query_and(dbconn_query *q);
+DBCONN_EXTERN int dbconn_query_end(dbconn_query *q);
+/* Appends an ORDER BY column: "name" ascending, "-name" descending. */
+DBCONN_EXTERN int dbconn_query_order_by(dbconn_query *q, const char *column);
+/* n >= 0.  first/one/one_or_none impose their own limit. */
+DBCONN_EXTERN int dbconn_query_limit(dbconn_query *q, int64_t n);
+DBCONN_EXTERN int dbconn_query_offset(dbconn_query *q, int64_t n);
+/* Loads the rows related through `rel` along with the result: one extra
+ * query for the whole result, whatever its size.  rel is
+ *   a foreign-key column of m ("user_id"): its parent (many-to-one);
+ *   "table(column)": the rows of that model whose foreign-key column
+ *      references m (one-to-many: "notes(user_id)");
+ *   "table": the one relationship between m and that table, either way.
+ * Read them with dbconn_rows_related(rows, i, rel, ...). */
+DBCONN_EXTERN int dbconn_query_load(dbconn_query *q, const char *rel);
+
+/* Running a query.  Every *out is owned (dbconn_rows_free). */
+DBCONN_EXTERN int dbconn_query_all(dbconn_query *q, dbconn_rows **out);
+/* The first row, or 0 with *out NULL when there is none. */
+DBCONN_EXTERN int dbconn_query_first(dbconn_query *q, dbconn_rows **out);
+/* Exactly one row: none is DBCONN_ENOTFOUND, more DBCONN_EMULTIPLE. */
+DBCONN_EXTERN int dbconn_query_one(dbconn_query *q, dbconn_rows **out);
+/* One row, or 0 with *out NULL for none; more: DBCONN_EMULTIPLE. */
+DBCONN_EXTERN int dbconn_query_one_or_none(dbconn_query *q,
+                                           dbconn_rows **out);
+/* The number of rows the query returns (limit and offset included). */
+DBCONN_EXTERN int dbconn_query_count(dbconn_query *q, int64_t *out);
+DBCONN_EXTERN int dbconn_query_exists(dbconn_query *q, bool *out);
+/* UPDATE of the matching rows (the conditions only: order, limit and
+ * offset are not allowed, DBCONN_EINVAL): columns[i] = values[i], plus
+ * updated_at.  One statement; *changed (may be NULL) gets the count. */
+DBCONN_EXTERN int dbconn_query_update(dbconn_query *q,
+                                      const char *const *columns,
+                                      const dbconn_value *values, size_t n,
+                                      int64_t *changed);
+/* DELETE of the matching rows (conditions only, as above). */
+DBCONN_EXTERN int dbconn_query_delete(dbconn_query *q, int64_t *deleted);
+
+/* Group by with aggregates: dbconn_query_aggregate runs SELECT <group
+ * columns>, <aggregates> ... GROUP BY <group columns> with the query's
+ * conditions, order (group columns only), limit and offset, into a plain
+ * result: one column per group column (named as it), then one per
+ * aggregate, named "count" for count(*), else "<fn>_<column>" ("sum_age"). */
+DBCONN_EXTERN int dbconn_query_group_by(dbconn_query *q, const char *column);
+DBCONN_EXTERN int dbconn_query_agg(dbconn_query *q, int fn,
+                                   const char *column);
+DBCONN_EXTERN int dbconn_query_aggregate(dbconn_query *q,
+                                         dbconn_result **out);
+
+/* Serialization (SerializationMixin), through jansson.  Keys are the column
+ * names; INTEGER numbers, REAL numbers, BOOLEAN true/false, TEXT strings
+ * (valid UTF-8, else DBCONN_EINVAL), BLOB base64 strings, TIMESTAMP
+ * 'YYYY-MM-DDTHH:MM:SS.ffffffZ' strings; SQL NULL is null.  *out is an owned
+ * NUL-terminated string (dbconn_free). */
+#define DBCONN_JSON_NESTED 0x1u /* rows: add each loaded relationship under
+                                   its rel name (an object or null for a
+                                   parent, an array for children) */
+#define DBCONN_JSON_PRETTY 0x2u /* indented */
+DBCONN_EXTERN int dbconn_record_to_json(const dbconn_model *m, const void *obj,
+                                        unsigned flags, char **out);
+/* A JSON array of every row. */
+DBCONN_EXTERN int dbconn_rows_to_json(const dbconn_rows *r, unsigned flags,
+                                      char **out);
+/* Fills obj (zeroed first) from a JSON object with the column names as keys
+ * (a missing key leaves the field zero/NULL; timestamps as parsed by
+ * dbconn_timestamp_parse).  Text and blob values are allocated and owned by
+ * obj: dbconn_record_clear.  An unknown key, a wrong type or bad JSON:
+ * DBCONN_EINVAL naming the model, the key or the position; on failure obj
+ * holds nothing to release. */
+DBCONN_EXTERN int dbconn_record_from_json(const dbconn_model *m,
+                                          const char *json, void *obj);
+
+/* Async forms, on the libuv API with dbconn_exec_async's contract: an error
+ * return means the callback never runs; every accepted callback runs exactly
+ * once on the loop thread (DBCONN_ECANCELED when the dbconn closes first).
+ * s NULL: the bound session of the task current at the call.  Each call's
+ * statements and its COMMIT are queued back-to-back on the session (one
+ * thread-pool hop); after a failure it rolls back.  It always ends the
+ * session's transaction: for several writes in one transaction use
+ * dbconn_record_insert_many_async or a query's update/delete.  Structs
+ * written back (obj, objs) are borrowed until the callback; key values,
+ * columns and the query are copied at the call (the query may be freed at
+ * once).  On failure the callback reads the message with dbconn_errmsg. */
+typedef void (*dbconn_rows_cb)(int status, dbconn_rows *rows, void *data);
+typedef void (*dbconn_count_cb)(int status, int64_t n, void *data);
+
+DBCONN_EXTERN int dbconn_record_create_async(dbconn_session *s,
+                                             dbconn_base *b,
+                                             const dbconn_model *m, void *obj,
+                                             dbconn_done_cb cb, void *data);
+DBCONN_EXTERN int dbconn_record_save_async(dbconn_session *s, dbconn_base *b,
+                                           const dbconn_model *m, void *obj,
+                                           dbconn_done_cb cb, void *data);
+/* rows: owned by the callback (NULL when status < 0; DBCONN_ENOTFOUND for
+ * no such row). */
+DBCONN_EXTERN int dbconn_record_get_async(dbconn_session *s, dbconn_base *b,
+                                          const dbconn_model *m,
+                                          const dbconn_value *key,
+                                          size_t nkey, dbconn_rows_cb cb,
+                                          void *data);
+DBCONN_EXTERN int dbconn_record_delete_async(dbconn_session *s,
+                                             dbconn_base *b,
+                                             const dbconn_model *m,
+                                             const void *obj,
+                                             dbconn_done_cb cb, void *data);
+DBCONN_EXTERN int dbconn_record_insert_many_async(dbconn_session *s,
+                                                  dbconn_base *b,
+                                                  const dbconn_model *m,
+                                                  void *objs, size_t n,
+                                                  dbconn_done_cb cb,
+                                                  void *data);
+/* rows as dbconn_query_all (with the loaded relationships). */
+DBCONN_EXTERN int dbconn_query_all_async(dbconn_query *q, dbconn_rows_cb cb,
+                                         void *data);
+/* rows as dbconn_query_first: NULL with status 0 when there is none. */
+DBCONN_EXTERN int dbconn_query_first_async(dbconn_query *q, dbconn_rows_cb cb,
+                                           void *data);
+DBCONN_EXTERN int dbconn_query_count_async(dbconn_query *q,
+                                           dbconn_count_cb cb, void *data);
+/* n: the rows changed / deleted. */
+DBCONN_EXTERN int dbconn_query_update_async(dbconn_query *q,
+                                            const char *const *columns,
+                                            const dbconn_value *values,
+                                            size_t nvalues,
+                                            dbconn_count_cb cb, void *data);
+DBCONN_EXTERN int dbconn_query_delete_async(dbconn_query *q,
+                                            dbconn_count_cb cb, void *data);
+
 #ifdef __cplusplus
 }
 #endif

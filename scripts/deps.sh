@@ -2,13 +2,13 @@
 # installs the Debian packages libdbconn needs, only when one is missing.
 # .ci/run installs its larger set itself.
 
-DBCONN_DEBIAN_PACKAGES="build-essential cmake pkg-config libsqlite3-dev libuv1-dev libcmocka-dev"
+DBCONN_DEBIAN_PACKAGES="build-essential cmake pkg-config libsqlite3-dev libuv1-dev libcmocka-dev libjansson-dev"
 
 dbconn_install_deps() {
     if ! command -v dpkg-query >/dev/null 2>&1; then
         echo "note: not a Debian system, installing nothing: libdbconn needs a" \
-             "C11 compiler, CMake >= 3.16, pkg-config, SQLite3, libuv and" \
-             "CMocka (development files)" >&2
+             "C11 compiler, CMake >= 3.16, pkg-config, SQLite3, libuv," \
+             "jansson and CMocka (development files)" >&2
         return 0
     fi
     missing=

@@ -34,6 +34,7 @@ set(DBCONN_SOURCES
   # session: the unit of work
   src/session/session.c
   src/session/savepoint.c
+  src/session/result_byname.c
   # scope: current task and the scoped session registry
   src/scope/task.c
   src/scope/scope.c
@@ -53,6 +54,19 @@ set(DBCONN_SOURCES
   src/model/base.c
   src/model/initdb.c
   src/model/initdb_async.c
+  # model: the active-record layer (model/record.h)
+  src/model/record_time.c
+  src/model/record_map.c
+  src/model/record_plan.c
+  src/model/record_rows.c
+  src/model/record.c
+  src/model/record_bulk.c
+  src/model/record_query.c
+  src/model/record_sql.c
+  src/model/record_rel.c
+  src/model/record_fetch.c
+  src/model/record_json.c
+  src/model/record_async.c
   # top: dbconn_open / dbconn_close compose the layers
   src/dbconn.c
 )

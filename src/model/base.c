@@ -10,6 +10,7 @@
 #include "util/alloc.h"
 #include "model/base.h"
 #include "model/model.h"
+#include "model/record_plan.h"
 #include "engine/engine.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -18,6 +19,8 @@
 struct dbconn_base {
     uv_mutex_t lock;
     const dbconn_model **models; /* owned array of borrowed models */
+    dbc_rplan **plans;           /* owned: the record plan of each model,
+                                    NULL until its first record call */
     size_t nmodels, capmodels;
     dbconn *bound;               /* the session pointer: NULL = unbound */
     bool is_default;
@@ -58,6 +61,15 @@ int dbconn_base_new(dbconn_base **out) {
     return 0;
 }
 
+/* The plans go with the model list (caller holds the lock, or is the
+ * only user). */
+static void free_plans(dbconn_base *b) {
+    for (size_t i = 0; b->plans && i < b->nmodels; i++)
+        dbc_rplan_free(b->plans[i]);
+    dbc_free(b->plans);
+    b->plans = NULL;
+}
+
 /* Message for an operation refused because b is bound. */
 static int bound_error(const char *what, dbconn *db) {
     return dbc_fail(DBCONN_EINVAL,
@@ -75,6 +87,7 @@ int dbconn_base_free(dbconn_base *b) {
     if (db)
         return bound_error("dbconn_base_free", db);
     uv_mutex_destroy(&b->lock);
+    free_plans(b);
     dbc_free(b->models);
     dbc_free(b);
     return 0;
@@ -87,6 +100,7 @@ int dbconn_base_clear(dbconn_base *b) {
     lock(b);
     dbconn *db = b->bound;
     if (!db) {
+        free_plans(b);
         dbc_free(b->models);
         b->models = NULL;
         b->nmodels = b->capmodels = 0;
@@ -180,8 +194,13 @@ static int add_locked(dbconn_base *b, const dbconn_model *m) {
         if (!p)
             return dbc_nomem();
         b->models = p;
+        dbc_rplan **plans = dbc_realloc(b->plans, cap * sizeof *plans);
+        if (!plans)
+            return dbc_nomem();
+        b->plans = plans;
         b->capmodels = cap;
     }
+    b->plans[b->nmodels] = NULL;
     b->models[b->nmodels++] = m;
     return 0;
 }
@@ -267,4 +286,61 @@ int dbc_base_bind(dbconn_base *b, dbconn *db) {
     if (rc)
         dbc_base_unbind(b, db);
     return rc;
+}
+
+/* Caller holds b's lock.  -1 when m is not one of b's models. */
+static long model_slot(const dbconn_base *b, const dbconn_model *m) {
+    for (size_t i = 0; i < b->nmodels; i++)
+        if (b->models[i] == m)
+            return (long)i;
+    return -1;
+}
+
+int dbc_base_record_plan(dbconn_base *b, const dbconn_model *m,
+                         dbc_rplan **out, dbconn **bound) {
+    *out = NULL;
+    lock(b);
+    long i = model_slot(b, m);
+    dbc_rplan *p = i >= 0 ? b->plans[i] : NULL;
+    if (bound)
+        *bound = b->bound;
+    unlock(b);
+    if (i < 0)
+        return dbc_fail(DBCONN_EINVAL,
+                        "model \"%s\" is not a model of this base "
+                        "(dbconn_base_add it, or pass the base it was added "
+                        "to)",
+                        m && m->table ? m->table : "(null)");
+    if (p) {
+        *out = p;
+        return 0;
+    }
+    /* Built outside the lock; the first of two racing builders wins. */
+    int rc = dbc_rplan_new(m, &p);
+    if (rc)
+        return rc;
+    lock(b);
+    i = model_slot(b, m);
+    if (i >= 0 && !b->plans[i]) {
+        b->plans[i] = p;
+        p = NULL;
+    }
+    *out = i >= 0 ? b->plans[i] : NULL;
+    unlock(b);
+    dbc_rplan_free(p);
+    return *out ? 0
+                : dbc_fail(DBCONN_EINVAL,
+                           "model \"%s\" was removed from its base while in "
+                           "use", m->table);
+}
+
+const dbconn_model *dbc_base_model_named(dbconn_base *b, const char *name,
+                                         size_t len) {
+    const dbconn_model *found = NULL;
+    lock(b);
+    for (size_t i = 0; i < b->nmodels && !found; i++)
+        if (dbc_ascii_ieqn(b->models[i]->table, name, len))
+            found = b->models[i];
+    unlock(b);
+    return found;
 }

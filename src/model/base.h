@@ -25,4 +25,19 @@ int dbc_base_check_bind(dbconn_base *b, dbconn *db);
  * another dbconn: DBCONN_EINVAL. */
 int dbc_base_bind(dbconn_base *b, dbconn *db);
 
+/* The active-record layer's plan of a model (model/record_plan.h). */
+typedef struct dbc_rplan dbc_rplan;
+
+/* m's active-record plan in b (built at first use, kept until the base
+ * is cleared or freed), and (when bound is not NULL) the dbconn b is bound to
+ * at that moment -- one look under the base's lock for both.
+ * DBCONN_EINVAL naming the model when m is not one of b's models;
+ * DBCONN_ENOMEM. */
+int dbc_base_record_plan(dbconn_base *b, const dbconn_model *m,
+                         dbc_rplan **out, dbconn **bound);
+/* The model of b whose table is named `name` (len bytes, compared as
+ * SQLite compares identifiers), or NULL. */
+const dbconn_model *dbc_base_model_named(dbconn_base *b, const char *name,
+                                         size_t len);
+
 #endif

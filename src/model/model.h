@@ -15,7 +15,7 @@
 /* All valid DBCONN_PRIMARY_KEY | ... bits. */
 #define DBC_COLUMN_FLAGS                                                        \
     (DBCONN_PRIMARY_KEY | DBCONN_NOT_NULL | DBCONN_UNIQUE |                     \
-     DBCONN_AUTOINCREMENT | DBCONN_INDEXED)
+     DBCONN_AUTOINCREMENT | DBCONN_INDEXED | DBCONN_ZERO_IS_NULL)
 
 /* A parsed `references` string: "table(column)" or "table".  Pointers into
  * the string; col is NULL when no column was given. */
