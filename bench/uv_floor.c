@@ -1,28 +1,32 @@
 /*
- * uv_floor — the hand-written baselines bench_async compares libdbconn's
- * async API with: raw synchronous SQLite (the same work on one connection,
- * no hops), and the floor: libuv and sqlite3 only, the same work and the
- * same hops, and nothing slower than it needs to be.
+ * uv_floor -- raw synchronous SQLite and the floor for bench_async.
  *
- *   - Every statement is one uv_queue_work (BEGIN rides with the first
- *     statement of a transaction, as libdbconn's autobegin does), and the
- *     next hop of a chain is queued from the previous one's after-work
- *     callback on the loop thread -- exactly what an awaiting program does.
- *   - Prepared statements are made once per connection and reused.
- *   - Point selects (no transaction spans two hops) run on a connection per
- *     worker thread (thread-local), opened before the clock starts.
- *   - A task's transaction spans hops, and hops land on any worker, so it
- *     cannot live on a thread-local connection; and SQLite runs one write
- *     transaction at a time anyway.  So the task workload uses one
- *     connection and runs the transactions one after another: awaited, the
- *     next task's first hop is queued when the previous COMMIT's hop is
- *     back; pipelined, every task is queued at once and the workers take the
- *     connection in turn under a mutex (nobody ever sleeps in SQLite's busy
- *     handler).  More connections would only add cache invalidation and
- *     lock waits.
+ * Raw: one connection, statements prepared once and reset, columns read
+ * in place, the same transactions as the workload; nothing asynchronous.
  *
- * See bench_async.c for the workloads.
+ * The floor: what a careful hand-written libuv + sqlite3 program costs for
+ * the same work, built the way the library is built:
+ *   - a pool of `pool` connections (the library's pool_size), opened and
+ *     prepared before the clock starts; a client (a task, or the one
+ *     stream of an awaited workload) takes one at its first statement and
+ *     gives it back after its COMMIT, waiting in FIFO order when none is
+ *     free -- on the loop thread, so no worker ever blocks;
+ *   - writers take turns through a write lock kept on the loop thread (a
+ *     FIFO of clients), taken before the BEGIN IMMEDIATE that rides with a
+ *     transaction's first write, given up after its COMMIT;
+ *   - every statement is one uv_queue_work; the next statement of a client
+ *     is queued from the previous one's after-work callback (awaited);
+ *   - a select copies its row into the client's buffers on the worker,
+ *     which the loop thread then reads (what a program does to hand a row
+ *     over);
+ *   - in memory, the connections share one memdb database (as the
+ *     library's do); a file is in WAL mode with synchronous=NORMAL.
+ * The pipelined tasks' floor is one hop per task: each work runs the whole
+ * transaction on a connection from the pool, under a mutex that is the
+ * write lock.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,7 +36,7 @@
 
 #include "uv_floor.h"
 
-_Atomic int64_t bench_sink;
+volatile int64_t bench_sink;
 
 #define FCHECK(x)                                                               \
     do {                                                                        \
@@ -47,24 +51,67 @@ _Atomic int64_t bench_sink;
 
 static double now(void) { return (double)uv_hrtime() / 1e9; }
 
-/* ---- one connection and its statements ---------------------------------- */
+void bench_row(int64_t id, char *name, size_t nn, char *email, size_t ne) {
+    snprintf(name, nn, "user%lld", (long long)id);
+    snprintf(email, ne, "user%lld@example.org", (long long)id);
+}
+
+/* xorshift: the same ids on every side */
+static uint64_t next_id(uint64_t *rng, int rows) {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    return *rng % (uint64_t)rows + 1;
+}
+
+/* ---- one connection ------------------------------------------------------ */
 
 typedef struct fconn {
     sqlite3 *db;
-    sqlite3_stmt *ins, *sel, *begin, *commit;
+    sqlite3_stmt *ins, *sel, *begin, *begin_imm, *commit;
+    struct fconn *next; /* free list */
 } fconn;
 
-/* What the one-connection sides use in memory: ":memory:", or with
- * bench_raw_memdb a private memdb database (libdbconn's in-memory VFS), to
- * tell the library's cost from the VFS's. */
-int bench_raw_memdb;
+static void step_done(sqlite3_stmt *st) {
+    FCHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_reset(st);
+}
 
-static const char *memory_uri(char *buf, size_t n) {
-    static atomic_uint seq;
-    if (!bench_raw_memdb)
-        return ":memory:";
-    snprintf(buf, n, "file:/bench-raw-%u?vfs=memdb", atomic_fetch_add(&seq, 1));
-    return buf;
+static void do_insert(fconn *c, int64_t id) {
+    char name[32], email[48];
+    bench_row(id, name, sizeof name, email, sizeof email);
+    sqlite3_bind_int64(c->ins, 1, id);
+    sqlite3_bind_text(c->ins, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c->ins, 3, email, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(c->ins, 4, id % 90);
+    step_done(c->ins);
+}
+
+/* A row handed to the loop: what the reader keeps of it. */
+typedef struct frow {
+    int64_t id, age;
+    char name[32], email[48];
+} frow;
+
+static void do_select(fconn *c, int64_t id, frow *out) {
+    sqlite3_bind_int64(c->sel, 1, id);
+    FCHECK(sqlite3_step(c->sel) == SQLITE_ROW);
+    out->id = sqlite3_column_int64(c->sel, 0);
+    snprintf(out->name, sizeof out->name, "%s", sqlite3_column_text(c->sel, 1));
+    snprintf(out->email, sizeof out->email, "%s",
+             sqlite3_column_text(c->sel, 2));
+    out->age = sqlite3_column_int64(c->sel, 3);
+    sqlite3_reset(c->sel);
+}
+
+/* Raw reads in place: no hand-over. */
+static void raw_select(fconn *c, int64_t id) {
+    sqlite3_bind_int64(c->sel, 1, id);
+    FCHECK(sqlite3_step(c->sel) == SQLITE_ROW);
+    const unsigned char *name = sqlite3_column_text(c->sel, 1);
+    bench_sink += sqlite3_column_int64(c->sel, 0) + name[0] +
+                  sqlite3_column_int64(c->sel, 3);
+    sqlite3_reset(c->sel);
 }
 
 static void fconn_open(fconn *c, const char *uri, int file, int schema) {
@@ -73,20 +120,18 @@ static void fconn_open(fconn *c, const char *uri, int file, int schema) {
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
                            NULL) == SQLITE_OK);
+    sqlite3_busy_timeout(c->db, 5000);
     if (file) {
         FCHECK(sqlite3_exec(c->db, "PRAGMA journal_mode=wal", 0, 0, 0) == 0);
         FCHECK(sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", 0, 0, 0) == 0);
-    } else { /* a memdb journal would go to disk otherwise */
-        FCHECK(sqlite3_exec(c->db, "PRAGMA journal_mode=memory", 0, 0, 0) ==
-               0);
     }
-    FCHECK(sqlite3_exec(c->db, "PRAGMA foreign_keys=ON", 0, 0, 0) == 0);
-    sqlite3_busy_timeout(c->db, 5000);
     if (schema)
         FCHECK(sqlite3_exec(c->db, BENCH_SCHEMA, 0, 0, 0) == 0);
     FCHECK(sqlite3_prepare_v2(c->db, BENCH_INSERT, -1, &c->ins, 0) == 0);
     FCHECK(sqlite3_prepare_v2(c->db, BENCH_SELECT, -1, &c->sel, 0) == 0);
     FCHECK(sqlite3_prepare_v2(c->db, "BEGIN", -1, &c->begin, 0) == 0);
+    FCHECK(sqlite3_prepare_v2(c->db, "BEGIN IMMEDIATE", -1, &c->begin_imm, 0) ==
+           0);
     FCHECK(sqlite3_prepare_v2(c->db, "COMMIT", -1, &c->commit, 0) == 0);
 }
 
@@ -94,46 +139,20 @@ static void fconn_close(fconn *c) {
     sqlite3_finalize(c->ins);
     sqlite3_finalize(c->sel);
     sqlite3_finalize(c->begin);
+    sqlite3_finalize(c->begin_imm);
     sqlite3_finalize(c->commit);
-    FCHECK(sqlite3_close(c->db) == SQLITE_OK);
+    sqlite3_close(c->db);
 }
 
-static int step_done(sqlite3_stmt *st) {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int do_insert(fconn *c, int64_t id) {
-    char name[32], email[48];
-    bench_row(id, name, email);
-    sqlite3_bind_int64(c->ins, 1, id);
-    sqlite3_bind_text(c->ins, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(c->ins, 3, email, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(c->ins, 4, id % 90);
-    return step_done(c->ins);
-}
-
-/* Reads every column and copies the text, as a caller keeping it would. */
-static int do_select(fconn *c, int64_t id) {
-    sqlite3_bind_int64(c->sel, 1, id);
-    if (sqlite3_step(c->sel) != SQLITE_ROW) {
-        sqlite3_reset(c->sel);
-        return -1;
-    }
-    int64_t a = sqlite3_column_int64(c->sel, 0);
-    char *name = strdup((const char *)sqlite3_column_text(c->sel, 1));
-    char *email = strdup((const char *)sqlite3_column_text(c->sel, 2));
-    int64_t age = sqlite3_column_int64(c->sel, 3);
-    bench_keep(a + age + name[0] + email[0]);
-    free(name);
-    free(email);
-    sqlite3_reset(c->sel);
-    return a == id ? 0 : -1;
+static void preload(fconn *c, int rows) {
+    step_done(c->begin);
+    for (int64_t i = 1; i <= rows; i++)
+        do_insert(c, i);
+    step_done(c->commit);
 }
 
 static void remove_db(const char *path) {
-    char p[4200];
+    char p[700];
     unlink(path);
     snprintf(p, sizeof p, "%s-wal", path);
     unlink(p);
@@ -141,306 +160,387 @@ static void remove_db(const char *path) {
     unlink(p);
 }
 
-/* ---- raw synchronous SQLite: the same work, no hops ----------------------- */
+/* ---- raw ----------------------------------------------------------------- */
 
-/* The timed loop, kept out of line so that callgrind can count it alone
- * (--toggle-collect=raw_run_tasks). */
-__attribute__((noinline)) static void raw_run_tasks(fconn *c, int64_t first,
-                                                    int64_t n) {
-    for (int64_t id = first; id < first + n; id++) {
-        FCHECK(step_done(c->begin) == 0);
-        FCHECK(do_insert(c, id) == 0);
-        FCHECK(do_select(c, id) == 0);
-        FCHECK(step_done(c->commit) == 0);
-    }
-}
-
-double raw_tasks(const char *path, int ntasks) {
-    fconn c;
-    char mem[64];
-    fconn_open(&c, path ? path : memory_uri(mem, sizeof mem), path != NULL, 1);
-    raw_run_tasks(&c, 1000001, 16); /* warm-up */
-    double t0 = now();
-    raw_run_tasks(&c, 1, ntasks);
-    double t = now() - t0;
-    fconn_close(&c);
-    if (path)
-        remove_db(path);
-    return t;
-}
-
-double raw_selects(const char *path, int nrows, int n, uint64_t seed) {
-    fconn c;
-    char mem[64];
-    fconn_open(&c, path ? path : memory_uri(mem, sizeof mem), path != NULL, 1);
-    FCHECK(step_done(c.begin) == 0);
-    for (int64_t id = 1; id <= nrows; id++)
-        FCHECK(do_insert(&c, id) == 0);
-    FCHECK(step_done(c.commit) == 0);
-    double t0 = 0;
-    for (int pass = 0; pass < 2; pass++) { /* warm-up, then timed */
-        uint64_t rng = seed;
-        int count = pass ? n : (64 < n ? 64 : n);
-        t0 = now();
-        FCHECK(step_done(c.begin) == 0);
-        for (int i = 0; i < count; i++)
-            FCHECK(do_select(&c, (int64_t)(bench_rand(&rng) %
-                                           (uint64_t)nrows) + 1) == 0);
-        FCHECK(step_done(c.commit) == 0);
-    }
-    double t = now() - t0;
-    fconn_close(&c);
-    if (path)
-        remove_db(path);
-    return t;
-}
-
-/* ---- tasks ---------------------------------------------------------------- */
-
-typedef struct ftask_run {
-    uv_loop_t loop;
-    fconn c;
-    uv_mutex_t lock;     /* pipelined: one transaction at a time */
-    int64_t next, last;  /* awaited: the running task, the last one */
-    int step;            /* awaited: 0 BEGIN+INSERT, 1 SELECT, 2 COMMIT */
-    uv_work_t chain;
-    uv_work_t *reqs;     /* pipelined: one per task */
-    int64_t first;
-    atomic_int failed;
-    int done;
-} ftask_run;
-
-static void awaited_work(uv_work_t *w) {
-    ftask_run *r = CONTAINER(w, ftask_run, chain);
-    int rc = 0;
-    switch (r->step) {
-    case 0:
-        rc = step_done(r->c.begin);
-        if (rc == 0)
-            rc = do_insert(&r->c, r->next);
+__attribute__((noinline)) void raw_timed(fconn *c, const bench_cfg *cfg,
+                                         int w);
+__attribute__((noinline)) void raw_timed(fconn *c, const bench_cfg *cfg,
+                                         int w) {
+    uint64_t rng = cfg->seed;
+    int64_t base = cfg->rows + 1;
+    switch (w) {
+    case W_INSERT_AWAITED:
+    case W_INSERT_PIPELINED:
+        step_done(c->begin);
+        for (int i = 0; i < cfg->n; i++)
+            do_insert(c, base + i);
+        step_done(c->commit);
         break;
-    case 1:
-        rc = do_select(&r->c, r->next);
+    case W_SELECT_AUTOCOMMIT:
+        for (int i = 0; i < cfg->n; i++)
+            raw_select(c, (int64_t)next_id(&rng, cfg->rows));
+        break;
+    case W_SELECT_TX:
+        step_done(c->begin);
+        for (int i = 0; i < cfg->n; i++)
+            raw_select(c, (int64_t)next_id(&rng, cfg->rows));
+        step_done(c->commit);
+        break;
+    default: /* tasks */
+        for (int i = 0; i < cfg->tasks; i++) {
+            step_done(c->begin_imm);
+            do_insert(c, base + i);
+            raw_select(c, base + i);
+            step_done(c->commit);
+        }
+        break;
+    }
+}
+
+double raw_run(const bench_cfg *cfg, int w) {
+    fconn c;
+    const char *uri = cfg->file ? cfg->path
+                      : cfg->raw_memdb ? "file:/bench-raw?vfs=memdb"
+                                       : ":memory:";
+    fconn_open(&c, uri, cfg->file, 1);
+    preload(&c, cfg->rows);
+    double t0 = now();
+    raw_timed(&c, cfg, w);
+    double t = now() - t0;
+    fconn_close(&c);
+    if (cfg->file)
+        remove_db(cfg->path);
+    return t;
+}
+
+/* ---- the floor ----------------------------------------------------------- */
+
+enum { OP_NONE, OP_INSERT, OP_SELECT, OP_SELECT_AUTO, OP_COMMIT };
+
+typedef struct floor_state floor_state;
+
+typedef struct client {
+    floor_state *f;
+    uv_work_t req;
+    fconn *conn;
+    int op;
+    bool begin, immediate; /* the op starts the transaction */
+    bool in_tx, writer;
+    int64_t id;
+    int left;               /* statements still to run (streams) */
+    frow row;
+    struct client *wnext;   /* a wait queue (connection or write lock) */
+} client;
+
+struct floor_state {
+    const bench_cfg *cfg;
+    uv_loop_t loop;
+    int w;
+    fconn *conns, *free;
+    client *conn_wait, *conn_wait_tail;
+    client *lock_owner, *lock_wait, *lock_wait_tail;
+    uint64_t rng;
+    int done;
+    pthread_mutex_t mutex; /* the one-hop floor's pool and write lock */
+};
+
+static void queue_push(client **head, client **tail, client *c) {
+    c->wnext = NULL;
+    if (*tail)
+        (*tail)->wnext = c;
+    else
+        *head = c;
+    *tail = c;
+}
+
+static client *queue_pop(client **head, client **tail) {
+    client *c = *head;
+    if (c && !(*head = c->wnext))
+        *tail = NULL;
+    return c;
+}
+
+static void work(uv_work_t *req) {
+    client *c = CONTAINER(req, client, req);
+    if (c->begin)
+        step_done(c->immediate ? c->conn->begin_imm : c->conn->begin);
+    switch (c->op) {
+    case OP_INSERT:
+        do_insert(c->conn, c->id);
+        break;
+    case OP_SELECT:
+    case OP_SELECT_AUTO:
+        do_select(c->conn, c->id, &c->row);
+        break;
+    case OP_COMMIT:
+        step_done(c->conn->commit);
         break;
     default:
-        rc = step_done(r->c.commit);
         break;
     }
-    if (rc)
-        atomic_store(&r->failed, 1);
 }
 
-static void awaited_after(uv_work_t *w, int status) {
-    ftask_run *r = CONTAINER(w, ftask_run, chain);
-    FCHECK(status == 0);
-    if (++r->step == 3) {
-        r->step = 0;
-        r->done++;
-        if (++r->next > r->last)
+static void after(uv_work_t *req, int status);
+static void advance(client *c);
+
+static void submit(client *c, int op) {
+    c->op = op;
+    c->begin = !c->in_tx && op != OP_SELECT_AUTO && op != OP_COMMIT;
+    c->immediate = c->begin && op == OP_INSERT;
+    if (c->begin)
+        c->in_tx = true;
+    FCHECK(uv_queue_work(&c->f->loop, &c->req, work, after) == 0);
+}
+
+/* A connection for c (false: it waits in line and is resumed later). */
+static bool get_conn(client *c) {
+    floor_state *f = c->f;
+    if (c->conn)
+        return true;
+    if (!f->free) {
+        queue_push(&f->conn_wait, &f->conn_wait_tail, c);
+        return false;
+    }
+    c->conn = f->free;
+    f->free = f->free->next;
+    return true;
+}
+
+static void put_conn(client *c) {
+    floor_state *f = c->f;
+    c->conn->next = f->free;
+    f->free = c->conn;
+    c->conn = NULL;
+    client *next = queue_pop(&f->conn_wait, &f->conn_wait_tail);
+    if (next)
+        advance(next);
+}
+
+/* The write lock for c (false: it waits in line). */
+static bool get_lock(client *c) {
+    floor_state *f = c->f;
+    if (c->writer)
+        return true;
+    if (f->lock_owner) {
+        queue_push(&f->lock_wait, &f->lock_wait_tail, c);
+        return false;
+    }
+    f->lock_owner = c;
+    c->writer = true;
+    return true;
+}
+
+static void put_lock(client *c) {
+    floor_state *f = c->f;
+    c->writer = false;
+    f->lock_owner = NULL;
+    client *next = queue_pop(&f->lock_wait, &f->lock_wait_tail);
+    if (next) {
+        f->lock_owner = next;
+        next->writer = true;
+        advance(next);
+    }
+}
+
+/* What client c does next (the loop thread). */
+static void advance(client *c) {
+    floor_state *f = c->f;
+    if (!get_conn(c))
+        return;
+    switch (f->w) {
+    case W_INSERT_AWAITED:
+        if (!get_lock(c))
             return;
-    }
-    FCHECK(uv_queue_work(&r->loop, &r->chain, awaited_work, awaited_after) ==
-           0);
-}
-
-static void pipelined_work(uv_work_t *w) {
-    ftask_run *r = w->data;
-    int64_t id = r->first + (w - r->reqs);
-    uv_mutex_lock(&r->lock);
-    int rc = step_done(r->c.begin);
-    if (rc == 0)
-        rc = do_insert(&r->c, id);
-    if (rc == 0)
-        rc = do_select(&r->c, id);
-    if (rc == 0)
-        rc = step_done(r->c.commit);
-    uv_mutex_unlock(&r->lock);
-    if (rc)
-        atomic_store(&r->failed, 1);
-}
-
-static void pipelined_after(uv_work_t *w, int status) {
-    ftask_run *r = w->data;
-    FCHECK(status == 0);
-    r->done++;
-}
-
-/* Runs ntasks tasks from id `first`; returns the seconds taken. */
-static double run_tasks(ftask_run *r, int64_t first, int ntasks,
-                        int pipelined) {
-    r->done = 0;
-    double t0 = now();
-    if (pipelined) {
-        r->first = first;
-        for (int i = 0; i < ntasks; i++) {
-            r->reqs[i].data = r;
-            FCHECK(uv_queue_work(&r->loop, &r->reqs[i], pipelined_work,
-                                 pipelined_after) == 0);
+        if (c->left > 0) {
+            c->left--;
+            c->id++;
+            submit(c, OP_INSERT);
+        } else if (c->in_tx) {
+            submit(c, OP_COMMIT);
+            c->in_tx = false;
+        } else {
+            f->done++;
         }
-    } else {
-        r->next = first;
-        r->last = first + ntasks - 1;
-        r->step = 0;
-        FCHECK(uv_queue_work(&r->loop, &r->chain, awaited_work,
-                             awaited_after) == 0);
+        return;
+    case W_SELECT_AUTOCOMMIT:
+    case W_SELECT_TX:
+        if (c->op == OP_SELECT || c->op == OP_SELECT_AUTO)
+            bench_sink += c->row.id + c->row.age + c->row.name[0];
+        if (c->left > 0) {
+            c->left--;
+            c->id = (int64_t)next_id(&f->rng, f->cfg->rows);
+            submit(c, f->w == W_SELECT_TX ? OP_SELECT : OP_SELECT_AUTO);
+        } else if (c->in_tx) {
+            submit(c, OP_COMMIT);
+            c->in_tx = false;
+        } else {
+            f->done++;
+        }
+        return;
+    default: /* W_TASKS_AWAITED: insert, select, commit */
+        if (c->op == OP_NONE) {
+            if (!get_lock(c))
+                return;
+            submit(c, OP_INSERT);
+        } else if (c->op == OP_INSERT) {
+            submit(c, OP_SELECT);
+        } else if (c->op == OP_SELECT) {
+            bench_sink += c->row.id + c->row.age + c->row.name[0];
+            c->in_tx = false;
+            submit(c, OP_COMMIT);
+        } else {
+            c->op = -1;
+            put_lock(c);
+            put_conn(c);
+            f->done++;
+        }
+        return;
     }
-    FCHECK(uv_run(&r->loop, UV_RUN_DEFAULT) == 0);
-    double t = now() - t0;
-    FCHECK(r->done == ntasks && !atomic_load(&r->failed));
-    return t;
 }
 
-double floor_tasks(const char *path, int ntasks, int pipelined) {
-    ftask_run *r = calloc(1, sizeof *r);
-    FCHECK(r != NULL);
-    r->reqs = calloc((size_t)ntasks + 16, sizeof *r->reqs);
-    FCHECK(r->reqs != NULL);
-    FCHECK(uv_loop_init(&r->loop) == 0);
-    FCHECK(uv_mutex_init(&r->lock) == 0);
-    char mem[64];
-    fconn_open(&r->c, path ? path : memory_uri(mem, sizeof mem), path != NULL,
-               1);
-    run_tasks(r, 1000001, 16, pipelined); /* warm-up: pages, statements */
-    double t = run_tasks(r, 1, ntasks, pipelined);
-    fconn_close(&r->c);
-    uv_mutex_destroy(&r->lock);
-    FCHECK(uv_loop_close(&r->loop) == 0);
-    free(r->reqs);
-    free(r);
-    if (path)
-        remove_db(path);
-    return t;
+static void after(uv_work_t *req, int status) {
+    (void)status;
+    client *c = CONTAINER(req, client, req);
+    if (c->f->w != W_TASKS_AWAITED && c->op == OP_COMMIT) {
+        if (c->writer)
+            put_lock(c);
+        c->op = OP_NONE;
+    }
+    advance(c);
 }
 
-/* ---- point selects --------------------------------------------------------- */
-
-enum { MAX_CONNS = 128 };
-
-typedef struct fsel_run {
-    uv_loop_t loop;
-    fconn conns[MAX_CONNS]; /* one per worker thread */
-    int nconns;
-    atomic_int next_conn;
-    unsigned gen;           /* tells this run's thread-locals from older */
-    struct fsel_req *reqs;  /* one per select (all at once) or per chain */
-    int64_t *ids;
-    int n, chains, issued, done;
-    atomic_int failed;
-} fsel_run;
-
-typedef struct fsel_req {
-    uv_work_t w;
-    fsel_run *r;
+/* One-hop pipelined tasks: the whole transaction in one work. */
+typedef struct onehop {
+    uv_work_t req;
+    floor_state *f;
     int64_t id;
-} fsel_req;
+    frow row;
+} onehop;
 
-/* A worker's connection for the current run.  The thread pool outlives the
- * runs, so the generation tells a stale thread-local from a fresh one. */
-static _Thread_local fconn *tl_conn;
-static _Thread_local unsigned tl_gen;
-static atomic_uint run_gen;
-
-static fconn *my_conn(fsel_run *r) {
-    if (tl_gen != r->gen || !tl_conn) {
-        int i = atomic_fetch_add(&r->next_conn, 1);
-        FCHECK(i < r->nconns);
-        tl_conn = &r->conns[i];
-        tl_gen = r->gen;
-    }
-    return tl_conn;
+static void onehop_work(uv_work_t *req) {
+    onehop *t = CONTAINER(req, onehop, req);
+    floor_state *f = t->f;
+    pthread_mutex_lock(&f->mutex);
+    fconn *c = f->free; /* the write lock: one transaction at a time */
+    step_done(c->begin_imm);
+    do_insert(c, t->id);
+    do_select(c, t->id, &t->row);
+    step_done(c->commit);
+    pthread_mutex_unlock(&f->mutex);
 }
 
-static void sel_work(uv_work_t *w) {
-    fsel_req *q = CONTAINER(w, fsel_req, w);
-    if (do_select(my_conn(q->r), q->id) != 0)
-        atomic_store(&q->r->failed, 1);
+static void onehop_after(uv_work_t *req, int status) {
+    (void)status;
+    onehop *t = CONTAINER(req, onehop, req);
+    bench_sink += t->row.id + t->row.name[0];
+    t->f->done++;
 }
 
-static void sel_after(uv_work_t *w, int status);
-
-static void sel_queue(fsel_run *r, fsel_req *q) {
-    q->r = r;
-    q->id = r->ids[r->issued++];
-    FCHECK(uv_queue_work(&r->loop, &q->w, sel_work, sel_after) == 0);
-}
-
-static void sel_after(uv_work_t *w, int status) {
-    fsel_req *q = CONTAINER(w, fsel_req, w);
-    fsel_run *r = q->r;
-    FCHECK(status == 0);
-    r->done++;
-    if (r->chains && r->issued < r->n)
-        sel_queue(r, q); /* this chain's next select */
-}
-
-static double run_selects(fsel_run *r, int n) {
-    r->n = n;
-    r->issued = r->done = 0;
-    double t0 = now();
-    int first = r->chains ? r->chains : n;
-    for (int i = 0; i < first && i < n; i++)
-        sel_queue(r, &r->reqs[i]);
-    FCHECK(uv_run(&r->loop, UV_RUN_DEFAULT) == 0);
-    double t = now() - t0;
-    FCHECK(r->done == n && !atomic_load(&r->failed));
-    return t;
-}
-
-static int pool_threads(void) {
-    const char *v = getenv("UV_THREADPOOL_SIZE");
-    int n = v ? atoi(v) : 4;
-    return n < 1 ? 4 : n > MAX_CONNS ? MAX_CONNS : n;
-}
-
-double floor_selects(const char *path, int nrows, int n, int chains,
-                     uint64_t seed) {
-    static atomic_uint memdb_seq;
-    char uri[4200];
-    fsel_run *r = calloc(1, sizeof *r);
-    FCHECK(r != NULL);
-    r->chains = chains;
-    r->reqs = calloc((size_t)(chains ? chains : n), sizeof *r->reqs);
-    r->ids = calloc((size_t)n, sizeof *r->ids);
-    FCHECK(r->reqs && r->ids);
-    FCHECK(uv_loop_init(&r->loop) == 0);
-    r->gen = atomic_fetch_add(&run_gen, 1) + 1;
-    /* In memory, several connections need one shared database: the memdb
-     * VFS (what libdbconn uses too); `anchor` keeps it alive. */
-    if (path)
-        snprintf(uri, sizeof uri, "%s", path);
+static void floor_open(floor_state *f, const bench_cfg *cfg) {
+    memset(f, 0, sizeof *f);
+    f->cfg = cfg;
+    f->rng = cfg->seed;
+    FCHECK(uv_loop_init(&f->loop) == 0);
+    FCHECK(pthread_mutex_init(&f->mutex, NULL) == 0);
+    static atomic_uint seq;
+    char uri[700];
+    if (cfg->file)
+        snprintf(uri, sizeof uri, "%s", cfg->path);
     else
-        snprintf(uri, sizeof uri, "file:/floor-%u?vfs=memdb",
-                 atomic_fetch_add(&memdb_seq, 1));
-    fconn anchor;
-    fconn_open(&anchor, uri, path != NULL, 1);
-    FCHECK(step_done(anchor.begin) == 0);
-    for (int64_t id = 1; id <= nrows; id++)
-        FCHECK(do_insert(&anchor, id) == 0);
-    FCHECK(step_done(anchor.commit) == 0);
-    r->nconns = pool_threads();
-    for (int i = 0; i < r->nconns; i++)
-        fconn_open(&r->conns[i], uri, path != NULL, 0);
+        snprintf(uri, sizeof uri, "file:/bench-floor-%u?vfs=memdb",
+                 atomic_fetch_add(&seq, 1));
+    f->conns = calloc((size_t)cfg->pool, sizeof *f->conns);
+    FCHECK(f->conns);
+    for (int i = 0; i < cfg->pool; i++) {
+        fconn_open(&f->conns[i], uri, cfg->file, i == 0);
+        if (i == 0)
+            preload(&f->conns[0], cfg->rows);
+        else /* reads the schema now, untimed */
+            sqlite3_exec(f->conns[i].db, "SELECT count(*) FROM users", 0, 0,
+                         0);
+        f->conns[i].next = f->free;
+        f->free = &f->conns[i];
+    }
+}
 
-    /* Warm-up (every worker's connection, pages, statements), then the
-     * timed stream. */
-    uint64_t rng = seed;
-    int warm = 64 < n ? 64 : n;
-    for (int i = 0; i < warm; i++)
-        r->ids[i] = (int64_t)(bench_rand(&rng) % (uint64_t)nrows) + 1;
-    run_selects(r, warm);
-    rng = seed;
-    for (int i = 0; i < n; i++)
-        r->ids[i] = (int64_t)(bench_rand(&rng) % (uint64_t)nrows) + 1;
-    double t = run_selects(r, n);
+static void floor_close(floor_state *f) {
+    for (int i = f->cfg->pool - 1; i >= 0; i--)
+        fconn_close(&f->conns[i]);
+    free(f->conns);
+    FCHECK(uv_loop_close(&f->loop) == 0);
+    pthread_mutex_destroy(&f->mutex);
+    if (f->cfg->file)
+        remove_db(f->cfg->path);
+}
 
-    for (int i = 0; i < r->nconns; i++)
-        fconn_close(&r->conns[i]);
-    fconn_close(&anchor);
-    FCHECK(uv_loop_close(&r->loop) == 0);
-    free(r->reqs);
-    free(r->ids);
-    free(r);
-    if (path)
-        remove_db(path);
+double floor_run(const bench_cfg *cfg, int w) {
+    if (w == W_INSERT_PIPELINED)
+        return -1; /* one session's queue: no floor, raw is the measure */
+    floor_state f;
+    floor_open(&f, cfg);
+    f.w = w;
+    int nclients = w == W_TASKS_AWAITED || w == W_TASKS_PIPELINED
+                       ? cfg->tasks
+                       : 1;
+    client *cs = calloc((size_t)nclients, sizeof *cs);
+    onehop *hs = calloc((size_t)nclients, sizeof *hs);
+    FCHECK(cs && hs);
+    double t0 = now();
+    for (int i = 0; i < nclients; i++) {
+        if (w == W_TASKS_PIPELINED) {
+            hs[i].f = &f;
+            hs[i].id = cfg->rows + 1 + i;
+            FCHECK(uv_queue_work(&f.loop, &hs[i].req, onehop_work,
+                                 onehop_after) == 0);
+            continue;
+        }
+        cs[i].f = &f;
+        cs[i].id = w == W_TASKS_AWAITED ? cfg->rows + 1 + i : cfg->rows;
+        cs[i].left = nclients == 1 ? cfg->n : 0;
+        advance(&cs[i]);
+    }
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    double t = now() - t0;
+    FCHECK(f.done == nclients);
+    free(cs);
+    free(hs);
+    floor_close(&f);
     return t;
+}
+
+/* ---- the floor's memory for queued selects -------------------------------- */
+
+typedef struct qsel {
+    uv_work_t req;
+    floor_state *f;
+    int64_t id;
+    frow row;
+} qsel;
+
+static void qsel_work(uv_work_t *req) {
+    qsel *q = CONTAINER(req, qsel, req);
+    pthread_mutex_lock(&q->f->mutex); /* one connection for the stream */
+    do_select(q->f->free, q->id, &q->row);
+    pthread_mutex_unlock(&q->f->mutex);
+}
+
+static void qsel_after(uv_work_t *req, int status) {
+    (void)status;
+    qsel *q = CONTAINER(req, qsel, req);
+    bench_sink += q->row.id;
+    free(q);
+}
+
+void floor_queue_selects(const bench_cfg *cfg) {
+    floor_state f;
+    floor_open(&f, cfg);
+    for (int i = 0; i < cfg->n; i++) {
+        qsel *q = calloc(1, sizeof *q);
+        FCHECK(q);
+        q->f = &f;
+        q->id = (int64_t)next_id(&f.rng, cfg->rows);
+        FCHECK(uv_queue_work(&f.loop, &q->req, qsel_work, qsel_after) == 0);
+    }
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    floor_close(&f);
 }
