@@ -22,12 +22,15 @@ static void finish_free(dbc_async_session *as) {
     dbc_session_free(s);
 }
 
-/* What the head op needs no connection for completes here (callback next
- * turn), under the same transaction rules as in a job; true when done. */
-static bool complete_without_connection(dbc_async_session *as,
-                                        const dbc_op *op) {
+/* What the head op needs no thread-pool hop for completes here (callback
+ * next turn), under the same transaction rules as in a job: work that
+ * needs no connection, and the end of a transaction that only read, which
+ * cannot wait (dbc_session_cheap_end) -- so an autocommit-style read, exec
+ * then commit, costs one hop.  True when done. */
+static bool complete_on_loop(dbc_async_session *as, const dbc_op *op) {
     dbconn_session *s = as->s;
-    if (s->pc)
+    bool end = op->type == DBC_OP_COMMIT || op->type == DBC_OP_ROLLBACK;
+    if (s->pc && !(end && dbc_session_cheap_end(s)))
         return false;
     if (op->type == DBC_OP_COMMIT)
         dbc_async_complete_head(as,
@@ -131,7 +134,7 @@ void dbc_async_schedule(dbc_async_session *as) {
             dbc_async_cancel_queued(as, CLOSED_BEFORE);
             return;
         }
-        if (complete_without_connection(as, op))
+        if (complete_on_loop(as, op))
             continue;
         int got = get_connection(as);
         if (got > 0)
@@ -222,11 +225,33 @@ static void settle_chain(dbc_async_session *c) {
     }
 }
 
-/* After a loop callback: jobs that can start, callbacks, close steps. */
+static void start_submitted(dbc_async *a);
+
+/* Rounds of callbacks and submissions one loop callback runs before it
+ * leaves the rest to the next turn (so a program that keeps submitting
+ * work the loop completes at once cannot starve the loop's I/O). */
+enum { TURN_ROUNDS = 64 };
+
+/* After a loop callback: jobs that can start, callbacks, close steps.
+ * What the callbacks submit starts here too, and what completes on the
+ * loop (a read's commit) is delivered here -- an awaiting program's next
+ * step does not wait for a later loop turn.  A round is all the
+ * callbacks ready at its start, so what one submits back to back still
+ * starts together, in one job. */
 static void turn_done(dbc_async *a) {
-    start_throttled(a);
-    dbc_async_deliver(a);
+    for (int round = 0; round < TURN_ROUNDS; round++) {
+        start_throttled(a);
+        dbc_async_deliver(a);
+        if (!a->start_list || a->closing)
+            break;
+        start_submitted(a);
+    }
     dbc_async_maybe_finish_close(a);
+    uv_mutex_lock(&a->lock);
+    bool idle = !a->start_list && !a->done_head;
+    uv_mutex_unlock(&a->lock);
+    if (idle) /* nothing for the idle phase to do: no extra loop turn */
+        uv_idle_stop(&a->starter);
 }
 
 static void after_work(uv_work_t *req, int status) {
@@ -250,10 +275,7 @@ static void after_work(uv_work_t *req, int status) {
 /* Submissions start their session in the idle phase of the loop turn, so
  * everything a callback (or main) submits back to back is in the queue
  * when the job starts: one hop, deterministically. */
-static void on_start(uv_idle_t *h) {
-    dbc_async *a = CONTAINER(h, dbc_async, starter);
-    uv_idle_stop(h);
-    process_ready(a); /* inline jobs hand over quietly */
+static void start_submitted(dbc_async *a) {
     dbc_async_session *list = a->start_list;
     a->start_list = a->start_tail = NULL;
     while (list) {
@@ -263,6 +285,13 @@ static void on_start(uv_idle_t *h) {
         as->to_start = false;
         dbc_async_schedule(as);
     }
+}
+
+static void on_start(uv_idle_t *h) {
+    dbc_async *a = CONTAINER(h, dbc_async, starter);
+    uv_idle_stop(h);
+    process_ready(a); /* inline jobs hand over quietly */
+    start_submitted(a);
     turn_done(a);
 }
 

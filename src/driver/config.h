@@ -24,6 +24,9 @@ typedef struct dbc_config {
     const char *journal_mode;  /* NULL = driver default; else lower-case */
     const char *synchronous;   /* NULL = driver default; else lower-case */
     const char *isolation_level; /* NULL = driver default; upper-case */
+    bool autocommit;           /* isolation_level AUTOCOMMIT: no BEGIN,
+                                  each statement its own transaction (the
+                                  session layer's; a driver need not) */
     int statement_cache_size;  /* >= 0 (0 = no cache) */
     bool foreign_keys;
     int begin_mode;            /* DBCONN_BEGIN_DEFERRED/IMMEDIATE/EXCLUSIVE */

@@ -60,6 +60,10 @@ typedef struct dbc_dialect {
 typedef struct dbc_driver {
     const char *name;           /* dialect name in URLs: "sqlite" */
     const char *const *aliases; /* accepted "+driver" names, NULL-terminated */
+    /* Ending a transaction that only read never waits (no I/O, no lock
+     * to wait for), so the async layer may end one on the loop thread
+     * instead of spending a thread-pool hop on it. */
+    bool cheap_read_end;
     bool serialize_writers;     /* take the engine's write gate before the
                                    first write of a transaction */
     const dbc_dialect *dialect;

@@ -460,6 +460,8 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->journal_mode = o->journal_mode;
     cfg->synchronous = o->synchronous;
     cfg->isolation_level = o->isolation_level;
+    cfg->autocommit = o->isolation_level &&
+                      strcmp(o->isolation_level, "AUTOCOMMIT") == 0;
     cfg->statement_cache_size = pick(o->statement_cache_size, 64, 0);
     cfg->foreign_keys = o->foreign_keys != DBCONN_NONE;
     cfg->begin_mode = pick(o->begin_mode, DBCONN_BEGIN_DEFERRED, 0);

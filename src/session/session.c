@@ -187,6 +187,8 @@ void dbc_session_release(dbconn_session *s, bool discard) {
         s->pc = NULL;
     }
     s->tx = DBC_TX_IDLE;
+    s->wrote = false;
+    s->auto_tx = false;
 }
 
 static int take_gate(dbconn_session *s) {
@@ -238,10 +240,22 @@ static int begin_mode(const dbconn_session *s, const char *first_sql) {
     return mode;
 }
 
+/* The echo of an autobegin with isolation_level AUTOCOMMIT, in
+ * SQLAlchemy's words. */
+static const char AUTOCOMMIT_BEGIN[] =
+    "BEGIN (implicit; DBAPI should not BEGIN due to autocommit mode)";
+
 int dbc_session_begin_held(dbconn_session *s, int mode,
                            const char *first_sql) {
     dbconn *db = s->db;
     int rc;
+    if (!mode && db->cfg.autocommit) {
+        if (DBC_ECHO(db))
+            dbc_log_line(&db->log, DBCONN_LOG_INFO, AUTOCOMMIT_BEGIN);
+        s->tx = DBC_TX_ACTIVE;
+        s->auto_tx = true;
+        return 0;
+    }
     if (!mode)
         mode = begin_mode(s, first_sql);
     if (mode != DBCONN_BEGIN_DEFERRED && (rc = take_gate(s)) != 0)
@@ -418,6 +432,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     int64_t total = 0;
     if (writes && (rc = take_gate(s)) != 0)
         goto done;
+    s->wrote |= writes;
     if ((rc = drv->bind(st, params, nparams)) != 0)
         goto done;
     bool echo_rows = echo && echo_statement(db, sql, hit, age, params, nparams);
@@ -489,7 +504,7 @@ int dbc_session_exec_held(dbconn_session *s, const void *key,
         return rc; /* nothing happened: run it again later */
     if (rc)
         return abort_with(s, rc);
-    if (check_tx)
+    if (check_tx || s->auto_tx)
         sync_tx(s);
     return 0;
 }
@@ -555,7 +570,7 @@ static inline int exec_common(dbconn_session *s, const char *sql,
         return rc; /* a row callback's failure: already recorded */
     if (rc)
         return abort_with(s, rc);
-    if (check_tx)
+    if (check_tx || s->auto_tx)
         sync_tx(s);
     return 0;
 }
@@ -685,6 +700,9 @@ int dbconn_begin(dbconn_session *s, int mode) {
             s, dbc_fail(DBCONN_EINVAL,
                         "dbconn_begin: a transaction is already open on this "
                         "session"));
+    /* An explicit transaction, also with isolation_level AUTOCOMMIT. */
+    if (!mode)
+        mode = s->begin_mode ? s->begin_mode : s->db->cfg.begin_mode;
     rc = ensure_tx(s, mode, NULL);
     return rc ? dbc_session_fail(s, rc) : 0;
 }
@@ -739,6 +757,11 @@ int dbc_session_rollback_tx(dbconn_session *s) {
         return 0;
     }
     return rollback_held(s);
+}
+
+bool dbc_session_cheap_end(const dbconn_session *s) {
+    return s->pc && s->pc->conn && !s->wrote && !s->holds_gate &&
+           s->db->drv->cheap_read_end;
 }
 
 int dbconn_commit(dbconn_session *s) {

@@ -33,6 +33,9 @@ struct dbconn_session {
     dbc_pconn *pc;      /* held from the first statement to the end of the tx */
     dbc_txstate tx;
     bool holds_gate;
+    bool wrote;         /* the transaction ran a statement that writes */
+    bool auto_tx;       /* isolation_level AUTOCOMMIT: no BEGIN was sent,
+                           the statement running is the transaction */
     bool nonblocking;   /* async worker: the gate is tried, never waited for */
     bool scoped;        /* owned by the registry */
     void *scope_key;    /* registry key when scoped */
@@ -85,9 +88,10 @@ int dbc_session_detach_all(dbconn *db);
  * wants it): each records a failure in s->errmsg. */
 int dbc_session_fail(dbconn_session *s, int code); /* copies the thread msg */
 /* Opens the transaction on the connection the session already holds.
- * mode 0: the session's or the engine's begin mode -- and when that is
- * deferred and `first_sql` (the statement the transaction is for; NULL:
- * unknown) writes, IMMEDIATE, as for every autobegin. */
+ * mode 0 (autobegin): the session's or the engine's begin mode -- and when
+ * that is deferred and `first_sql` (the statement the transaction is for;
+ * NULL: unknown) writes, IMMEDIATE; with isolation_level AUTOCOMMIT no
+ * BEGIN at all (the statement is its own transaction). */
 int dbc_session_begin_held(dbconn_session *s, int mode, const char *first_sql);
 /* Usable for a synchronous call (open, not closing, no async work queued)?
  * Records the failure on the thread and the session. */
@@ -113,6 +117,9 @@ int dbc_session_exec_held(dbconn_session *s, const void *key,
  * back.  Neither needs a connection unless s holds one. */
 int dbc_session_commit_tx(dbconn_session *s, const char *what);
 int dbc_session_rollback_tx(dbconn_session *s);
+/* True when ending s's transaction cannot wait: it holds a connection, it
+ * has not written, and the driver says ending a read never waits. */
+bool dbc_session_cheap_end(const dbconn_session *s);
 /* Gives the connection back (discarded if asked) and the write gate up;
  * the transaction is over (no rollback: see dbc_session_rollback_tx). */
 void dbc_session_release(dbconn_session *s, bool discard);

@@ -38,6 +38,7 @@ const dbc_driver dbc_driver_sqlite = {
     .name = "sqlite",
     .aliases = sqlite_aliases,
     .serialize_writers = true,
+    .cheap_read_end = true,
     .dialect = &sqlite_dialect,
     .target_open = dbc_sqlite_target_open,
     .target_close = dbc_sqlite_target_close,

@@ -188,10 +188,11 @@ static int build_filename(dbc_target *t, const dbconn_url *url,
 static int check_config(dbc_target *t, const dbc_config *cfg) {
     const char *iso = cfg->isolation_level;
     if (iso && strcmp(iso, "SERIALIZABLE") != 0 &&
-        strcmp(iso, "READ UNCOMMITTED") != 0)
+        strcmp(iso, "READ UNCOMMITTED") != 0 && !cfg->autocommit)
         return dbc_fail(DBCONN_EOPTION,
                         "option \"isolation_level\": \"%s\" is not supported "
-                        "by sqlite (SERIALIZABLE or READ UNCOMMITTED)",
+                        "by sqlite (SERIALIZABLE, READ UNCOMMITTED or "
+                        "AUTOCOMMIT)",
                         iso);
     t->read_uncommitted = iso && strcmp(iso, "READ UNCOMMITTED") == 0;
     if (t->memory && cfg->journal_mode && strcmp(cfg->journal_mode, "wal") == 0)
