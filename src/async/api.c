@@ -2,6 +2,7 @@
  * them and queue one op on the session; the layers above queue their own
  * operations (dbc_async_submit_call).  A call that returns an error never
  * calls its callback. */
+#include <stdint.h>
 #include <string.h>
 
 #include "async/api.h"
@@ -83,6 +84,10 @@ static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
     *out = NULL;
     if (n && !params)
         return dbc_fail(DBCONN_EINVAL, "dbconn_exec_async: params is NULL");
+    if (n > UINT32_MAX)
+        return dbc_fail(DBCONN_EINVAL,
+                        "dbconn_exec_async: %zu parameters (at most %u)", n,
+                        UINT32_MAX);
     size_t sql_len = strlen(sql) + 1, extra = 0;
     for (size_t i = 0; i < n; i++) {
         int t = params[i].type;
@@ -105,7 +110,7 @@ static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
     dbconn_value *vals = (dbconn_value *)(void *)(op + 1);
     char *bytes = (char *)(vals + n);
     memcpy(bytes, sql, sql_len);
-    op->sql = bytes;
+    op->u.sql = bytes;
     bytes += sql_len;
     for (size_t i = 0; i < n; i++) {
         vals[i] = params[i];
@@ -121,8 +126,7 @@ static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
         bytes += len;
     }
     op->type = DBC_OP_EXEC;
-    op->params = n ? vals : NULL;
-    op->nparams = n;
+    op->nparams = (uint32_t)n;
     *out = op;
     return 0;
 }
@@ -143,7 +147,7 @@ int dbconn_exec_async(dbconn_session *s, const char *sql,
     if ((rc = new_exec_op(sql, params, nparams, &op)) != 0 || !op)
         return rc ? rc : dbc_nomem();
     op->sql_key = sql;
-    op->exec_cb = cb;
+    op->cb.exec = cb;
     op->data = data;
     if ((rc = submit(s, op)) != 0)
         dbc_op_free(op);
@@ -158,8 +162,8 @@ static int submit_done(dbconn_session *s, int type, dbconn_done_cb cb,
     dbc_op *op = dbc_calloc(1, sizeof *op);
     if (!op)
         return dbc_nomem();
-    op->type = type;
-    op->done_cb = cb;
+    op->type = (unsigned char)type;
+    op->cb.done = cb;
     op->data = data;
     if ((rc = submit(s, op)) != 0)
         dbc_op_free(op);
@@ -178,16 +182,21 @@ int dbc_async_submit_call(dbconn_session *s, const dbc_call *call,
                           dbconn_session *own, dbconn_done_cb cb,
                           void *data) {
     dbc_op *op = dbc_calloc(1, sizeof *op);
-    if (!op)
+    dbc_op_call *oc = dbc_calloc(1, sizeof *oc);
+    if (!op || !oc) {
+        dbc_free(op);
+        dbc_free(oc);
         return dbc_nomem();
+    }
+    oc->call = *call;
+    oc->own = own;
     op->type = DBC_OP_CALL;
-    op->call = *call;
-    op->own = own;
-    op->done_cb = cb;
+    op->u.call = oc;
+    op->cb.done = cb;
     op->data = data;
     int rc = submit(s, op);
     if (rc) {
-        op->call.free = NULL; /* the caller keeps arg on failure */
+        oc->call.free = NULL; /* the caller keeps arg on failure */
         dbc_op_free(op);
     }
     return rc;

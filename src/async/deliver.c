@@ -8,7 +8,7 @@
  * session lives, dbconn_session_errmsg() (later ops of the same job may
  * have written it since). */
 static void restore_message(dbc_async *a, dbc_op *op) {
-    dbc_fail_native(op->status, op->native, "%s", op->errmsg);
+    dbc_fail_native(op->status, op->native, "%s", op->out.errmsg);
     if (!op->s)
         return;
     /* Not while a job writes the session; under the lock, so a worker that
@@ -38,27 +38,29 @@ void dbc_async_deliver(dbc_async *a) {
     a->delivering++;
     dbc_op *op;
     while ((op = pop_done(a)) != NULL) {
-        if (op->type == DBC_OP_CALL && op->status == 0 && op->call.settle) {
-            int rc = op->call.settle(op->call.arg);
+        dbc_op_call *call = op->type == DBC_OP_CALL ? op->u.call : NULL;
+        if (call && op->status == 0 && call->call.settle) {
+            int rc = call->call.settle(call->call.arg);
             if (rc)
                 dbc_op_set_outcome(op, rc, NULL, dbc_last_msg(), 0);
         }
-        if (op->status < 0 && op->errmsg)
+        if (op->status < 0 && op->out.errmsg)
             restore_message(a, op);
         void *prev = dbconn_task_enter(op->task);
         if (op->type == DBC_OP_EXEC) {
-            dbconn_result *res = op->res;
-            op->res = NULL; /* the callback owns it now */
-            if (op->exec_cb)
-                op->exec_cb(op->status, res, op->data);
+            dbconn_result *res = op->status >= 0 ? op->out.res : NULL;
+            if (op->status >= 0)
+                op->out.res = NULL; /* the callback owns it now */
+            if (op->cb.exec)
+                op->cb.exec(op->status, res, op->data);
             else
                 dbconn_result_free(res);
-        } else if (op->done_cb) {
-            op->done_cb(op->status, op->data);
+        } else if (op->cb.done) {
+            op->cb.done(op->status, op->data);
         }
         dbconn_task_leave(prev);
-        if (op->own)
-            dbc_session_free(op->own);
+        if (call && call->own)
+            dbc_session_free(call->own);
         dbc_op_free(op);
         a->pending--;
     }

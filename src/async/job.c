@@ -47,8 +47,9 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
         return rc;
     if (s->tx == DBC_TX_IDLE) {
         rc = op->type == DBC_OP_CALL
-                 ? dbc_session_begin_held(s, op->call.begin_mode, NULL)
-                 : dbc_session_begin_held(s, 0, op->sql);
+                 ? dbc_session_begin_held(s, op->u.call->call.begin_mode,
+                                          NULL)
+                 : dbc_session_begin_held(s, 0, op->u.sql);
         if (rc == DBC_WOULD_BLOCK || rc == DBC_RETRY)
             return rc;
         if (rc) {
@@ -59,8 +60,8 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
         }
     }
     if (op->type == DBC_OP_CALL)
-        return op->call.run(s, op->call.arg);
-    return dbc_session_exec_held(s, op->sql_key, op->sql, op->params,
+        return op->u.call->call.run(s, op->u.call->call.arg);
+    return dbc_session_exec_held(s, op->sql_key, op->u.sql, dbc_op_params(op),
                                  op->nparams, res, op_name(op->type));
 }
 
@@ -83,9 +84,16 @@ static void fail_fresh(dbc_async_session *as, int rc) {
     uv_mutex_unlock(&a->lock);
 }
 
+/* Completed operations between two wake-ups of the loop during a job, and
+ * the most a job runs before it ends (the scheduler starts the next one):
+ * a long queue's results are delivered -- and freed -- while it runs,
+ * instead of all piling up until the job's end. */
+enum { DELIVER_EVERY = 32, JOB_MAX_OPS = 1024 };
+
 void dbc_async_run_ops(dbc_async_session *as) {
     dbc_async *a = as->a;
     dbconn_session *s = as->s;
+    int ran = 0;
     s->nonblocking = true;
     if (as->pc_fresh) {
         as->pc_fresh = false;
@@ -113,12 +121,17 @@ void dbc_async_run_ops(dbc_async_session *as) {
         }
         as->busy_tries = 0; /* it ran: the next lock conflict starts anew */
         dbc_op_set_outcome(op, rc, res, s->errmsg, s->native);
+        bool enough = ++ran == JOB_MAX_OPS;
         uv_mutex_lock(&a->lock); /* done, and the next one: one lock */
         dbc_async_pop_head_locked(as);
         dbc_async_push_done_locked(a, op);
-        op = as->head;
+        op = enough ? NULL : as->head;
         as->running = op;
+        if (enough)
+            as->job_last = NULL; /* the rest waits for the next job */
         uv_mutex_unlock(&a->lock);
+        if (ran % DELIVER_EVERY == 0 && !a->inline_policy)
+            uv_async_send(&a->wake);
     }
     s->nonblocking = false;
 }

@@ -6,10 +6,15 @@
 void dbc_op_free(dbc_op *op) {
     if (!op)
         return;
-    dbconn_result_free(op->res);
-    if (op->call.free)
-        op->call.free(op->call.arg);
-    dbc_free(op->errmsg);
+    if (op->status < 0)
+        dbc_free(op->out.errmsg);
+    else
+        dbconn_result_free(op->out.res);
+    if (op->type == DBC_OP_CALL && op->u.call) {
+        if (op->u.call->call.free)
+            op->u.call->call.free(op->u.call->call.arg);
+        dbc_free(op->u.call);
+    }
     dbc_free(op);
 }
 
@@ -26,11 +31,17 @@ void dbc_async_push_done_locked(dbc_async *a, dbc_op *op) {
 
 void dbc_op_set_outcome(dbc_op *op, int status, dbconn_result *res,
                         const char *msg, int native) {
+    if (op->status >= 0)
+        dbconn_result_free(op->out.res); /* (a settle turning it into a
+                                            failure) */
     op->status = status;
-    op->res = res;
+    op->out.res = NULL;
     if (status < 0) {
         op->native = native;
-        op->errmsg = dbc_strdup(msg && *msg ? msg : dbconn_strerror(status));
+        op->out.errmsg =
+            dbc_strdup(msg && *msg ? msg : dbconn_strerror(status));
+    } else {
+        op->out.res = res;
     }
 }
 
@@ -72,7 +83,7 @@ void dbc_async_cancel_queued(dbc_async_session *as, const char *why) {
     while (op) {
         dbc_op *next = op->next;
         op->status = DBCONN_ECANCELED;
-        op->errmsg = dbc_strdup(why);
+        op->out.errmsg = dbc_strdup(why);
         dbc_async_push_done_locked(a, op);
         any = true;
         op = next;

@@ -54,8 +54,8 @@ static bool head_needs_gate(const dbc_async_session *as, const dbc_op *op) {
         s->tx == DBC_TX_ABORTED)
         return false;
     if (op->type == DBC_OP_CALL)
-        return op->call.begin_mode != DBCONN_BEGIN_DEFERRED;
-    return op->type == DBC_OP_EXEC && dbc_verb_writes(dbc_sql_verb(op->sql));
+        return op->u.call->call.begin_mode != DBCONN_BEGIN_DEFERRED;
+    return op->type == DBC_OP_EXEC && dbc_verb_writes(dbc_sql_verb(op->u.sql));
 }
 
 /* 0 when as holds a connection (or none is needed); 1 when it parked for
@@ -158,6 +158,13 @@ void dbc_async_schedule(dbc_async_session *as) {
         start_job(as);
         if (!a->inline_policy)
             return;
+        /* Inline, the batch ran here.  What it stopped for (a lock, the
+         * gate, a connection) is the loop's above; a batch that ended at
+         * its size goes on after the callbacks of what it ran. */
+        if (as->head && !as->retry && !as->need_gate && as->s->pc) {
+            dbc_async_start_later(as);
+            return;
+        }
     }
 }
 

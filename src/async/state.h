@@ -55,29 +55,46 @@ typedef struct dbc_call {
     int begin_mode; /* DBCONN_BEGIN_* */
 } dbc_call;
 
+/* A DBC_OP_CALL's own part, allocated with it (calls are rare: the
+ * common op stays small). */
+typedef struct dbc_op_call {
+    dbc_call call;
+    dbconn_session *own;    /* internal session, freed after the callback */
+} dbc_op_call;
+
+/* One operation of a session's queue: kept small (it lives as long as it
+ * is queued).  An exec's parameters (and the bytes of its text and blob
+ * values, and its SQL) follow the struct in the same allocation. */
 typedef struct dbc_op dbc_op;
 struct dbc_op {
     dbc_op *next;
-    int type;
-    dbconn_exec_cb exec_cb; /* DBC_OP_EXEC */
-    dbconn_done_cb done_cb; /* the others */
-    void *data;
-    void *task;             /* current task at submission */
     dbconn_session *s;      /* submitter; NULL once that session is freed */
-    /* DBC_OP_EXEC: copies made at submission, in the op's allocation */
-    const char *sql;
+    void *task;             /* current task at submission */
+    union {
+        dbconn_exec_cb exec; /* DBC_OP_EXEC */
+        dbconn_done_cb done; /* the others */
+    } cb;
+    void *data;
+    union {
+        const char *sql;    /* DBC_OP_EXEC: the copy */
+        dbc_op_call *call;  /* DBC_OP_CALL: owned */
+    } u;
     const void *sql_key;    /* the caller's SQL pointer, never dereferenced:
                                the statement cache's fast-path key */
-    dbconn_value *params;
-    size_t nparams;
-    dbc_call call;          /* DBC_OP_CALL */
-    dbconn_session *own;    /* internal session, freed after the callback */
-    /* outcome */
+    union {
+        dbconn_result *res; /* status >= 0: the result (DBC_OP_EXEC) */
+        char *errmsg;       /* status < 0: the message, owned */
+    } out;
+    uint32_t nparams;
     int status;
     int native;
-    dbconn_result *res;
-    char *errmsg;           /* owned, on failure */
+    unsigned char type;
 };
+
+/* An exec's parameters, right after the op. */
+static inline dbconn_value *dbc_op_params(const dbc_op *op) {
+    return op->nparams ? (dbconn_value *)(void *)(op + 1) : NULL;
+}
 
 enum { AS_IDLE, AS_PARKED_POOL, AS_PARKED_GATE, AS_PARKED_RETRY, AS_GRANTED,
        AS_THROTTLED, AS_RUNNING };
