@@ -111,8 +111,22 @@ DBCONN_EXTERN const char *dbconn_errmsg(const dbconn *db);
 /* The native driver code (e.g. SQLite's extended result code) of the calling
  * thread's last failure when the driver reported it (EDB, ECONSTRAINT, EBUSY
  * from SQLite, ...); 0 when the library itself failed the call (EINVAL, the
- * write gate's EBUSY, ETIMEOUT, ...). */
+ * write gate's EBUSY, ETIMEOUT, ...).  From PostgreSQL: the SQLSTATE packed
+ * the way the server packs it (MAKE_SQLSTATE: six bits per character, the
+ * first character lowest), e.g. DBCONN_SQLSTATE('2','3','5','0','5') for a
+ * unique violation; dbconn_sqlstate() gives the same as text. */
 DBCONN_EXTERN int dbconn_db_errcode(const dbconn *db);
+/* The five-character SQLSTATE of the calling thread's last failure when a
+ * server engine reported one ("23505"), "" otherwise (SQLite, failures of
+ * the library itself).  Thread-local like dbconn_errmsg (`db` may be NULL);
+ * never NULL; valid until the next failing call on this thread. */
+DBCONN_EXTERN const char *dbconn_sqlstate(const dbconn *db);
+/* A SQLSTATE's five characters as dbconn_db_errcode() packs them: an integer
+ * constant expression, e.g. for a switch on dbconn_db_errcode(). */
+#define DBCONN_SQLSTATE(c1, c2, c3, c4, c5)                                     \
+    ((((c1) - '0') & 0x3F) | ((((c2) - '0') & 0x3F) << 6) |                     \
+     ((((c3) - '0') & 0x3F) << 12) | ((((c4) - '0') & 0x3F) << 18) |            \
+     ((((c5) - '0') & 0x3F) << 24))
 
 /* ------------------------------------------------------------------------ */
 /* Allocator hooks (like hiredis): set before any other call.               */
@@ -458,6 +472,9 @@ DBCONN_EXTERN int dbconn_savepoint_rollback(dbconn_session *s,
  * NULL.  Owned by s, valid until its next operation. */
 DBCONN_EXTERN const char *dbconn_session_errmsg(const dbconn_session *s);
 DBCONN_EXTERN int dbconn_session_db_errcode(const dbconn_session *s);
+/* The SQLSTATE of the session's last failure ("" when it had none; see
+ * dbconn_sqlstate).  Owned by s, valid until its next operation. */
+DBCONN_EXTERN const char *dbconn_session_sqlstate(const dbconn_session *s);
 /* The dbconn that made s. */
 DBCONN_EXTERN dbconn *dbconn_session_db(const dbconn_session *s);
 

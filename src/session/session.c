@@ -31,6 +31,7 @@ int dbc_session_fail(dbconn_session *s, int code) {
         else
             s->errmsg = NO_ROOM;
         s->native = dbc_last_native();
+        memcpy(s->sqlstate, dbc_last_sqlstate(), sizeof s->sqlstate);
     }
     return code;
 }
@@ -89,6 +90,7 @@ int dbc_session_aborted_error(dbconn_session *s, const char *what) {
                     "%s: the transaction was aborted by an earlier failure "
                     "(%.700s); call dbconn_rollback",
                     what, s->abort_msg);
+    dbc_set_sqlstate(s->abort_sqlstate);
     return dbc_session_fail(s, DBCONN_EABORTED);
 }
 
@@ -213,6 +215,7 @@ void dbc_session_abort(dbconn_session *s) {
     else
         s->abort_msg = NO_ROOM;
     s->abort_native = s->native;
+    memcpy(s->abort_sqlstate, s->sqlstate, sizeof s->abort_sqlstate);
 }
 
 /* After a statement: SQL that ended the transaction itself (COMMIT in a
@@ -346,6 +349,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         total = drv->total_changes(pc->conn);
     if (!writes && want_rows && hit && entry)
         plan_rows(drv, st, entry);
+    if (ctx->each && drv->stream)
+        drv->stream(st);
     rc = drv->step(st);
     if (rc < 0)
         goto done;
@@ -599,6 +604,10 @@ const char *dbconn_session_errmsg(const dbconn_session *s) {
 
 int dbconn_session_db_errcode(const dbconn_session *s) {
     return s ? s->native : 0;
+}
+
+const char *dbconn_session_sqlstate(const dbconn_session *s) {
+    return s ? s->sqlstate : "";
 }
 
 dbconn *dbconn_session_db(const dbconn_session *s) { return s ? s->db : NULL; }
