@@ -12,7 +12,8 @@
 #       server can be started, DIR/unavailable says why and the exit status
 #       is 0 (the tests then skip visibly) -- unless CI=true, where it fails.
 #
-# DIR must not exist (start creates it).  The cluster lives in DIR/data, its
+# DIR must be new or empty (start creates it), and its parents
+# traversable by the server's user.  The cluster lives in DIR/data, its
 # unix socket in DIR, its log in DIR/log; it listens on 127.0.0.1 only, on a
 # free port.  Local (socket) connections are trusted; TCP ones need the
 # password of the superuser "postgres", which has characters a URL must
@@ -98,7 +99,9 @@ write_urls() { # dir port
 
 cmd_start() {
     dir=$1
-    [ ! -e "$dir" ] || die "$dir exists: start needs a new directory"
+    if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
+        die "$dir is not empty: start needs a new or empty directory"
+    fi
     case $dir in /*) ;; *) dir="$(pwd)/$dir" ;; esac
     BIN=$(find_bindir)
     mkdir -p "$dir"

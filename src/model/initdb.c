@@ -31,12 +31,15 @@ int dbc_initdb_plan(dbconn *db, dbconn_base *b, dbc_ddl *out) {
  * close (which may record messages of their own). */
 typedef struct failure {
     int rc, native;
+    char sqlstate[6];
     char msg[DBC_ERRMSG_MAX];
 } failure;
 
 static void failure_take(failure *f, dbconn_session *s, int rc) {
     f->rc = rc;
     f->native = dbconn_session_db_errcode(s);
+    (void)snprintf(f->sqlstate, sizeof f->sqlstate, "%s",
+                   dbconn_session_sqlstate(s));
     (void)snprintf(f->msg, sizeof f->msg, "%s", dbconn_session_errmsg(s));
     dbconn_rollback(s);
     dbconn_session_close(s);
@@ -72,9 +75,11 @@ static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
     rc = dbconn_begin(s, DBCONN_BEGIN_IMMEDIATE);
     if (rc) {
         failure_take(&f, s, rc);
-        return dbc_fail_native(f.rc, f.native,
-                               "init_db: cannot begin the schema "
-                               "transaction: %s", f.msg);
+        dbc_fail_native(f.rc, f.native,
+                        "init_db: cannot begin the schema transaction: %s",
+                        f.msg);
+        dbc_set_sqlstate(f.sqlstate);
+        return f.rc;
     }
     for (size_t i = 0; i < ddl->n; i++) {
         const dbc_ddl_stmt *st = &ddl->stmts[i];
@@ -82,14 +87,19 @@ static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
         if (rc == 0)
             continue;
         failure_take(&f, s, rc);
-        return dbc_initdb_stmt_failed(st, f.rc, f.native, f.msg);
+        rc = dbc_initdb_stmt_failed(st, f.rc, f.native, f.msg);
+        dbc_set_sqlstate(f.sqlstate); /* the server's, as with native */
+        return rc;
     }
     rc = dbconn_commit(s);
     if (rc) {
         failure_take(&f, s, rc);
-        return dbc_fail_native(f.rc, f.native,
-                               "init_db: committing the schema failed: %s; "
-                               "nothing was created", f.msg);
+        dbc_fail_native(f.rc, f.native,
+                        "init_db: committing the schema failed: %s; nothing "
+                        "was created",
+                        f.msg);
+        dbc_set_sqlstate(f.sqlstate);
+        return f.rc;
     }
     dbconn_session_close(s);
     return 0;

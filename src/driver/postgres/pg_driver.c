@@ -54,15 +54,23 @@ static const char *pg_type_name(int type) {
     }
 }
 
-/* True when `expr`, less surrounding blanks and parentheses, is `word`
- * (any case). */
+/* True when `expr` is `word` (any case), give or take surrounding blanks
+ * and one pair of parentheses around it all. */
 static bool expr_is(const char *expr, const char *word) {
-    size_t n = strlen(word), len = strlen(expr), a = 0, b = len;
-    while (a < b && (expr[a] == ' ' || expr[a] == '('))
+    size_t n = strlen(word), a = 0, b = strlen(expr);
+    for (int pass = 0; pass < 2; pass++) {
+        while (a < b && expr[a] == ' ')
+            a++;
+        while (b > a && expr[b - 1] == ' ')
+            b--;
+        if (b - a == n && strncasecmp(expr + a, word, n) == 0)
+            return true;
+        if (b - a < 2 || expr[a] != '(' || expr[b - 1] != ')')
+            return false;
         a++;
-    while (b > a && (expr[b - 1] == ' ' || expr[b - 1] == ')'))
         b--;
-    return b - a == n && strncasecmp(expr + a, word, n) == 0;
+    }
+    return false;
 }
 
 /* Defaults written for sqlite that postgresql spells otherwise: 0 / 1 for
