@@ -255,7 +255,8 @@ int dbc_pg_params_bind(dbc_pg_params *p, const dbconn_value *v, bool first) {
     }
     size_t at = 0;
     for (int i = 0; i < p->n; i++) {
-        int rc = bind_one(p, i, &v[i], p->scratch + at);
+        /* No scratch at all when no value needs any. */
+        int rc = bind_one(p, i, &v[i], p->scratch ? p->scratch + at : NULL);
         if (rc)
             return rc;
         at += scratch_need(p, i, &v[i]);
