@@ -104,6 +104,8 @@ typedef enum dbc_pg_kind {
 } dbc_pg_kind;
 
 dbc_pg_kind dbc_pg_kind_of(Oid type);
+/* A decimal integer of len bytes that fits 64 bits: true with *out. */
+bool dbc_pg_parse_int(const char *s, int len, int64_t *out);
 /* The declared type of a parameter from the value first bound to it:
  * INTEGER int8, REAL float8, BOOLEAN bool, BLOB bytea; 0 (the server
  * infers it, as for a quoted literal) for TEXT, TIMESTAMP and NULL. */

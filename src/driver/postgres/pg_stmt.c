@@ -29,6 +29,8 @@ struct dbc_stmt {
     dbc_pg_params params;
     bool bound;           /* types were declared by a first bind */
     bool readonly;
+    bool may_insert;      /* not a plain query: streamed rows keep the key
+                             of the last one for last_insert_id */
     char name[32];        /* server-side name when named */
     bool named;
     unsigned epoch;       /* c->epoch when named */
@@ -41,6 +43,10 @@ struct dbc_stmt {
     int64_t last_key;     /* streaming: key of the last row of an INSERT */
     dbc_pg_kind *kinds;   /* per column of res */
     int nkinds, capkinds;
+    /* The kinds describe the named statement of this generation: its
+     * result types are fixed (the server refuses to change them). */
+    bool kinds_named;
+    unsigned kinds_gen;
 };
 
 int dbc_pg_prepare(dbc_conn *c, const char *sql, size_t len, dbc_stmt **out) {
@@ -64,6 +70,7 @@ int dbc_pg_prepare(dbc_conn *c, const char *sql, size_t len, dbc_stmt **out) {
     s->c = c;
     s->text = text;
     s->readonly = dbc_sql_verb(s->sql) == DBC_VERB_SELECT;
+    s->may_insert = !s->readonly;
     *out = s;
     return 0;
 }
@@ -100,6 +107,9 @@ void dbc_pg_stream(dbc_stmt *s) { s->streaming = true; }
 /* Column kinds of res (the shape every row of the run has). */
 static int set_kinds(dbc_stmt *s, const PGresult *res) {
     int n = PQnfields(res);
+    if (s->kinds_named && s->named && s->kinds_gen == s->generation &&
+        s->nkinds == n)
+        return 0;
     if (n > s->capkinds) {
         dbc_pg_kind *k = dbc_realloc(s->kinds, (size_t)n * sizeof *k);
         if (!k)
@@ -110,29 +120,41 @@ static int set_kinds(dbc_stmt *s, const PGresult *res) {
     for (int i = 0; i < n; i++)
         s->kinds[i] = dbc_pg_kind_of(PQftype(res, i));
     s->nkinds = n;
+    s->kinds_named = s->named;
+    s->kinds_gen = s->generation;
     return 0;
 }
 
 /* The first column of row `row` as an integer key, when it is one. */
 static int64_t key_of(const PGresult *res, int row) {
+    int64_t key;
     if (PQnfields(res) < 1 || row < 0 || row >= PQntuples(res) ||
         dbc_pg_kind_of(PQftype(res, 0)) != DBC_PG_K_INT ||
-        PQgetisnull(res, row, 0))
+        !dbc_pg_parse_int(PQgetvalue(res, row, 0), PQgetlength(res, row, 0),
+                          &key))
         return 0;
-    return strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    return key;
 }
 
-/* Counts from a finished command's tag ("INSERT 0 3", "UPDATE 2", ...). */
+/* Counts from a finished command's tag ("INSERT 0 3", "UPDATE 2", ...);
+ * an INSERT's key is the first column of the last row of res, or `key`
+ * when the rows were streamed (res has none then). */
 static void counts(dbc_stmt *s, const PGresult *res, int64_t key) {
     const char *tag = PQcmdStatus((PGresult *)res);
     static const char *const writes[] = {"INSERT ", "UPDATE ", "DELETE ",
                                          "MERGE "};
+    if (tag[0] != 'I' && tag[0] != 'U' && tag[0] != 'D' && tag[0] != 'M')
+        return; /* the common SELECT: no comparisons */
     for (size_t i = 0; i < sizeof writes / sizeof *writes; i++) {
         if (strncmp(tag, writes[i], strlen(writes[i])) != 0)
             continue;
-        int64_t n = strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
+        const char *count = PQcmdTuples((PGresult *)res);
+        int64_t n = 0;
+        (void)dbc_pg_parse_int(count, (int)strlen(count), &n);
         s->c->changes = n;
         s->c->total_changes += n;
+        if (i == 0 && PQntuples(res) > 0)
+            key = key_of(res, PQntuples(res) - 1);
         if (i == 0) /* an INSERT without an integer RETURNING column: 0 */
             s->c->last_insert_id = key;
         return;
@@ -244,13 +266,13 @@ static int first_result(dbc_stmt *s, PGresult *r) {
         s->res = r;
         s->row = 0;
         s->nrows = 1;
-        s->last_key = key_of(r, 0);
+        s->last_key = s->may_insert ? key_of(r, 0) : 0;
         return set_kinds(s, r) ? DBCONN_ENOMEM : DBC_STEP_ROW;
     case PGRES_TUPLES_OK:
         s->res = r;
         s->row = 0;
         s->nrows = PQntuples(r);
-        counts(s, r, key_of(r, s->nrows - 1));
+        counts(s, r, 0);
         if (set_kinds(s, r))
             return DBCONN_ENOMEM;
         drain(s, false);
@@ -320,7 +342,8 @@ static int next_streamed(dbc_stmt *s) {
     switch (PQresultStatus(r)) {
     case PGRES_SINGLE_TUPLE:
         s->res = r;
-        s->last_key = key_of(r, 0);
+        if (s->may_insert)
+            s->last_key = key_of(r, 0);
         return DBC_STEP_ROW;
     case PGRES_TUPLES_OK: /* the end: the command's tag, no rows */
         s->res = r;

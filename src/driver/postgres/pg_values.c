@@ -104,28 +104,17 @@ void dbc_pg_params_free(dbc_pg_params *p) {
     memset(p, 0, sizeof *p);
 }
 
-static size_t text_len(const dbconn_value *v) {
-    return v->u.b.len == DBCONN_NTS ? strlen(v->u.b.ptr) : v->u.b.len;
-}
+/* Each parameter has a fixed slot of SLOT bytes in the scratch buffer for
+ * its binary or text form (a number as text fits); text with an explicit
+ * length is copied after the slots, to get its terminating NUL. */
+#define SLOT 32
 
-/* Scratch bytes value i takes (its text or binary form, NUL included). */
-static size_t scratch_need(const dbc_pg_params *p, int i,
-                           const dbconn_value *v) {
-    switch (v->type) {
-    case DBCONN_TYPE_INTEGER:
-        return p->types[i] == DBC_PG_INT8 ? 8 : 24;
-    case DBCONN_TYPE_REAL:
-        return p->types[i] == DBC_PG_FLOAT8 ? 8 : 32;
-    case DBCONN_TYPE_BOOLEAN:
-        return 2;
-    case DBCONN_TYPE_TEXT:
-    case DBCONN_TYPE_TIMESTAMP:
-        /* NUL-terminated text is sent from the caller's memory; text with
-         * a length is copied to get its terminating NUL. */
-        return v->u.b.ptr && v->u.b.len != DBCONN_NTS ? v->u.b.len + 1 : 0;
-    default:
+/* Bytes a TEXTN value takes after the slots. */
+static size_t copy_need(const dbconn_value *v) {
+    if ((v->type != DBCONN_TYPE_TEXT && v->type != DBCONN_TYPE_TIMESTAMP) ||
+        !v->u.b.ptr || v->u.b.len == DBCONN_NTS)
         return 0;
-    }
+    return v->u.b.len + 1;
 }
 
 static void put_be64(char *dst, uint64_t x) {
@@ -133,30 +122,33 @@ static void put_be64(char *dst, uint64_t x) {
         dst[k] = (char)(x & 0xff);
 }
 
+/* Text into slot i; *copy is where a TEXTN copy goes (advanced past it). */
 static int bind_text(dbc_pg_params *p, int i, const dbconn_value *v,
-                     char *dst) {
+                     char **copy) {
     if (!v->u.b.ptr) {
         p->values[i] = NULL; /* as sqlite: a NULL pointer is SQL NULL */
         return 0;
     }
-    size_t len = text_len(v);
-    if (memchr(v->u.b.ptr, '\0', len))
+    bool nts = v->u.b.len == DBCONN_NTS;
+    size_t len = nts ? 0 : v->u.b.len;
+    if (!nts && memchr(v->u.b.ptr, '\0', len))
         return dbc_fail(DBCONN_EINVAL,
                         "parameter %d: the text holds a NUL byte, which "
                         "postgresql text cannot store: bind it as a BLOB",
                         i + 1);
     if (p->types[i] == DBC_PG_BYTEA) { /* text into a bytea parameter */
         p->values[i] = v->u.b.ptr;
-        p->lengths[i] = (int)len;
+        p->lengths[i] = (int)(nts ? strlen(v->u.b.ptr) : len);
         p->formats[i] = 1;
         return 0;
     }
-    if (v->u.b.len != DBCONN_NTS) {
-        memcpy(dst, v->u.b.ptr, len);
-        dst[len] = '\0';
-        p->values[i] = dst;
+    if (!nts) {
+        memcpy(*copy, v->u.b.ptr, len);
+        (*copy)[len] = '\0';
+        p->values[i] = *copy;
+        *copy += len + 1;
     } else {
-        p->values[i] = v->u.b.ptr;
+        p->values[i] = v->u.b.ptr; /* libpq takes NUL-terminated text */
     }
     p->formats[i] = 0;
     return 0;
@@ -177,16 +169,16 @@ static void bind_real(dbc_pg_params *p, int i, double r, char *dst) {
         p->formats[i] = 0;
     } else {
         locale_t prev = enter_c_locale();
-        (void)snprintf(dst, 32, "%.17g", r);
+        (void)snprintf(dst, SLOT, "%.17g", r);
         leave_c_locale(prev);
         p->formats[i] = 0;
     }
     p->values[i] = dst;
 }
 
-/* One value into slot i; dst has scratch_need() bytes. */
+/* One value into its slot dst (SLOT bytes); a TEXTN copy goes to *copy. */
 static int bind_one(dbc_pg_params *p, int i, const dbconn_value *v,
-                    char *dst) {
+                    char *dst, char **copy) {
     switch (v->type) {
     case DBCONN_TYPE_NULL:
         p->values[i] = NULL;
@@ -197,7 +189,7 @@ static int bind_one(dbc_pg_params *p, int i, const dbconn_value *v,
             p->lengths[i] = 8;
             p->formats[i] = 1;
         } else {
-            (void)snprintf(dst, 24, "%lld", (long long)v->u.i);
+            (void)snprintf(dst, SLOT, "%lld", (long long)v->u.i);
             p->formats[i] = 0;
         }
         p->values[i] = dst;
@@ -221,7 +213,7 @@ static int bind_one(dbc_pg_params *p, int i, const dbconn_value *v,
         return 0;
     case DBCONN_TYPE_TEXT:
     case DBCONN_TYPE_TIMESTAMP:
-        return bind_text(p, i, v, dst);
+        return bind_text(p, i, v, copy);
     case DBCONN_TYPE_BLOB:
         if (!v->u.b.ptr && v->u.b.len)
             return dbc_fail(DBCONN_EINVAL, "parameter %d: blob pointer is "
@@ -240,11 +232,13 @@ static int bind_one(dbc_pg_params *p, int i, const dbconn_value *v,
 }
 
 int dbc_pg_params_bind(dbc_pg_params *p, const dbconn_value *v, bool first) {
-    size_t need = 0;
+    if (p->n == 0)
+        return 0;
+    size_t need = (size_t)p->n * SLOT;
     for (int i = 0; i < p->n; i++) {
         if (first)
             p->types[i] = dbc_pg_param_type(&v[i]);
-        need += scratch_need(p, i, &v[i]);
+        need += copy_need(&v[i]);
     }
     if (need > p->cap) {
         char *s = dbc_realloc(p->scratch, need);
@@ -253,26 +247,31 @@ int dbc_pg_params_bind(dbc_pg_params *p, const dbconn_value *v, bool first) {
         p->scratch = s;
         p->cap = need;
     }
-    size_t at = 0;
+    char *copy = p->scratch + (size_t)p->n * SLOT;
     for (int i = 0; i < p->n; i++) {
-        /* No scratch at all when no value needs any. */
-        int rc = bind_one(p, i, &v[i], p->scratch ? p->scratch + at : NULL);
+        int rc = bind_one(p, i, &v[i], p->scratch + (size_t)i * SLOT, &copy);
         if (rc)
             return rc;
-        at += scratch_need(p, i, &v[i]);
     }
     return 0;
 }
 
 /* ---- results ------------------------------------------------------------ */
 
-/* A decimal integer that fits 64 bits: true with *out. */
-static bool parse_int(const char *s, int len, int64_t *out) {
+/* Up to 18 digits cannot overflow, so only longer numbers pay for the
+ * check. */
+bool dbc_pg_parse_int(const char *s, int len, int64_t *out) {
     bool neg = len > 0 && s[0] == '-';
     int i = neg;
     uint64_t x = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     if (i == len)
         return false;
+    for (int fast = len - i <= 18 ? len : i + 18; i < fast; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9)
+            return false;
+        x = x * 10 + d;
+    }
     for (; i < len; i++) {
         unsigned d = (unsigned)(s[i] - '0');
         if (d > 9 || x > (limit - d) / 10)
@@ -365,7 +364,7 @@ static bool put_number(dbc_colval *c, dbc_pg_kind k, const char *s, int len) {
     switch (k) {
     case DBC_PG_K_INT:
         c->type = DBCONN_TYPE_INTEGER;
-        if (!parse_int(s, len, &c->u.i))
+        if (!dbc_pg_parse_int(s, len, &c->u.i))
             c->u.i = 0;
         return true;
     case DBC_PG_K_BOOL:
@@ -374,7 +373,7 @@ static bool put_number(dbc_colval *c, dbc_pg_kind k, const char *s, int len) {
         return true;
     case DBC_PG_K_NUMERIC:
         /* A fraction, an exponent, NaN or more than 64 bits: REAL. */
-        if (parse_int(s, len, &c->u.i)) {
+        if (dbc_pg_parse_int(s, len, &c->u.i)) {
             c->type = DBCONN_TYPE_INTEGER;
             return true;
         }
@@ -396,12 +395,12 @@ int dbc_pg_row(const PGresult *res, int row, const dbc_pg_kind *kinds,
     for (size_t i = 0; i < n; i++) {
         int col = (int)i;
         dbc_colval *c = &out[i];
-        if (PQgetisnull(res, row, col)) {
+        int len = PQgetlength(res, row, col);
+        if (len == 0 && PQgetisnull(res, row, col)) { /* NULL has length 0 */
             c->type = DBCONN_TYPE_NULL;
             continue;
         }
         const char *s = PQgetvalue(res, row, col);
-        int len = PQgetlength(res, row, col);
         if (put_number(c, kinds[i], s, len))
             continue;
         if ((size_t)len >= a->cap - a->len) {
