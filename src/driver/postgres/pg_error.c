@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "driver/postgres/pg_int.h"
 
 int dbc_pg_sqlstate_code(const char *s) {
@@ -50,12 +51,10 @@ void dbc_pg_conn_message(PGconn *pg, char *out, size_t cap) {
     const char *m = pg ? PQerrorMessage(pg) : "out of memory";
     size_t n = 0;
     for (; *m && n + 1 < cap; m++) {
-        if (*m == '\n' || *m == '\t' || *m == '\r') {
-            if (n && out[n - 1] != ' ' && m[1])
-                out[n++] = ' ';
-            continue;
-        }
-        out[n++] = *m;
+        bool blank = *m == ' ' || *m == '\n' || *m == '\t' || *m == '\r';
+        if (blank && (n == 0 || out[n - 1] == ' '))
+            continue; /* one space for any run of blanks */
+        out[n++] = blank ? ' ' : *m;
     }
     while (n && out[n - 1] == ' ')
         n--;
@@ -98,21 +97,29 @@ int dbc_pg_fail(dbc_conn *c, const PGresult *res, const char *sql) {
         dbc_pg_conn_message(c->pg, conn_msg, sizeof conn_msg);
         primary = conn_msg[0] ? conn_msg : "no message from the server";
     }
-    int n = sql ? (int)strlen(sql) : 0;
-    dbc_fail_native(code, state ? dbc_pg_sqlstate_code(state) : 0,
-                    "postgresql: %s [SQLSTATE %s]%s%s%s%s%s%s%s%s%.*s%s%s",
-                    primary, state ? state : "none",
-                    constraint ? "; constraint \"" : "",
-                    constraint ? constraint : "", constraint ? "\"" : "",
-                    detail ? "; " : "", detail ? detail : "",
-                    hint_for(state),
-                    code == DBCONN_ECONNLOST
-                        ? "; the connection was lost (the server rolls back "
-                          "an open transaction; a COMMIT in flight may have "
-                          "taken effect)"
-                        : "",
-                    sql ? " in \"" : "", n > 200 ? 200 : n, sql ? sql : "",
-                    n > 200 ? "..." : "", sql ? "\"" : "");
+    dbc_buf b = DBC_BUF_INIT;
+    dbc_buf_printf(&b, "postgresql: %s", primary);
+    if (state)
+        dbc_buf_printf(&b, " [SQLSTATE %s]", state);
+    if (constraint)
+        dbc_buf_printf(&b, "; constraint \"%s\"", constraint);
+    if (detail)
+        dbc_buf_printf(&b, "; %s", detail);
+    dbc_buf_puts(&b, hint_for(state));
+    if (code == DBCONN_ECONNLOST)
+        dbc_buf_puts(&b, "; the connection was lost (the server rolls back "
+                         "an open transaction; a COMMIT in flight may have "
+                         "taken effect)");
+    if (sql) {
+        size_t n = strlen(sql);
+        dbc_buf_puts(&b, " in \"");
+        dbc_buf_append(&b, sql, n > 200 ? 200 : n);
+        dbc_buf_puts(&b, n > 200 ? "...\"" : "\"");
+    }
+    dbc_fail_native(code, state ? dbc_pg_sqlstate_code(state) : 0, "%s",
+                    b.oom ? "postgresql: (out of memory for the message)"
+                          : b.data);
+    dbc_buf_free(&b);
     dbc_set_sqlstate(state);
     return code;
 }
