@@ -214,12 +214,15 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
     int pool_timeout_ms;        /* 0 = 30000; DBCONN_NONE = do not wait */
     int pool_recycle_s;         /* 0 = never */
     bool pool_pre_ping;         /* ping a connection before handing it out */
-    int busy_timeout_ms;        /* sqlite; 0 = 5000; DBCONN_NONE = fail at once */
+    int busy_timeout_ms;        /* sqlite; 0 = 5000; DBCONN_NONE = fail at once.
+                                   postgresql: lock_timeout, only when set */
     const char *journal_mode;   /* NULL = WAL for files; delete|truncate|
                                    persist|memory|wal|off.  Borrowed for the
                                    duration of dbconn_open only. */
     const char *isolation_level; /* NULL = driver default; sqlite:
-                                    "SERIALIZABLE" | "READ UNCOMMITTED" */
+                                    "SERIALIZABLE" | "READ UNCOMMITTED";
+                                    postgresql: also "READ COMMITTED",
+                                    "REPEATABLE READ", "AUTOCOMMIT" */
     int statement_cache_size;   /* 0 = 64 per pooled connection; NONE = off */
     uv_loop_t *loop;            /* for *_async calls; NULL = uv_default_loop() */
     dbconn_scopefunc scopefunc; /* NULL = dbconn_current_task */
@@ -296,7 +299,7 @@ DBCONN_EXTERN int dbconn_close(dbconn *db, dbconn_base *base);
 
 /* The URL as given, password masked; owned by db. */
 DBCONN_EXTERN const char *dbconn_url_string(const dbconn *db);
-/* The dialect name ("sqlite"). */
+/* The dialect name ("sqlite", "postgresql"); owned by the library. */
 DBCONN_EXTERN const char *dbconn_dialect(const dbconn *db);
 
 typedef struct dbconn_stats {
@@ -340,7 +343,8 @@ enum {
 /* A parameter value.  Text and blob bytes are borrowed for the call (the
  * async calls copy them at submission). */
 typedef struct dbconn_value {
-    int type; /* DBCONN_TYPE_* (BOOLEAN binds as integer, TIMESTAMP as text) */
+    int type; /* DBCONN_TYPE_* (TIMESTAMP binds as text; BOOLEAN as an
+                 integer on sqlite, a boolean on postgresql) */
     union {
         int64_t i;
         double r;
@@ -400,7 +404,9 @@ DBCONN_EXTERN const void *dbconn_result_blob(const dbconn_result *r,
 DBCONN_EXTERN int64_t dbconn_result_changes(const dbconn_result *r);
 /* Rowid of the last successful INSERT on that connection (as SQLite keeps
  * it: an UPDATE or DELETE leaves it unchanged); 0 for statements that only
- * read. */
+ * read.  PostgreSQL has no rowid: there it is the first column of the last
+ * row of an INSERT ... RETURNING when that column is an integer (RETURNING
+ * id), and 0 after an INSERT without one. */
 DBCONN_EXTERN int64_t dbconn_result_last_insert_id(const dbconn_result *r);
 DBCONN_EXTERN void dbconn_result_free(dbconn_result *r);
 
