@@ -176,7 +176,8 @@ cmd_restart() {
 
 cmd_fixture_start() {
     dir=$1
-    rm -rf "$dir" # a stale cluster of an interrupted run: its server is gone
+    # A cluster left by an interrupted run: stop its server, delete it.
+    cmd_stop "$dir" 2>/dev/null || rm -rf "$dir"
     if out=$( (cmd_start "$dir") 2>&1); then
         echo "PostgreSQL test server: $(cat "$dir/url")"
         return 0

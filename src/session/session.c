@@ -271,6 +271,17 @@ static void plan_rows(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry) {
                                                    : DBC_PLAN_ROWS;
 }
 
+/* Before a run's first step: ask about a cached statement's plan (see
+ * plan_rows), and tell the driver when the rows are taken one at a time
+ * (dbc_driver.stream). */
+static void before_first_step(const dbc_driver *drv, dbc_stmt *st,
+                              dbc_centry *entry, bool ask_plan, bool streamed) {
+    if (ask_plan && entry)
+        plan_rows(drv, st, entry);
+    if (streamed && drv->stream)
+        drv->stream(st);
+}
+
 /* After the first step: may the run stop at its first row?  A recompile
  * there (a new generation) voids the answer; it may be asked again next
  * time (plan_rows). */
@@ -347,10 +358,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     bool want_rows = ctx->out || ctx->each;
     if (writes && ctx->out)
         total = drv->total_changes(pc->conn);
-    if (!writes && want_rows && hit && entry)
-        plan_rows(drv, st, entry);
-    if (ctx->each && drv->stream)
-        drv->stream(st);
+    before_first_step(drv, st, entry, !writes && want_rows && hit,
+                      ctx->each != NULL);
     rc = drv->step(st);
     if (rc < 0)
         goto done;

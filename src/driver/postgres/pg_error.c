@@ -54,7 +54,10 @@ void dbc_pg_conn_message(PGconn *pg, char *out, size_t cap) {
         bool blank = *m == ' ' || *m == '\n' || *m == '\t' || *m == '\r';
         if (blank && (n == 0 || out[n - 1] == ' '))
             continue; /* one space for any run of blanks */
-        out[n++] = blank ? ' ' : *m;
+        if (blank)
+            out[n++] = ' ';
+        else
+            out[n++] = *m;
     }
     while (n && out[n - 1] == ' ')
         n--;

@@ -289,14 +289,15 @@ static double parse_real(const char *s) {
     return r;
 }
 
-static int hexval(char c) {
+/* A hex digit's value; the server writes no other characters there. */
+static unsigned hexval(char c) {
     if (c >= '0' && c <= '9')
-        return c - '0';
+        return (unsigned)(c - '0');
     if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
+        return (unsigned)(c - 'a' + 10);
     if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+        return (unsigned)(c - 'A' + 10);
+    return 0;
 }
 
 /* bytea's text: "\x" + hex (bytea_output=hex, set at connect), or the
