@@ -18,6 +18,12 @@
  * random keys.  Each figure is the median of RUNS interleaved runs (raw and
  * libdbconn alternate, their order flipping every run).
  *
+ * Two clocks: wall time, and CPU time -- the client process's plus its
+ * server backend's (/proc/<pid>/schedstat: nanoseconds on a CPU, kernel
+ * work for the socket included).  On a machine shared with other work the
+ * wall clock mostly measures the waits for a CPU; the CPU time is what
+ * the work itself cost, on both ends of the socket.
+ *
  *   --formats   instead: raw libpq with text results against raw libpq
  *               with binary results (txselect, both media): the
  *               measurement behind the driver's choice of the text format.
@@ -77,6 +83,42 @@ static uint64_t next_rand(void) {
 }
 
 static double now(void) { return (double)uv_hrtime() / 1e9; }
+
+/* Seconds process `pid` (0: this one) has run on a CPU. */
+static double cpu_of(int pid) {
+    char path[64];
+    unsigned long long ns = 0;
+    if (pid)
+        snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/schedstat");
+    FILE *f = fopen(path, "r");
+    if (!f || fscanf(f, "%llu", &ns) != 1) {
+        fprintf(stderr, "bench_pg: cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    return (double)ns / 1e9;
+}
+
+/* A run's cost: wall seconds and CPU seconds (client + backend). */
+typedef struct cost {
+    double wall, cpu;
+} cost;
+
+static double t_wall0, t_cpu0;
+
+static void clock_start(int backend) {
+    t_cpu0 = cpu_of(0) + cpu_of(backend);
+    t_wall0 = now();
+}
+
+static cost clock_stop(int backend) {
+    cost c;
+    c.wall = now() - t_wall0;
+    c.cpu = cpu_of(0) + cpu_of(backend) - t_cpu0;
+    return c;
+}
 
 static volatile int64_t sink;
 
@@ -165,13 +207,14 @@ static void raw_prepare(PGconn *c) {
     raw_ok(PQprepare(c, "sel", RAW_SELECT, 1, sel_types));
 }
 
-static double time_raw(int w, int medium, int run, int format) {
+static cost time_raw(int w, int medium, int run, int format) {
     PGconn *c = raw_connect(medium);
     raw_prepare(c);
     rng = 0x9E3779B97F4A7C15u + (uint64_t)run;
-    double t0 = now();
+    int backend = PQbackendPID(c);
+    clock_start(backend);
     run_raw(c, w, format);
-    double t = now() - t0;
+    cost t = clock_stop(backend);
     if (w == W_INSERT)
         raw_ok(PQexec(c, "DELETE FROM users WHERE id > (SELECT count(*) / 2 "
                          "FROM users)"));
@@ -210,9 +253,10 @@ __attribute__((noinline)) void run_lib(dbconn_session *s, int w) {
     CHECK(dbconn_commit(s) == 0);
 }
 
-static double time_lib(int w, int medium, int run) {
+static cost time_lib(int w, int medium, int run) {
     dbconn *db;
     dbconn_session *s;
+    dbconn_result *r;
     dbconn_options o = {.pool_size = 1};
     if (w == W_SELECT)
         o.isolation_level = "AUTOCOMMIT";
@@ -229,10 +273,15 @@ static double time_lib(int w, int medium, int run) {
             lib_select(s, 1);
         CHECK(dbconn_commit(s) == 0);
     }
+    /* pool_size 1: the backend of the one connection */
+    CHECK(dbconn_exec(s, "SELECT pg_backend_pid()", NULL, 0, &r) == 0);
+    int backend = (int)dbconn_result_int(r, 0, 0);
+    dbconn_result_free(r);
+    CHECK(dbconn_commit(s) == 0);
     rng = 0x9E3779B97F4A7C15u + (uint64_t)run;
-    double t0 = now();
+    clock_start(backend);
     run_lib(s, w);
-    double t = now() - t0;
+    cost t = clock_stop(backend);
     if (w == W_INSERT) {
         CHECK(dbconn_exec(s, "DELETE FROM users WHERE id > (SELECT count(*) "
                              "/ 2 FROM users)",
@@ -254,6 +303,28 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The round trip: an empty query on raw libpq, wall and CPU per query. */
+static void round_trips(void) {
+    int n = N / 4 > 1000 ? N / 4 : 1000;
+    for (int m = 0; m < 2; m++) {
+        double wall[64], cpu[64];
+        PGconn *c = raw_connect(m);
+        int backend = PQbackendPID(c);
+        for (int run = 0; run < RUNS; run++) {
+            clock_start(backend);
+            for (int i = 0; i < n; i++)
+                PQclear(PQexec(c, ""));
+            cost t = clock_stop(backend);
+            wall[run] = t.wall / n * 1e6;
+            cpu[run] = t.cpu / n * 1e6;
+        }
+        PQfinish(c);
+        printf("round trip (empty query, raw libpq) %-4s: %.2f us wall, %.2f "
+               "us cpu (client + backend), median of %d x %d\n",
+               mname[m], median(wall, RUNS), median(cpu, RUNS), RUNS, n);
+    }
 }
 
 static void quiet(void *arg, const char *msg) {
@@ -298,16 +369,38 @@ static int find(const char *name, const char *const *names, int n) {
     exit(2);
 }
 
+/* Medians over the runs of one workload and medium: each side's cost, the
+ * ratio of the medians (b / a) and the median of the per-run ratios (each
+ * run's two sides ran back to back), for the wall clock and the CPU. */
+static void report(const char *w, const char *m, cost *a, cost *b, int n) {
+    double aw[64], bw[64], ac[64], bc[64], rw[64], rc[64];
+    for (int i = 0; i < n; i++) {
+        aw[i] = a[i].wall;
+        bw[i] = b[i].wall;
+        ac[i] = a[i].cpu;
+        bc[i] = b[i].cpu;
+        rw[i] = bw[i] / aw[i];
+        rc[i] = bc[i] / ac[i];
+    }
+    double maw = median(aw, n), mbw = median(bw, n);
+    double mac = median(ac, n), mbc = median(bc, n);
+    printf("%-9s %-5s %9.0f %9.0f %7.2f %7.2f %6.3fx %6.3fx %7.2f %7.2f "
+           "%6.3fx %6.3fx\n",
+           w, m, N / maw, N / mbw, maw / N * 1e6, mbw / N * 1e6, mbw / maw,
+           median(rw, n), mac / N * 1e6, mbc / N * 1e6, mbc / mac,
+           median(rc, n));
+}
+
 static void compare(int nwork, const int *works, bool formats) {
     int n = RUNS;
-    double (*ta)[2][8] = calloc((size_t)n, sizeof *ta);
-    double (*tb)[2][8] = calloc((size_t)n, sizeof *tb);
+    cost (*ta)[2][8] = calloc((size_t)n, sizeof *ta);
+    cost (*tb)[2][8] = calloc((size_t)n, sizeof *tb);
     CHECK(ta && tb);
     for (int run = 0; run < n; run++)
         for (int m = 0; m < 2; m++)
             for (int k = 0; k < nwork; k++) {
                 int w = works[k];
-                double *a = &ta[run][m][k], *b = &tb[run][m][k];
+                cost *a = &ta[run][m][k], *b = &tb[run][m][k];
                 if (run % 2) { /* alternate which side goes first */
                     *b = formats ? time_raw(w, m, run, 1) : time_lib(w, m, run);
                     *a = time_raw(w, m, run, 0);
@@ -316,27 +409,26 @@ static void compare(int nwork, const int *works, bool formats) {
                     *b = formats ? time_raw(w, m, run, 1) : time_lib(w, m, run);
                 }
             }
-    printf("%-9s %-5s %12s %12s %12s %12s %8s %8s\n", "workload", "media",
-           formats ? "text ops/s" : "raw ops/s",
-           formats ? "binary ops/s" : "dbconn ops/s",
-           formats ? "text us/op" : "raw us/op",
-           formats ? "bin us/op" : "dbconn us/op", "ratio", "med.r");
+    const char *sa = formats ? "text" : "raw", *sb = formats ? "binary" : "dbconn";
+    printf("%-9s %-5s %9s %9s %7s %7s %7s %7s %7s %7s %7s %7s\n", "", "",
+           "ops/s", "ops/s", "wall us", "wall us", "wall", "paired", "cpu us",
+           "cpu us", "cpu", "paired");
+    printf("%-9s %-5s %9s %9s %7s %7s %7s %7s %7s %7s %7s %7s\n", "workload",
+           "media", sa, sb, sa, sb, "ratio", "ratio", sa, sb, "ratio",
+           "ratio");
     for (int m = 0; m < 2; m++)
         for (int k = 0; k < nwork; k++) {
-            double a[64], b[64], r[64];
+            cost a[64], b[64];
             for (int run = 0; run < n; run++) {
                 a[run] = ta[run][m][k];
                 b[run] = tb[run][m][k];
-                r[run] = b[run] / a[run];
             }
-            double ma = median(a, n), mb = median(b, n), mr = median(r, n);
-            printf("%-9s %-5s %12.0f %12.0f %12.2f %12.2f %7.3fx %7.3fx\n",
-                   wname[works[k]], mname[m], N / ma, N / mb, ma / N * 1e6,
-                   mb / N * 1e6, mb / ma, mr);
+            report(wname[works[k]], mname[m], a, b, n);
         }
-    printf("(N=%d, median of %d interleaved runs; ratio = median time %s / "
-           "median time %s; med.r = median of the per-run ratios)\n",
-           N, n, formats ? "binary" : "libdbconn", formats ? "text" : "raw");
+    printf("(N=%d per run, medians of %d interleaved runs; ratio = %s / %s "
+           "of the medians, paired = median of the per-run ratios; cpu = the "
+           "client process + its server backend, per operation)\n",
+           N, n, sb, sa);
     free(ta);
     free(tb);
 }
@@ -380,6 +472,7 @@ int main(int argc, char **argv) {
             (void)time_raw(only_w, only_m, 0, strcmp(only, "bin") == 0);
         return 0;
     }
+    round_trips();
     if (formats) {
         const int w[] = {W_TXSELECT};
         compare(1, w, true);
