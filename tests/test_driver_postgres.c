@@ -98,7 +98,10 @@ static void drop_all(dbconn *db) {
 
 static int setup(void **state) {
     fx *f = test_calloc(1, sizeof *f);
-    tu_ok(dbconn_open(&f->db, tu_pg_url(), NULL));
+    /* Lock waits end (lock_timeout): a failed test that leaves a
+     * transaction open cannot hang the next one's DROP TABLE. */
+    dbconn_options o = {.busy_timeout_ms = 10000};
+    tu_ok(dbconn_open(&f->db, tu_pg_url(), &o));
     drop_all(f->db);
     tu_ok(dbconn_session_open(f->db, &f->s));
     *state = f;
@@ -903,7 +906,30 @@ static void test_stale_plan_after_alter(void **state) {
     tu_ok(dbconn_exec(s, q, NULL, 0, &r));
     assert_int_equal(dbconn_result_ncols(r), 3);
     dbconn_result_free(r);
+    tu_ok(dbconn_exec(s, q, NULL, 0, NULL));
     tu_ok(dbconn_commit(s));
+    /* a script ran first: starting over would lose its row, so the stale
+     * statement is reported, not retried */
+    add_column("d");
+    tu_ok(dbconn_exec_script(s, "INSERT INTO drv_alt (id) VALUES (2)"));
+    assert_int_equal(dbconn_exec(s, q, NULL, 0, NULL), DBCONN_EDB);
+    tu_ok(dbconn_rollback(s));
+    assert_int_equal(q_int(s, "SELECT count(*) FROM drv_alt"), 1);
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    tu_ok(dbconn_close(db, NULL));
+    /* no transaction (AUTOCOMMIT): prepared again and run, unseen */
+    dbconn_options ao = {.pool_size = 1, .isolation_level = "AUTOCOMMIT"};
+    tu_ok(dbconn_open(&db, tu_pg_url(), &ao));
+    tu_ok(dbconn_session_open(db, &s));
+    tu_ok(dbconn_exec(s, q, NULL, 0, NULL));
+    tu_ok(dbconn_exec(s, q, NULL, 0, NULL));
+    tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, NULL)); /* not the first */
+    add_column("e");
+    tu_ok(dbconn_exec(s, q, NULL, 0, &r));
+    assert_int_equal(dbconn_result_ncols(r), 5);
+    assert_string_equal(dbconn_result_colname(r, 4), "e");
+    dbconn_result_free(r);
     dbconn_session_close(s);
     tu_ok(dbconn_close(db, NULL));
 }

@@ -149,9 +149,7 @@ bool dbc_pg_in_transaction(dbc_conn *c) {
     }
 }
 
-/* Gets c out of a COPY that a script or statement started (the library
- * has no COPY API): ends it and reads what is left. */
-static void end_copy(dbc_conn *c, PGresult *r) {
+void dbc_pg_end_copy(dbc_conn *c, const PGresult *r) {
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COPY_IN) {
         (void)PQputCopyEnd(c->pg, "COPY FROM STDIN is not supported by "
@@ -172,7 +170,7 @@ static int simple(dbc_conn *c, const char *sql) {
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-        end_copy(c, r);
+        dbc_pg_end_copy(c, r);
         rc = dbc_fail(DBCONN_EINVAL,
                       "COPY ... FROM STDIN / TO STDOUT is not supported: "
                       "\"%.200s\"",
@@ -186,6 +184,7 @@ static int simple(dbc_conn *c, const char *sql) {
 }
 
 int dbc_pg_exec_script(dbc_conn *c, const char *sql) {
+    c->tx_statements++; /* the transaction has run something now */
     return simple(c, sql);
 }
 

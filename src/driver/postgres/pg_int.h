@@ -152,6 +152,9 @@ void dbc_pg_flush_dealloc(dbc_conn *c);
 /* Queues `name` (copied) for DEALLOCATE; false without memory (the
  * statement then stays on the server until the connection closes). */
 bool dbc_pg_queue_dealloc(dbc_conn *c, const char *name);
+/* Gets c out of a COPY that SQL started (r: its result; the library has
+ * no COPY API): ends it and reads what is left. */
+void dbc_pg_end_copy(dbc_conn *c, const PGresult *r);
 /* Starts the transaction over when a stale plan failed its first
  * statement: ROLLBACK, BEGIN.  0 or a failure. */
 int dbc_pg_restart_tx(dbc_conn *c);

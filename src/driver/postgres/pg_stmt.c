@@ -166,6 +166,8 @@ static int send(dbc_stmt *s, PGresult **out) {
     dbc_conn *c = s->c;
     const dbc_pg_params *p = &s->params;
     *out = NULL;
+    if (c->ndealloc) /* between transactions only (autocommit) */
+        dbc_pg_flush_dealloc(c);
     if (s->named && s->epoch != c->epoch)
         s->named = false; /* the server session it lived in is gone */
     if (!s->named && s->runs > 0) {
@@ -285,7 +287,8 @@ static int first_result(dbc_stmt *s, PGresult *r) {
     case PGRES_COPY_IN:
     case PGRES_COPY_OUT: {
         s->res = r;
-        drain(s, false);
+        dbc_pg_end_copy(s->c, r);
+        s->drained = true;
         return dbc_fail(DBCONN_EINVAL,
                         "COPY ... FROM STDIN / TO STDOUT is not supported: "
                         "\"%.200s\"",
