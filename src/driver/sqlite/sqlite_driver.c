@@ -451,6 +451,8 @@ static const dbc_dialect sqlite_dialect = {
     .type_name = sq_type_name,
     .autoincrement_pk = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .inline_integer_pk = true,
+    .integer_pk = NULL,  /* INTEGER PRIMARY KEY: the rowid alias assigns */
+    .default_sql = NULL, /* defaults are sqlite's own spelling */
 };
 
 static const char *const sqlite_aliases[] = {"aiosqlite", "pysqlite", NULL};
@@ -458,7 +460,9 @@ static const char *const sqlite_aliases[] = {"aiosqlite", "pysqlite", NULL};
 const dbc_driver dbc_driver_sqlite = {
     .name = "sqlite",
     .aliases = sqlite_aliases,
+    .other_names = NULL,
     .serialize_writers = true,
+    .insert_id_from_returning = false, /* sqlite3_last_insert_rowid */
     .dialect = &sqlite_dialect,
     .target_open = dbc_sqlite_target_open,
     .target_close = dbc_sqlite_target_close,
@@ -479,6 +483,7 @@ const dbc_driver dbc_driver_sqlite = {
     .prepare = sq_prepare,
     .finalize = sq_finalize,
     .bind = sq_bind,
+    .stream = NULL, /* sqlite3_step yields rows one at a time anyway */
     .step = sq_step,
     .reset = sq_reset,
     .finish = sq_finish,
