@@ -65,6 +65,13 @@ foreach(dir LIBDIR INCLUDEDIR)
   endif()
 endforeach()
 set(DBCONN_PC_PREFIX "@DBCONN_PC_PREFIX@")
+# libpq as a plain -lpq rather than "Requires.private: libpq": Debian's
+# libpq.pc names static-only libraries (-lpgcommon -lpgport) that the
+# libpq-dev package does not ship, so `pkg-config --static` would fail.
+set(DBCONN_PC_LIBS_PRIVATE "")
+if(DBCONN_POSTGRES)
+  set(DBCONN_PC_LIBS_PRIVATE " -lpq")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/dbconn.pc.in
   ${PROJECT_BINARY_DIR}/dbconn.pc.in.stage1 @ONLY)
 install(CODE "

@@ -111,8 +111,22 @@ DBCONN_EXTERN const char *dbconn_errmsg(const dbconn *db);
 /* The native driver code (e.g. SQLite's extended result code) of the calling
  * thread's last failure when the driver reported it (EDB, ECONSTRAINT, EBUSY
  * from SQLite, ...); 0 when the library itself failed the call (EINVAL, the
- * write gate's EBUSY, ETIMEOUT, ...). */
+ * write gate's EBUSY, ETIMEOUT, ...).  From PostgreSQL: the SQLSTATE packed
+ * the way the server packs it (MAKE_SQLSTATE: six bits per character, the
+ * first character lowest), e.g. DBCONN_SQLSTATE('2','3','5','0','5') for a
+ * unique violation; dbconn_sqlstate() gives the same as text. */
 DBCONN_EXTERN int dbconn_db_errcode(const dbconn *db);
+/* The five-character SQLSTATE of the calling thread's last failure when a
+ * server engine reported one ("23505"), "" otherwise (SQLite, failures of
+ * the library itself).  Thread-local like dbconn_errmsg (`db` may be NULL);
+ * never NULL; valid until the next failing call on this thread. */
+DBCONN_EXTERN const char *dbconn_sqlstate(const dbconn *db);
+/* A SQLSTATE's five characters as dbconn_db_errcode() packs them: an integer
+ * constant expression, e.g. for a switch on dbconn_db_errcode(). */
+#define DBCONN_SQLSTATE(c1, c2, c3, c4, c5)                                     \
+    ((((c1) - '0') & 0x3F) | ((((c2) - '0') & 0x3F) << 6) |                     \
+     ((((c3) - '0') & 0x3F) << 12) | ((((c4) - '0') & 0x3F) << 18) |            \
+     ((((c5) - '0') & 0x3F) << 24))
 
 /* ------------------------------------------------------------------------ */
 /* Allocator hooks (like hiredis): set before any other call.               */
@@ -215,12 +229,15 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
     int pool_timeout_ms;        /* 0 = 30000; DBCONN_NONE = do not wait */
     int pool_recycle_s;         /* 0 = never */
     bool pool_pre_ping;         /* ping a connection before handing it out */
-    int busy_timeout_ms;        /* sqlite; 0 = 5000; DBCONN_NONE = fail at once */
+    int busy_timeout_ms;        /* sqlite; 0 = 5000; DBCONN_NONE = fail at once.
+                                   postgresql: lock_timeout, only when set */
     const char *journal_mode;   /* NULL = WAL for files; delete|truncate|
                                    persist|memory|wal|off.  Borrowed for the
                                    duration of dbconn_open only. */
     const char *isolation_level; /* NULL = driver default; sqlite:
-                                    "SERIALIZABLE" | "READ UNCOMMITTED" */
+                                    "SERIALIZABLE" | "READ UNCOMMITTED";
+                                    postgresql: also "READ COMMITTED",
+                                    "REPEATABLE READ", "AUTOCOMMIT" */
     int statement_cache_size;   /* 0 = 64 per pooled connection; NONE = off */
     uv_loop_t *loop;            /* for *_async calls; NULL = uv_default_loop() */
     dbconn_scopefunc scopefunc; /* NULL = dbconn_current_task */
@@ -300,7 +317,7 @@ DBCONN_EXTERN int dbconn_close(dbconn *db, dbconn_base *base);
 
 /* The URL as given, password masked; owned by db. */
 DBCONN_EXTERN const char *dbconn_url_string(const dbconn *db);
-/* The dialect name ("sqlite"). */
+/* The dialect name ("sqlite", "postgresql"); owned by the library. */
 DBCONN_EXTERN const char *dbconn_dialect(const dbconn *db);
 
 typedef struct dbconn_stats {
@@ -344,7 +361,8 @@ enum {
 /* A parameter value.  Text and blob bytes are borrowed for the call (the
  * async calls copy them at submission). */
 typedef struct dbconn_value {
-    int type; /* DBCONN_TYPE_* (BOOLEAN binds as integer, TIMESTAMP as text) */
+    int type; /* DBCONN_TYPE_* (TIMESTAMP binds as text; BOOLEAN as an
+                 integer on sqlite, a boolean on postgresql) */
     union {
         int64_t i;
         double r;
@@ -404,7 +422,9 @@ DBCONN_EXTERN const void *dbconn_result_blob(const dbconn_result *r,
 DBCONN_EXTERN int64_t dbconn_result_changes(const dbconn_result *r);
 /* Rowid of the last successful INSERT on that connection (as SQLite keeps
  * it: an UPDATE or DELETE leaves it unchanged); 0 for statements that only
- * read. */
+ * read.  PostgreSQL has no rowid: there it is the first column of the last
+ * row of an INSERT ... RETURNING when that column is an integer (RETURNING
+ * id), and 0 after an INSERT without one. */
 DBCONN_EXTERN int64_t dbconn_result_last_insert_id(const dbconn_result *r);
 DBCONN_EXTERN void dbconn_result_free(dbconn_result *r);
 
@@ -492,6 +512,9 @@ DBCONN_EXTERN int dbconn_savepoint_rollback(dbconn_session *s,
  * NULL.  Owned by s, valid until its next operation. */
 DBCONN_EXTERN const char *dbconn_session_errmsg(const dbconn_session *s);
 DBCONN_EXTERN int dbconn_session_db_errcode(const dbconn_session *s);
+/* The SQLSTATE of the session's last failure ("" when it had none; see
+ * dbconn_sqlstate).  Owned by s, valid until its next operation. */
+DBCONN_EXTERN const char *dbconn_session_sqlstate(const dbconn_session *s);
 /* The dbconn that made s. */
 DBCONN_EXTERN dbconn *dbconn_session_db(const dbconn_session *s);
 

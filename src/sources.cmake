@@ -1,6 +1,21 @@
 # The library's sources by layer, bottom to top (docs/architecture.md).  A
 # file of a folder may call its own folder and the folders listed before it;
 # scripts/check-layers.sh holds the code to that, from scripts/layers.txt.
+
+# driver/postgres: built when libpq is found (CMakeLists.txt, DBCONN_POSTGRES)
+set(DBCONN_POSTGRES_SOURCES)
+if(DBCONN_POSTGRES)
+  set(DBCONN_POSTGRES_SOURCES
+    src/driver/postgres/pg_error.c
+    src/driver/postgres/pg_sql.c
+    src/driver/postgres/pg_values.c
+    src/driver/postgres/pg_target.c
+    src/driver/postgres/pg_conn.c
+    src/driver/postgres/pg_stmt.c
+    src/driver/postgres/pg_driver.c
+  )
+endif()
+
 set(DBCONN_SOURCES
   # util: allocation, errors, strings, containers, SQL text
   src/util/alloc.c
@@ -20,6 +35,7 @@ set(DBCONN_SOURCES
   src/driver/sqlite/sqlite_stmt.c
   src/driver/sqlite/sqlite_target.c
   src/driver/sqlite/sqlite_driver.c
+  ${DBCONN_POSTGRES_SOURCES}
   src/driver/registry.c
   # result: buffered rows as a driver reads them
   src/result/result.c

@@ -137,7 +137,7 @@ static void test_close_warns_about_open_scoped_sessions(void **state) {
 static void test_url_password_masked(void **state) {
     (void)state;
     dbconn *db = NULL;
-    int rc = dbconn_open(&db, "postgresql://scott:tiger@localhost/test", NULL);
+    int rc = dbconn_open(&db, "mysql://scott:tiger@localhost/test", NULL);
     assert_int_equal(rc, DBCONN_ENODRIVER);
     assert_null(strstr(dbconn_errmsg(NULL), "tiger"));
     assert_null(db);

@@ -14,8 +14,12 @@
 
 #include "dbconn.h"
 
-/* The URL an engine-neutral test runs against: $DBCONN_TEST_URL when set
- * (ctest sets it for the PostgreSQL runs of a suite), else "sqlite://". */
+/* The URL an engine-neutral test runs against: $DBCONN_TEST_URL when set,
+ * else the first line of the file named by $DBCONN_TEST_URL_FILE (what
+ * ctest sets for the PostgreSQL runs of a suite: the test server's URL),
+ * else "sqlite://".  When that file names no URL (no server could be
+ * started), the program ends with a message: exit status 77, which ctest
+ * reports as skipped -- or 1 when the environment has CI=true. */
 const char *tu_url(void);
 /* True when tu_url() is a SQLite URL. */
 bool tu_is_sqlite(void);

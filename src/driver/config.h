@@ -21,6 +21,7 @@ typedef struct dbc_config {
     int pool_recycle_s;        /* >= 0 (0 = never) */
     bool pool_pre_ping;
     int busy_timeout_ms;       /* >= 0 */
+    bool busy_timeout_set;     /* given by the user (not the default) */
     const char *journal_mode;  /* NULL = driver default; else lower-case */
     const char *synchronous;   /* NULL = driver default; else lower-case */
     const char *isolation_level; /* NULL = driver default; upper-case */

@@ -15,7 +15,10 @@ enum { DBC_STEP_DONE = 0, DBC_STEP_ROW = 1 };
 enum { DBC_CTL_BEGIN = 0, /* + DBCONN_BEGIN_DEFERRED..EXCLUSIVE (1..3) */
        DBC_CTL_COMMIT = 4,
        DBC_CTL_ROLLBACK = 5,
-       DBC_CTL_COUNT = 6 };
+       DBC_CTL_AUTOCOMMIT = 6, /* no BEGIN: statements that commit
+                                  themselves follow (isolation_level
+                                  AUTOCOMMIT); ready the connection */
+       DBC_CTL_COUNT = 7 };
 
 /* One column value of a row as a buffered result keeps it: numbers as they
  * are, text and blob as an offset and length in the result's arena (the
@@ -53,6 +56,18 @@ typedef struct dbc_dialect {
     /* True when a single INTEGER PRIMARY KEY column should be declared
      * inline (sqlite: it becomes the rowid alias). */
     bool inline_integer_pk;
+    /* The definition after the quoted name of such an inline key without
+     * DBCONN_AUTOINCREMENT, when the dialect must spell out what makes it
+     * take a new value on an INSERT that leaves it out (postgresql: an
+     * identity column, what sqlite's rowid alias does by itself).  NULL:
+     * type_name(INTEGER) followed by " PRIMARY KEY". */
+    const char *integer_pk;
+    /* This dialect's spelling of a column's default_sql expression, for
+     * expressions written for another engine (postgresql: "0" and "1" on a
+     * BOOLEAN column are FALSE and TRUE).  `type` is the column's
+     * DBCONN_TYPE_*; returns a static string, or NULL to keep `expr` as
+     * written.  NULL hook: always as written. */
+    const char *(*default_sql)(int type, const char *expr);
 } dbc_dialect;
 
 /* Every function that can fail returns 0 or a DBCONN_E* code and records the
@@ -60,12 +75,20 @@ typedef struct dbc_dialect {
 typedef struct dbc_driver {
     const char *name;           /* dialect name in URLs: "sqlite" */
     const char *const *aliases; /* accepted "+driver" names, NULL-terminated */
+    /* Other dialect names that select this driver ("postgres" for
+     * "postgresql"), NULL-terminated; may be NULL. */
+    const char *const *other_names;
     /* Ending a transaction that only read never waits (no I/O, no lock
      * to wait for), so the async layer may end one on the loop thread
      * instead of spending a thread-pool hop on it. */
     bool cheap_read_end;
     bool serialize_writers;     /* take the engine's write gate before the
                                    first write of a transaction */
+    /* last_insert_id() is known only from an INSERT ... RETURNING whose
+     * first column is the integer key (postgresql has no per-connection
+     * rowid): code that needs the new key of its own INSERT appends
+     * RETURNING <key> when this is set. */
+    bool insert_id_from_returning;
     const dbc_dialect *dialect;
 
     /* Engine level: validates the URL parts and the driver options (query
@@ -100,8 +123,9 @@ typedef struct dbc_driver {
     /* SQL to begin a transaction in DBCONN_BEGIN_* mode (for echo). */
     const char *(*begin_sql)(int mode);
     /* Transaction control on prepared statements kept by the connection:
-     * what = DBC_CTL_BEGIN + DBCONN_BEGIN_* mode, DBC_CTL_COMMIT or
-     * DBC_CTL_ROLLBACK. */
+     * what = DBC_CTL_BEGIN + DBCONN_BEGIN_* mode, DBC_CTL_COMMIT,
+     * DBC_CTL_ROLLBACK or DBC_CTL_AUTOCOMMIT (sends nothing on a driver
+     * whose connections need no readying). */
     int (*control)(dbc_conn *c, int what);
 
     /* Statements.  prepare() rejects a second statement (DBCONN_EINVAL);
@@ -110,6 +134,12 @@ typedef struct dbc_driver {
     void (*finalize)(dbc_stmt *s);
     /* Binds all parameters; a count mismatch is DBCONN_EINVAL. */
     int (*bind)(dbc_stmt *s, const dbconn_value *p, size_t n);
+    /* Called before the first step of a run whose rows the caller takes
+     * one at a time and may stop early (dbconn_exec_each): a driver that
+     * buffers a whole result before the first row (postgresql) fetches
+     * rows as they come instead, so a large result never sits in memory
+     * at once.  Applies to that run only.  NULL: no difference. */
+    void (*stream)(dbc_stmt *s);
     /* DBC_STEP_ROW, DBC_STEP_DONE or a DBCONN_E* code. */
     int (*step)(dbc_stmt *s);
     /* Resets, ready for reuse (what the run met is already known: nothing is

@@ -457,6 +457,7 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->pool_recycle_s = o->pool_recycle_s > 0 ? o->pool_recycle_s : 0;
     cfg->pool_pre_ping = o->pool_pre_ping;
     cfg->busy_timeout_ms = pick(o->busy_timeout_ms, 5000, 0);
+    cfg->busy_timeout_set = o->busy_timeout_ms != 0;
     cfg->journal_mode = o->journal_mode;
     cfg->synchronous = o->synchronous;
     cfg->isolation_level = o->isolation_level;

@@ -239,6 +239,8 @@ static int render_column(dbc_buf *b, const dbc_dialect *d,
                             "model \"%s\": column \"%s\": this dialect has no "
                             "autoincrementing primary key", m->table, c->name);
         dbc_buf_puts(b, d->autoincrement_pk);
+    } else if (c == ipk && d->integer_pk) {
+        dbc_buf_puts(b, d->integer_pk);
     } else {
         const char *type = d->type_name(c->type);
         if (!type)
@@ -257,9 +259,12 @@ static int render_column(dbc_buf *b, const dbc_dialect *d,
     /* UNIQUE together with INDEXED becomes one unique index instead. */
     if ((c->flags & DBCONN_UNIQUE) && !(c->flags & DBCONN_INDEXED))
         dbc_buf_puts(b, " UNIQUE");
-    if (c->default_sql)
-        dbc_buf_printf(b, " DEFAULT (%s)", c->default_sql);
-    else if (c->default_literal) {
+    if (c->default_sql) {
+        const char *expr = d->default_sql ? d->default_sql(c->type,
+                                                           c->default_sql)
+                                          : NULL;
+        dbc_buf_printf(b, " DEFAULT (%s)", expr ? expr : c->default_sql);
+    } else if (c->default_literal) {
         dbc_buf_puts(b, " DEFAULT ");
         dbc_quote_literal(b, c->default_literal);
     }

@@ -50,14 +50,23 @@ int dbc_initdb_stmt_failed(const dbc_ddl_stmt *st, int rc, int native,
  * (which may record messages of its own). */
 typedef struct failure {
     int rc, native;
+    char sqlstate[6];
     char msg[DBC_ERRMSG_MAX];
 } failure;
 
 static void failure_take(failure *f, dbconn_session *s, int rc) {
     f->rc = rc;
     f->native = s->native;
+    memcpy(f->sqlstate, s->sqlstate, sizeof f->sqlstate);
     (void)snprintf(f->msg, sizeof f->msg, "%s", s->errmsg);
     (void)dbc_session_rollback_tx(s);
+}
+
+/* Records a failure built from f, keeping the server's SQLSTATE (the
+ * formatting call clears it, as it does the native code). */
+static int failure_fail(dbconn_session *s, failure *f, int rc) {
+    dbc_set_sqlstate(f->sqlstate);
+    return dbc_session_fail(s, rc);
 }
 
 int dbc_initdb_run_held(dbconn_session *s, const dbc_ddl *ddl) {
@@ -73,17 +82,17 @@ int dbc_initdb_run_held(dbconn_session *s, const dbc_ddl *ddl) {
             return rc;
         }
         failure_take(&f, s, rc);
-        return dbc_session_fail(
-            s, dbc_initdb_stmt_failed(st, f.rc, f.native, f.msg));
+        return failure_fail(
+            s, &f, dbc_initdb_stmt_failed(st, f.rc, f.native, f.msg));
     }
     int rc = dbc_session_commit_tx(s, "dbconn_init_db");
     if (rc == 0 || rc == DBC_RETRY)
         return rc;
     failure_take(&f, s, rc);
-    return dbc_session_fail(
-        s, dbc_fail_native(f.rc, f.native,
-                           "init_db: committing the schema failed: %s; "
-                           "nothing was created", f.msg));
+    return failure_fail(
+        s, &f, dbc_fail_native(f.rc, f.native,
+                               "init_db: committing the schema failed: %s; "
+                               "nothing was created", f.msg));
 }
 
 /* All statements or none: one IMMEDIATE transaction (DDL is transactional
@@ -99,20 +108,26 @@ static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
     rc = dbconn_begin(s, DBCONN_BEGIN_IMMEDIATE);
     if (rc) {
         int native = s->native;
-        char msg[DBC_ERRMSG_MAX];
+        char state[6], msg[DBC_ERRMSG_MAX];
+        memcpy(state, s->sqlstate, sizeof state);
         (void)snprintf(msg, sizeof msg, "%s", s->errmsg);
         dbconn_session_close(s);
-        return dbc_fail_native(rc, native,
-                               "init_db: cannot begin the schema "
-                               "transaction: %s", msg);
+        rc = dbc_fail_native(rc, native,
+                             "init_db: cannot begin the schema "
+                             "transaction: %s", msg);
+        dbc_set_sqlstate(state);
+        return rc;
     }
     rc = dbc_initdb_run_held(s, ddl);
     if (rc) { /* the message is the thread's: keep it past the close */
-        char msg[DBC_ERRMSG_MAX];
+        char state[6], msg[DBC_ERRMSG_MAX];
         int native = dbc_last_native();
+        memcpy(state, dbc_last_sqlstate(), sizeof state);
         (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
         dbconn_session_close(s);
-        return dbc_fail_native(rc, native, "%s", msg);
+        rc = dbc_fail_native(rc, native, "%s", msg);
+        dbc_set_sqlstate(state);
+        return rc;
     }
     dbconn_session_close(s);
     return 0;

@@ -32,6 +32,7 @@ int dbc_session_fail(dbconn_session *s, int code) {
         else
             s->errmsg = NO_ROOM;
         s->native = dbc_last_native();
+        memcpy(s->sqlstate, dbc_last_sqlstate(), sizeof s->sqlstate);
     }
     return code;
 }
@@ -99,6 +100,7 @@ int dbc_session_aborted_error(dbconn_session *s, const char *what) {
                     "%s: the transaction was aborted by an earlier failure "
                     "(%.700s); call dbconn_rollback",
                     what, s->abort_msg);
+    dbc_set_sqlstate(s->abort_sqlstate);
     return dbc_session_fail(s, DBCONN_EABORTED);
 }
 
@@ -252,6 +254,9 @@ int dbc_session_begin_held(dbconn_session *s, int mode,
     if (!mode && db->cfg.autocommit) {
         if (DBC_ECHO(db))
             dbc_log_line(&db->log, DBCONN_LOG_INFO, AUTOCOMMIT_BEGIN);
+        use_conn(s);
+        if ((rc = db->drv->control(s->pc->conn, DBC_CTL_AUTOCOMMIT)) != 0)
+            return rc;
         s->tx = DBC_TX_ACTIVE;
         s->auto_tx = true;
         return 0;
@@ -284,6 +289,7 @@ void dbc_session_abort(dbconn_session *s) {
     else
         s->abort_msg = NO_ROOM;
     s->abort_native = s->native;
+    memcpy(s->abort_sqlstate, s->sqlstate, sizeof s->abort_sqlstate);
 }
 
 /* After a statement: SQL that ended the transaction itself (COMMIT in a
@@ -339,6 +345,17 @@ static void plan_rows(const dbc_driver *drv, dbc_stmt *st, dbc_centry *entry) {
     entry->plan_gen = drv->generation(st);
     entry->plan = drv->one_row && drv->one_row(st) ? DBC_PLAN_ONE_ROW
                                                    : DBC_PLAN_ROWS;
+}
+
+/* Before a run's first step: ask about a cached statement's plan (see
+ * plan_rows), and tell the driver when the rows are taken one at a time
+ * (dbc_driver.stream). */
+static void before_first_step(const dbc_driver *drv, dbc_stmt *st,
+                              dbc_centry *entry, bool ask_plan, bool streamed) {
+    if (ask_plan && entry)
+        plan_rows(drv, st, entry);
+    if (streamed && drv->stream)
+        drv->stream(st);
 }
 
 /* After the first step: may the run stop at its first row?  A recompile
@@ -439,8 +456,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     bool want_rows = ctx->out || ctx->each;
     if (writes && ctx->out)
         total = drv->total_changes(pc->conn);
-    if (!writes && want_rows && hit && entry)
-        plan_rows(drv, st, entry);
+    before_first_step(drv, st, entry, !writes && want_rows && hit,
+                      ctx->each != NULL);
     rc = drv->step(st);
     if (rc < 0)
         goto done;
@@ -794,6 +811,10 @@ const char *dbconn_session_errmsg(const dbconn_session *s) {
 
 int dbconn_session_db_errcode(const dbconn_session *s) {
     return s ? s->native : 0;
+}
+
+const char *dbconn_session_sqlstate(const dbconn_session *s) {
+    return s ? s->sqlstate : "";
 }
 
 dbconn *dbconn_session_db(const dbconn_session *s) { return s ? s->db : NULL; }

@@ -42,7 +42,9 @@ struct dbconn_session {
     int begin_mode;     /* mode for the next autobegin (0 = engine's) */
     int native;         /* last failure's native code */
     const char *errmsg; /* last failure's message: "" until the first one */
+    char sqlstate[6];   /* last failure's SQLSTATE ("" = none) */
     int abort_native;   /* the failure that aborted the transaction */
+    char abort_sqlstate[6];
     const char *abort_msg;
     char *msgs;         /* owned: both messages' buffers (DBC_ERRMSG_MAX
                            each), made at the first failure, so a session

@@ -36,5 +36,11 @@ static inline int dbc_code_(int code, int ignored) {
 /* This thread's last message / native code. */
 const char *dbc_last_msg(void);
 int dbc_last_native(void);
+/* A server driver's SQLSTATE for the failure just recorded (after
+ * dbc_fail_native): 5 characters, or "" / NULL for none.  Every dbc_fail*
+ * clears it. */
+void dbc_set_sqlstate(const char *state);
+/* This thread's last SQLSTATE: "" when the last failure had none. */
+const char *dbc_last_sqlstate(void);
 
 #endif

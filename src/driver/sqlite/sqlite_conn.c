@@ -204,6 +204,8 @@ int dbc_sqlite_control(dbc_conn *c, int what) {
                                                  : dbc_sqlite_begin_sql(what);
     if (what < 0 || what >= DBC_CTL_COUNT)
         return dbc_fail(DBCONN_EINVAL, "unknown transaction control %d", what);
+    if (what == DBC_CTL_AUTOCOMMIT)
+        return 0; /* SQLite's own mode outside BEGIN */
     if (!c->ctl[what]) {
         int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->ctl[what], NULL);

@@ -30,6 +30,8 @@ static const dbc_dialect sqlite_dialect = {
     .type_name = sq_type_name,
     .autoincrement_pk = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .inline_integer_pk = true,
+    .integer_pk = NULL,  /* INTEGER PRIMARY KEY: the rowid alias assigns */
+    .default_sql = NULL, /* defaults are sqlite's own spelling */
 };
 
 static const char *const sqlite_aliases[] = {"aiosqlite", "pysqlite", NULL};
@@ -37,8 +39,10 @@ static const char *const sqlite_aliases[] = {"aiosqlite", "pysqlite", NULL};
 const dbc_driver dbc_driver_sqlite = {
     .name = "sqlite",
     .aliases = sqlite_aliases,
+    .other_names = NULL,
     .serialize_writers = true,
     .cheap_read_end = true,
+    .insert_id_from_returning = false, /* sqlite3_last_insert_rowid */
     .dialect = &sqlite_dialect,
     .target_open = dbc_sqlite_target_open,
     .target_close = dbc_sqlite_target_close,
@@ -59,6 +63,7 @@ const dbc_driver dbc_driver_sqlite = {
     .prepare = dbc_sqlite_prepare,
     .finalize = dbc_sqlite_finalize,
     .bind = dbc_sqlite_bind,
+    .stream = NULL, /* sqlite3_step yields rows one at a time anyway */
     .step = dbc_sqlite_step,
     .reset = dbc_sqlite_reset,
     .finish = dbc_sqlite_finish,

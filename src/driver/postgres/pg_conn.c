@@ -1,0 +1,306 @@
+/* PostgreSQL connections: connect, reconnect, ping, cancel, transaction
+ * control and scripts.
+ *
+ * A pooled connection outlives server restarts: a connection found broken
+ * when its next transaction begins is replaced there, before anything of
+ * the transaction has run (so nothing can be lost or run twice), and the
+ * statements prepared on the old one are prepared again on the new one
+ * (conn->epoch). */
+#include <stdio.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "driver/postgres/pg_int.h"
+
+/* NOTICEs (e.g. "relation already exists, skipping") are not failures;
+ * libpq would print them on stderr. */
+static void ignore_notice(void *arg, const char *msg) {
+    (void)arg;
+    (void)msg;
+}
+
+static int open_pg(dbc_target *t, PGconn **out) {
+    char msg[512];
+    *out = NULL;
+    PGconn *pg = PQconnectdbParams(t->keys, t->values, 0);
+    if (!pg)
+        return dbc_nomem();
+    if (PQstatus(pg) != CONNECTION_OK) {
+        dbc_pg_conn_message(pg, msg, sizeof msg);
+        PQfinish(pg);
+        return dbc_fail(DBCONN_ECONNLOST, "cannot connect to %s: %s", t->url,
+                        msg);
+    }
+    if (PQserverVersion(pg) < 100000) {
+        int v = PQserverVersion(pg);
+        PQfinish(pg);
+        return dbc_fail(DBCONN_EDB,
+                        "%s: server version %d.%d is too old: libdbconn "
+                        "needs PostgreSQL 10 or newer",
+                        t->url, v / 10000, v % 10000 / 100);
+    }
+    const char *scs = PQparameterStatus(pg, "standard_conforming_strings");
+    if (!scs || strcmp(scs, "on") != 0) {
+        PQfinish(pg);
+        return dbc_fail(DBCONN_EOPTION,
+                        "%s: standard_conforming_strings is off (the "
+                        "connection's options turned it off): libdbconn "
+                        "needs it on",
+                        t->url);
+    }
+    PQsetNoticeProcessor(pg, ignore_notice, NULL);
+    *out = pg;
+    return 0;
+}
+
+int dbc_pg_connect(dbc_target *t, dbc_conn **out) {
+    *out = NULL;
+    dbc_conn *c = dbc_calloc(1, sizeof *c);
+    if (!c)
+        return dbc_nomem();
+    if (pthread_mutex_init(&c->cancel_lock, NULL) != 0) {
+        dbc_free(c);
+        return dbc_nomem();
+    }
+    c->target = t;
+    atomic_init(&c->interrupted, false);
+    int rc = open_pg(t, &c->pg);
+    if (!rc && !(c->cancel = PQgetCancel(c->pg)))
+        rc = dbc_nomem();
+    if (rc) {
+        PQfinish(c->pg);
+        pthread_mutex_destroy(&c->cancel_lock);
+        dbc_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static void drop_dealloc(dbc_conn *c) {
+    for (size_t i = 0; i < c->ndealloc; i++)
+        dbc_free(c->dealloc[i]);
+    c->ndealloc = 0;
+}
+
+void dbc_pg_disconnect(dbc_conn *c) {
+    if (!c)
+        return;
+    drop_dealloc(c); /* they go with the session */
+    dbc_free(c->dealloc);
+    PQfreeCancel(c->cancel);
+    PQfinish(c->pg);
+    pthread_mutex_destroy(&c->cancel_lock);
+    dbc_free(c);
+}
+
+/* A new server session in place of a broken one. */
+static int reconnect(dbc_conn *c) {
+    PGconn *pg;
+    int rc = open_pg(c->target, &pg);
+    if (rc)
+        return rc;
+    PGcancel *cancel = PQgetCancel(pg);
+    if (!cancel) {
+        PQfinish(pg);
+        return dbc_nomem();
+    }
+    pthread_mutex_lock(&c->cancel_lock);
+    PGcancel *old_cancel = c->cancel;
+    PGconn *old = c->pg;
+    c->cancel = cancel;
+    c->pg = pg;
+    pthread_mutex_unlock(&c->cancel_lock);
+    PQfreeCancel(old_cancel);
+    PQfinish(old);
+    c->epoch++;
+    drop_dealloc(c);
+    atomic_store(&c->interrupted, false);
+    return 0;
+}
+
+int dbc_pg_ping(dbc_conn *c) {
+    PGresult *r = PQexec(c->pg, "");
+    int rc = PQresultStatus(r) == PGRES_EMPTY_QUERY ? 0
+                                                     : dbc_pg_fail(c, r, NULL);
+    PQclear(r);
+    return rc;
+}
+
+void dbc_pg_interrupt(dbc_conn *c) {
+    char err[256];
+    pthread_mutex_lock(&c->cancel_lock);
+    if (c->cancel) {
+        atomic_store(&c->interrupted, true);
+        /* A request the server finds nothing running for is ignored. */
+        (void)PQcancel(c->cancel, err, (int)sizeof err);
+    }
+    pthread_mutex_unlock(&c->cancel_lock);
+}
+
+bool dbc_pg_in_transaction(dbc_conn *c) {
+    switch (PQtransactionStatus(c->pg)) {
+    case PQTRANS_INTRANS:
+    case PQTRANS_INERROR:
+    case PQTRANS_ACTIVE:
+        return true;
+    default: /* idle, or unknown: a broken connection has no transaction */
+        return false;
+    }
+}
+
+void dbc_pg_end_copy(dbc_conn *c, const PGresult *r) {
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COPY_IN) {
+        (void)PQputCopyEnd(c->pg, "COPY FROM STDIN is not supported by "
+                                  "libdbconn");
+    } else if (st == PGRES_COPY_OUT) {
+        char *buf;
+        while (PQgetCopyData(c->pg, &buf, 0) > 0)
+            PQfreemem(buf);
+    }
+    PGresult *x;
+    while ((x = PQgetResult(c->pg)) != NULL)
+        PQclear(x);
+}
+
+/* Runs SQL with the simple query protocol (one or more statements). */
+static int simple(dbc_conn *c, const char *sql) {
+    PGresult *r = PQexec(c->pg, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = 0;
+    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+        dbc_pg_end_copy(c, r);
+        rc = dbc_fail(DBCONN_EINVAL,
+                      "COPY ... FROM STDIN / TO STDOUT is not supported: "
+                      "\"%.200s\"",
+                      sql);
+    } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+               st != PGRES_EMPTY_QUERY) {
+        rc = dbc_pg_fail(c, r, sql);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int dbc_pg_exec_script(dbc_conn *c, const char *sql) {
+    c->tx_statements++; /* the transaction has run something now */
+    return simple(c, sql);
+}
+
+bool dbc_pg_queue_dealloc(dbc_conn *c, const char *name) {
+    if (c->ndealloc == c->capdealloc) {
+        size_t cap = c->capdealloc ? c->capdealloc * 2 : 8;
+        char **n = dbc_realloc(c->dealloc, cap * sizeof *n);
+        if (!n)
+            return false;
+        c->dealloc = n;
+        c->capdealloc = cap;
+    }
+    char *copy = dbc_strdup(name);
+    if (!copy)
+        return false;
+    c->dealloc[c->ndealloc++] = copy;
+    return true;
+}
+
+void dbc_pg_flush_dealloc(dbc_conn *c) {
+    /* Only between transactions: a DEALLOCATE that fails (the user ran
+     * DEALLOCATE ALL) must not abort a transaction of the user's. */
+    if (!c->ndealloc || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        return;
+    size_t len = 1;
+    for (size_t i = 0; i < c->ndealloc; i++)
+        len += strlen(c->dealloc[i]) + 13;
+    char *sql = dbc_malloc(len);
+    if (sql) {
+        size_t at = 0;
+        for (size_t i = 0; i < c->ndealloc; i++)
+            at += (size_t)snprintf(sql + at, len - at, "DEALLOCATE %s;",
+                                   c->dealloc[i]);
+        PQclear(PQexec(c->pg, sql)); /* names are gone either way */
+        dbc_free(sql);
+    }
+    drop_dealloc(c);
+}
+
+/* Before the first statement of a transaction, or of a run of
+ * autocommit statements: a new server session when the old one is found
+ * gone (nothing has run yet, so nothing can be lost). */
+static int ready(dbc_conn *c) {
+    int rc;
+    if (PQstatus(c->pg) == CONNECTION_BAD && (rc = reconnect(c)) != 0)
+        return rc;
+    dbc_pg_flush_dealloc(c);
+    c->tx_statements = 0;
+    return 0;
+}
+
+static int begin(dbc_conn *c) {
+    const char *sql = c->target->begin;
+    int rc = ready(c);
+    if (rc)
+        return rc;
+    if (!sql) /* isolation_level AUTOCOMMIT: every statement commits */
+        return 0;
+    PGresult *r = PQexec(c->pg, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && dbc_pg_conn_lost(c, r)) {
+        PQclear(r);
+        if ((rc = reconnect(c)) != 0)
+            return rc;
+        r = PQexec(c->pg, sql);
+    }
+    rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : dbc_pg_fail(c, r, sql);
+    PQclear(r);
+    return rc;
+}
+
+static int commit(dbc_conn *c) {
+    PGTransactionStatusType st = PQtransactionStatus(c->pg);
+    if (st == PQTRANS_IDLE)
+        return 0; /* autocommit, or the SQL ended it itself */
+    if (st == PQTRANS_INERROR) {
+        (void)simple(c, "ROLLBACK");
+        return dbc_fail(DBCONN_EABORTED,
+                        "COMMIT: the transaction had failed on the server "
+                        "and was rolled back");
+    }
+    PGresult *r = PQexec(c->pg, "COMMIT");
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = dbc_pg_fail(c, r, "COMMIT");
+    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        rc = dbc_fail(DBCONN_EABORTED,
+                      "COMMIT: the server rolled the transaction back");
+    PQclear(r);
+    return rc;
+}
+
+int dbc_pg_restart_tx(dbc_conn *c) {
+    int rc = simple(c, "ROLLBACK");
+    if (rc)
+        return rc;
+    const char *sql = c->target->begin;
+    c->tx_statements = 0;
+    return sql ? simple(c, sql) : 0;
+}
+
+int dbc_pg_control(dbc_conn *c, int what) {
+    switch (what) {
+    case DBC_CTL_COMMIT:
+        return commit(c);
+    case DBC_CTL_ROLLBACK:
+        return PQtransactionStatus(c->pg) == PQTRANS_IDLE
+                   ? 0
+                   : simple(c, "ROLLBACK");
+    case DBC_CTL_AUTOCOMMIT:
+        return ready(c);
+    default:
+        if (what < DBC_CTL_BEGIN || what >= DBC_CTL_COMMIT)
+            return dbc_fail(DBCONN_EINVAL, "unknown transaction control %d",
+                            what);
+        /* Every begin mode is the same transaction here: postgresql takes
+         * row locks per statement, there is no database write lock. */
+        return begin(c);
+    }
+}

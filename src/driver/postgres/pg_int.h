@@ -1,0 +1,179 @@
+/* Private to the PostgreSQL driver (src/driver/postgres/).
+ *
+ *   pg_target.c  URL + options -> libpq keyword/value arrays (target)
+ *   pg_conn.c    connections: connect, reconnect, transaction control
+ *   pg_sql.c     '?' -> $n translation, one statement per text
+ *   pg_stmt.c    statements: prepare, bind, step, the statement cache's
+ *                server-side prepared statements
+ *   pg_values.c  parameter encoding and result decoding (type table)
+ *   pg_error.c   SQLSTATE -> DBCONN_E* codes and messages
+ *   pg_driver.c  the function table and the DDL dialect */
+#ifndef DBCONN_PG_INT_H
+#define DBCONN_PG_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "driver/driver.h"
+#include "util/error.h"
+
+/* Built-in type OIDs (catalog constants, stable across server versions). */
+enum {
+    DBC_PG_BOOL = 16,
+    DBC_PG_BYTEA = 17,
+    DBC_PG_INT8 = 20,
+    DBC_PG_INT2 = 21,
+    DBC_PG_INT4 = 23,
+    DBC_PG_OID = 26,
+    DBC_PG_FLOAT4 = 700,
+    DBC_PG_FLOAT8 = 701,
+    DBC_PG_TIMESTAMPTZ = 1184,
+    DBC_PG_NUMERIC = 1700
+};
+
+struct dbc_target {
+    /* PQconnectdbParams' arrays, NULL-terminated; every string is owned
+     * by `strings` (freed with the target). */
+    const char **keys, **values;
+    size_t nkeys;
+    char **strings;
+    size_t nstrings;
+    char *url;          /* the URL, password masked, for messages; owned */
+    const char *begin;  /* "BEGIN [ISOLATION LEVEL ...]"; NULL: autocommit */
+};
+
+/* One connection.  Used by one thread at a time, except `cancel`, which
+ * interrupt() uses from any thread under cancel_lock. */
+struct dbc_conn {
+    PGconn *pg;
+    dbc_target *target;
+    pthread_mutex_t cancel_lock;
+    PGcancel *cancel;     /* for the current backend; NULL when none */
+    atomic_bool interrupted; /* interrupt() sent a cancel request */
+    unsigned epoch;       /* +1 at every reconnect: server-side prepared
+                             statements of an older epoch are gone */
+    uint64_t names;       /* prepared statements named so far */
+    int64_t changes, total_changes, last_insert_id;
+    /* Statements run since the transaction began (0: a failure of the
+     * first may be retried on a new transaction, nothing else having
+     * happened in it). */
+    unsigned tx_statements;
+    /* Server-side statements to DEALLOCATE at the next idle moment. */
+    char **dealloc;
+    size_t ndealloc, capdealloc;
+};
+
+/* ---- pg_error.c --------------------------------------------------------- */
+
+/* MAKE_SQLSTATE: the integer form of a 5-character SQLSTATE. */
+int dbc_pg_sqlstate_code(const char *state);
+/* Records the failure of a command on c (res may be NULL: libpq's own
+ * message then) and returns its DBCONN_E* code.  `sql` (may be NULL) is
+ * quoted in the message.  Clears c->interrupted. */
+int dbc_pg_fail(dbc_conn *c, const PGresult *res, const char *sql);
+/* True when res (or, without one, the connection) says the connection is
+ * gone. */
+bool dbc_pg_conn_lost(const dbc_conn *c, const PGresult *res);
+/* libpq's message of c, one line, for quoting. */
+void dbc_pg_conn_message(PGconn *pg, char *out, size_t cap);
+
+/* ---- pg_sql.c ----------------------------------------------------------- */
+
+/* `sql` (len bytes) as PostgreSQL text: '?' placeholders outside string
+ * literals, quoted identifiers, dollar quotes and comments become $1, $2,
+ * ...; "?NNN" becomes $NNN; "??" is a literal '?' (the jsonb operators);
+ * $n is kept.  The text ends where the one statement ends (a trailing ';'
+ * and whitespace or comments after it are dropped).  *text is owned
+ * (dbc_free), *nparams the parameter count.  DBCONN_EINVAL for an empty
+ * statement, a second statement, or '?' mixed with numbered placeholders;
+ * DBCONN_ENOMEM. */
+int dbc_pg_translate(const char *sql, size_t len, char **text, int *nparams);
+
+/* ---- pg_values.c -------------------------------------------------------- */
+
+/* How a result column is read (from its type OID). */
+typedef enum dbc_pg_kind {
+    DBC_PG_K_TEXT,    /* text as the server wrote it */
+    DBC_PG_K_INT,     /* int2, int4, int8, oid */
+    DBC_PG_K_REAL,    /* float4, float8 */
+    DBC_PG_K_NUMERIC, /* INTEGER when whole and within 64 bits, else REAL */
+    DBC_PG_K_BOOL,    /* INTEGER 0 / 1 */
+    DBC_PG_K_BYTEA,   /* BLOB from the hex form */
+    DBC_PG_K_TSTZ     /* TEXT without the "+00" of TimeZone=UTC */
+} dbc_pg_kind;
+
+dbc_pg_kind dbc_pg_kind_of(Oid type);
+/* A decimal integer of len bytes that fits 64 bits: true with *out. */
+bool dbc_pg_parse_int(const char *s, int len, int64_t *out);
+/* The declared type of a parameter from the value first bound to it:
+ * INTEGER int8, REAL float8, BOOLEAN bool, BLOB bytea; 0 (the server
+ * infers it, as for a quoted literal) for TEXT, TIMESTAMP and NULL. */
+Oid dbc_pg_param_type(const dbconn_value *v);
+
+/* Reads columns 0..n-1 of row `row` of res (see dbc_driver.row). */
+int dbc_pg_row(const PGresult *res, int row, const dbc_pg_kind *kinds,
+               size_t n, dbc_colval *out, dbc_arena *a, size_t *need);
+
+/* Parameter arrays for PQexecParams / PQexecPrepared, rebuilt at every
+ * bind.  Encoded bytes live in `scratch` (owned, reused). */
+typedef struct dbc_pg_params {
+    int n;
+    Oid *types;          /* declared types, fixed at the first bind */
+    const char **values;
+    int *lengths, *formats;
+    char *scratch;
+    size_t cap;
+} dbc_pg_params;
+
+int dbc_pg_params_init(dbc_pg_params *p, int n);
+void dbc_pg_params_free(dbc_pg_params *p);
+/* Encodes v[0..n-1] for the declared types (set from v when `first`). */
+int dbc_pg_params_bind(dbc_pg_params *p, const dbconn_value *v, bool first);
+
+/* ---- pg_target.c -------------------------------------------------------- */
+
+int dbc_pg_target_open(dbc_target **out, const dbconn_url *url,
+                       const dbc_config *cfg, const dbc_qparam *q, size_t nq);
+void dbc_pg_target_close(dbc_target *t);
+
+/* ---- pg_conn.c ---------------------------------------------------------- */
+
+int dbc_pg_connect(dbc_target *t, dbc_conn **out);
+void dbc_pg_disconnect(dbc_conn *c);
+int dbc_pg_ping(dbc_conn *c);
+void dbc_pg_interrupt(dbc_conn *c);
+int dbc_pg_exec_script(dbc_conn *c, const char *sql);
+bool dbc_pg_in_transaction(dbc_conn *c);
+int dbc_pg_control(dbc_conn *c, int what);
+/* Runs the DEALLOCATEs queued on c, when c is idle or in a healthy
+ * transaction (failures there are ignored: the name is gone either way). */
+void dbc_pg_flush_dealloc(dbc_conn *c);
+/* Queues `name` (copied) for DEALLOCATE; false without memory (the
+ * statement then stays on the server until the connection closes). */
+bool dbc_pg_queue_dealloc(dbc_conn *c, const char *name);
+/* Gets c out of a COPY that SQL started (r: its result; the library has
+ * no COPY API): ends it and reads what is left. */
+void dbc_pg_end_copy(dbc_conn *c, const PGresult *r);
+/* Starts the transaction over when a stale plan failed its first
+ * statement: ROLLBACK, BEGIN.  0 or a failure. */
+int dbc_pg_restart_tx(dbc_conn *c);
+
+/* ---- pg_stmt.c ---------------------------------------------------------- */
+
+int dbc_pg_prepare(dbc_conn *c, const char *sql, size_t len, dbc_stmt **out);
+void dbc_pg_finalize(dbc_stmt *s);
+int dbc_pg_bind(dbc_stmt *s, const dbconn_value *p, size_t n);
+void dbc_pg_stream(dbc_stmt *s);
+int dbc_pg_step(dbc_stmt *s);
+void dbc_pg_reset(dbc_stmt *s);
+int dbc_pg_finish(dbc_stmt *s);
+bool dbc_pg_readonly(dbc_stmt *s);
+const char *dbc_pg_sql(dbc_stmt *s);
+int dbc_pg_ncols(dbc_stmt *s);
+unsigned dbc_pg_generation(dbc_stmt *s);
+const char *dbc_pg_colname(dbc_stmt *s, int i);
+int dbc_pg_stmt_row(dbc_stmt *s, size_t n, dbc_colval *out, dbc_arena *a,
+                    size_t *need);
+
+#endif
