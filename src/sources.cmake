@@ -55,6 +55,7 @@ set(DBCONN_SOURCES
   src/scope/task.c
   src/scope/scope.c
   # async: libuv integration, along the flow of an operation
+  src/async/sqltext.c
   src/async/state.c
   src/async/ops.c
   src/async/deliver.c

@@ -37,13 +37,10 @@ static int usable(dbconn_session *s, const char *what) {
     return 0;
 }
 
-/* Queues op on s (the loop thread only); the op is owned by the layer from
- * here on and its callback runs exactly once. */
-static int submit(dbconn_session *s, dbc_op *op) {
-    dbc_async *a = NULL;
-    int rc = dbc_async_get(s->db, &a);
-    if (rc)
-        return rc;
+/* Queues op on s (the loop thread only; a is s's engine's, from
+ * dbc_async_get); the op is owned by the layer from here on and its
+ * callback runs exactly once. */
+static int submit(dbc_async *a, dbconn_session *s, dbc_op *op) {
     bool fresh = !s->async;
     dbc_async_session *as = dbc_async_state_of(s, a, &dbc_async_session_hooks);
     if (!as)
@@ -77,10 +74,11 @@ static size_t value_bytes(const dbconn_value *v) {
     return v->type == DBCONN_TYPE_BLOB ? v->u.b.len : 0;
 }
 
-/* One allocation: the op, the parameter array, the SQL and every text and
- * blob byte, so nothing the caller lent us is read after the call. */
-static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
-                       dbc_op **out) {
+/* One allocation: the op, the parameter array and every text and blob
+ * byte; and the SQL interned -- nothing the caller lent us is read after
+ * the call. */
+static int new_exec_op(dbc_async *a, const char *sql,
+                       const dbconn_value *params, size_t n, dbc_op **out) {
     *out = NULL;
     if (n && !params)
         return dbc_fail(DBCONN_EINVAL, "dbconn_exec_async: params is NULL");
@@ -88,7 +86,7 @@ static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
         return dbc_fail(DBCONN_EINVAL,
                         "dbconn_exec_async: %zu parameters (at most %u)", n,
                         UINT32_MAX);
-    size_t sql_len = strlen(sql) + 1, extra = 0;
+    size_t extra = 0;
     for (size_t i = 0; i < n; i++) {
         int t = params[i].type;
         if (t < DBCONN_TYPE_NULL || t > DBCONN_TYPE_TIMESTAMP)
@@ -103,15 +101,16 @@ static int new_exec_op(const char *sql, const dbconn_value *params, size_t n,
                             i + 1);
         extra += value_bytes(&params[i]);
     }
-    size_t size = sizeof(dbc_op) + n * sizeof(dbconn_value) + sql_len + extra;
+    size_t size = sizeof(dbc_op) + n * sizeof(dbconn_value) + extra;
     dbc_op *op = dbc_calloc(1, size);
     if (!op)
         return dbc_nomem();
+    if (!(op->u.sql = dbc_sqltext_get(&a->texts, sql))) {
+        dbc_free(op);
+        return dbc_nomem();
+    }
     dbconn_value *vals = (dbconn_value *)(void *)(op + 1);
     char *bytes = (char *)(vals + n);
-    memcpy(bytes, sql, sql_len);
-    op->u.sql = bytes;
-    bytes += sql_len;
     for (size_t i = 0; i < n; i++) {
         vals[i] = params[i];
         size_t len = value_bytes(&params[i]);
@@ -143,21 +142,23 @@ int dbconn_exec_async(dbconn_session *s, const char *sql,
         return dbc_fail(DBCONN_EINVAL,
                         "dbconn_exec_async: params is NULL but nparams is %zu",
                         nparams);
+    dbc_async *a;
     dbc_op *op = NULL;
-    if ((rc = new_exec_op(sql, params, nparams, &op)) != 0 || !op)
-        return rc ? rc : dbc_nomem();
-    op->sql_key = sql;
+    if ((rc = dbc_async_get(s->db, &a)) != 0 ||
+        (rc = new_exec_op(a, sql, params, nparams, &op)) != 0)
+        return rc;
     op->cb.exec = cb;
     op->data = data;
-    if ((rc = submit(s, op)) != 0)
-        dbc_op_free(op);
+    if ((rc = submit(a, s, op)) != 0)
+        dbc_op_free(a, op);
     return rc;
 }
 
 static int submit_done(dbconn_session *s, int type, dbconn_done_cb cb,
                        void *data, const char *what) {
+    dbc_async *a;
     int rc = usable(s, what);
-    if (rc)
+    if (rc || (rc = dbc_async_get(s->db, &a)) != 0)
         return rc;
     dbc_op *op = dbc_calloc(1, sizeof *op);
     if (!op)
@@ -165,8 +166,8 @@ static int submit_done(dbconn_session *s, int type, dbconn_done_cb cb,
     op->type = (unsigned char)type;
     op->cb.done = cb;
     op->data = data;
-    if ((rc = submit(s, op)) != 0)
-        dbc_op_free(op);
+    if ((rc = submit(a, s, op)) != 0)
+        dbc_op_free(a, op);
     return rc;
 }
 
@@ -181,6 +182,10 @@ int dbconn_rollback_async(dbconn_session *s, dbconn_done_cb cb, void *data) {
 int dbc_async_submit_call(dbconn_session *s, const dbc_call *call,
                           dbconn_session *own, dbconn_done_cb cb,
                           void *data) {
+    dbc_async *a;
+    int rc = dbc_async_get(s->db, &a);
+    if (rc)
+        return rc;
     dbc_op *op = dbc_calloc(1, sizeof *op);
     dbc_op_call *oc = dbc_calloc(1, sizeof *oc);
     if (!op || !oc) {
@@ -194,10 +199,9 @@ int dbc_async_submit_call(dbconn_session *s, const dbc_call *call,
     op->u.call = oc;
     op->cb.done = cb;
     op->data = data;
-    int rc = submit(s, op);
-    if (rc) {
+    if ((rc = submit(a, s, op)) != 0) {
         oc->call.free = NULL; /* the caller keeps arg on failure */
-        dbc_op_free(op);
+        dbc_op_free(a, op);
     }
     return rc;
 }

@@ -61,7 +61,7 @@ void dbc_async_deliver(dbc_async *a) {
         dbconn_task_leave(prev);
         if (call && call->own)
             dbc_session_free(call->own);
-        dbc_op_free(op);
+        dbc_op_free(a, op);
         a->pending--;
     }
     a->delivering--;

@@ -11,6 +11,7 @@ static void handle_closed(uv_handle_t *h) {
     void *data = a->close_data;
     int err = a->close_err;
     uv_mutex_destroy(&a->lock);
+    dbc_sqltexts_free(&a->texts);
     dbc_free(a);
     if (cb)
         cb(err, data);

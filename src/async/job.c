@@ -61,7 +61,7 @@ static int run_one(dbc_async_session *as, dbc_op *op, dbconn_result **res) {
     }
     if (op->type == DBC_OP_CALL)
         return op->u.call->call.run(s, op->u.call->call.arg);
-    return dbc_session_exec_held(s, op->sql_key, op->u.sql, dbc_op_params(op),
+    return dbc_session_exec_held(s, op->u.sql, op->u.sql, dbc_op_params(op),
                                  op->nparams, res, op_name(op->type));
 }
 

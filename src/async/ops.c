@@ -3,9 +3,11 @@
 #include "async/ops.h"
 #include "util/alloc.h"
 
-void dbc_op_free(dbc_op *op) {
+void dbc_op_free(dbc_async *a, dbc_op *op) {
     if (!op)
         return;
+    if (op->type == DBC_OP_EXEC && op->u.sql)
+        dbc_sqltext_put(&a->texts, op->u.sql);
     if (op->status < 0)
         dbc_free(op->out.errmsg);
     else

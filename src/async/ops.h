@@ -5,7 +5,8 @@
 
 #include "async/state.h"
 
-void dbc_op_free(dbc_op *op);
+/* Frees op and what it holds (its SQL's reference: on the loop thread). */
+void dbc_op_free(dbc_async *a, dbc_op *op);
 /* Records op's outcome; on failure keeps the message the callback will
  * read (through dbconn_errmsg and dbconn_session_errmsg). */
 void dbc_op_set_outcome(dbc_op *op, int status, dbconn_result *res,

@@ -22,6 +22,7 @@ int dbc_async_state_new(dbconn *db, const dbc_async_loop_cbs *cbs,
     a->thread = uv_thread_self();
     a->max_inflight = pool_threads();
     a->inline_policy = db->cfg.execution_policy == DBCONN_EXEC_INLINE;
+    dbc_sqltexts_init(&a->texts);
     for (int k = 0; k < 3; k++)
         dbc_list_init(&a->parked[k]);
     dbc_list_init(&a->all);

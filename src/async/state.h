@@ -32,6 +32,7 @@
 
 #include <uv.h>
 
+#include "async/sqltext.h"
 #include "engine/engine.h"
 #include "engine/waiter.h"
 #include "session/session.h"
@@ -64,7 +65,8 @@ typedef struct dbc_op_call {
 
 /* One operation of a session's queue: kept small (it lives as long as it
  * is queued).  An exec's parameters (and the bytes of its text and blob
- * values, and its SQL) follow the struct in the same allocation. */
+ * values) follow the struct in the same allocation; its SQL is the
+ * engine's one copy of that text (sqltext.h). */
 typedef struct dbc_op dbc_op;
 struct dbc_op {
     dbc_op *next;
@@ -76,11 +78,10 @@ struct dbc_op {
     } cb;
     void *data;
     union {
-        const char *sql;    /* DBC_OP_EXEC: the copy */
+        const char *sql;    /* DBC_OP_EXEC: interned (a->texts), held;
+                               also the statement cache's fast-path key */
         dbc_op_call *call;  /* DBC_OP_CALL: owned */
     } u;
-    const void *sql_key;    /* the caller's SQL pointer, never dereferenced:
-                               the statement cache's fast-path key */
     union {
         dbconn_result *res; /* status >= 0: the result (DBC_OP_EXEC) */
         char *errmsg;       /* status < 0: the message, owned */
@@ -162,6 +163,7 @@ struct dbc_async {
     dbc_list parked[3];      /* one list per kind of wait (pool, gate,
                                 retry), each in deadline order */
     dbc_list all;            /* dbc_async_session.all */
+    dbc_sqltexts texts;      /* the SQL of queued execs (loop thread) */
     size_t pending;          /* accepted ops whose callback has not run */
     int inflight, max_inflight;
     uint64_t jobs, peak, chained; /* stats (a->lock) */

@@ -8,23 +8,7 @@
 #include "result/result.h"
 #include "util/sqlverb.h"
 #include "engine/stmtcache.h"
-
-/* Eight bytes a step: the SQL is hashed on every exec, so this matters. */
-static uint64_t hash_sql(const char *s, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdu;
-        h ^= h >> 29;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-    return h ^ (h >> 32);
-}
+#include "util/hash.h"
 
 static double seconds(void) { return (double)uv_hrtime() / 1e9; }
 
@@ -130,7 +114,7 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
     uint64_t h = 0;
     e = NULL;
     if (c->capacity && c->buckets) {
-        h = hash_sql(sql, len);
+        h = dbc_hash_bytes(sql, len);
         e = *slot_of(c, sql, len, h);
         if (e && e->stmt) {
             c->recent[rs].ptr = key;
@@ -147,7 +131,7 @@ int dbc_stmtcache_get(dbc_stmtcache *c, dbc_conn *conn, const void *key,
             return 0;
         }
     } else if (c->capacity) {
-        h = hash_sql(sql, len);
+        h = dbc_hash_bytes(sql, len);
     }
     double t0 = age ? seconds() : 0;
     int rc = c->drv->prepare(conn, sql, len, out);
