@@ -65,12 +65,11 @@ foreach(dir LIBDIR INCLUDEDIR)
   endif()
 endforeach()
 set(DBCONN_PC_PREFIX "@DBCONN_PC_PREFIX@")
-# libpq as a plain -lpq rather than "Requires.private: libpq": Debian's
-# libpq.pc names static-only libraries (-lpgcommon -lpgport) that the
-# libpq-dev package does not ship, so `pkg-config --static` would fail.
+# The PostgreSQL driver loads libpq at run time (dlopen): a static link
+# needs the loader's library, not libpq.
 set(DBCONN_PC_LIBS_PRIVATE "")
-if(DBCONN_POSTGRES)
-  set(DBCONN_PC_LIBS_PRIVATE " -lpq")
+if(DBCONN_POSTGRES AND CMAKE_DL_LIBS)
+  set(DBCONN_PC_LIBS_PRIVATE " -l${CMAKE_DL_LIBS}")
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/dbconn.pc.in
   ${PROJECT_BINARY_DIR}/dbconn.pc.in.stage1 @ONLY)

@@ -6,6 +6,7 @@
 set(DBCONN_POSTGRES_SOURCES)
 if(DBCONN_POSTGRES)
   set(DBCONN_POSTGRES_SOURCES
+    src/driver/postgres/pg_lib.c
     src/driver/postgres/pg_error.c
     src/driver/postgres/pg_sql.c
     src/driver/postgres/pg_values.c

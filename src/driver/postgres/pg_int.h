@@ -1,5 +1,6 @@
 /* Private to the PostgreSQL driver (src/driver/postgres/).
  *
+ *   pg_lib.c     libpq itself, loaded on first use (pg_lib.h)
  *   pg_target.c  URL + options -> libpq keyword/value arrays (target)
  *   pg_conn.c    connections: connect, reconnect, transaction control
  *   pg_sql.c     '?' -> $n translation, one statement per text
@@ -11,11 +12,11 @@
 #ifndef DBCONN_PG_INT_H
 #define DBCONN_PG_INT_H
 
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "driver/driver.h"
+#include "driver/postgres/pg_lib.h"
 #include "util/error.h"
 
 /* Built-in type OIDs (catalog constants, stable across server versions). */

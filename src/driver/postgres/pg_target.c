@@ -402,10 +402,12 @@ static int identity_and_keys(dbc_target *t, const dbconn_url *url,
 int dbc_pg_target_open(dbc_target **out, const dbconn_url *url,
                        const dbc_config *cfg, const dbc_qparam *q, size_t nq) {
     *out = NULL;
+    int rc = dbc_pq_load();
+    if (rc)
+        return rc;
     PQconninfoOption *opts = PQconndefaults();
     if (!opts)
         return dbc_nomem();
-    int rc = 0;
     for (size_t i = 0; i < nq && !rc; i++)
         rc = check_key(&q[i], opts, url);
     PQconninfoFree(opts);
