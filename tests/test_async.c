@@ -739,6 +739,76 @@ static void test_inline_policy_defers_callbacks(void **state) {
     close_fx(&f);
 }
 
+/* Inline policy, one pooled connection, two awaiting sessions: the first
+ * session's commit (run inline, on the loop thread) hands the connection
+ * over quietly to the parked second one, and the loop must start it.  It
+ * used to stop its idle phase with the grant unseen: the program hung
+ * until pool_timeout_ms failed the second session. */
+typedef struct chain2 {
+    dbconn_session *s;
+    int step, fails, done;
+    int n;
+} chain2;
+
+static void chain2_next(chain2 *c);
+
+static void chain2_exec(int status, dbconn_result *res, void *data) {
+    chain2 *c = data;
+    if (status)
+        c->fails++;
+    dbconn_result_free(res);
+    chain2_next(c);
+}
+
+static void chain2_commit(int status, void *data) {
+    chain2 *c = data;
+    if (status)
+        c->fails++;
+    c->done = 1;
+}
+
+static void chain2_next(chain2 *c) {
+    int step = c->step++;
+    int rc;
+    if (step == 0)
+        rc = dbconn_exec_async(c->s, "INSERT INTO t (v, n) VALUES ('c', ?)",
+                               DBCONN_PARAMS(DBCONN_INT(c->n)), chain2_exec,
+                               c);
+    else if (step == 1)
+        rc = dbconn_exec_async(c->s, "SELECT v FROM t WHERE n = ?",
+                               DBCONN_PARAMS(DBCONN_INT(c->n)), chain2_exec,
+                               c);
+    else
+        rc = dbconn_commit_async(c->s, chain2_commit, c);
+    if (rc)
+        c->fails++;
+}
+
+static void test_inline_policy_hands_connection_to_waiter(void **state) {
+    (void)state;
+    fx f = {0};
+    assert_int_equal(
+        open_fx(&f, "?execution_policy=inline&pool_size=1&max_overflow=0"
+                    "&pool_timeout=2"),
+        0);
+    chain2 c[2] = {{.n = 1}, {.n = 2}};
+    for (int i = 0; i < 2; i++) {
+        tu_ok(dbconn_session_open(f.db, &c[i].s));
+        chain2_next(&c[i]);
+    }
+    uint64_t t0 = uv_hrtime();
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    /* well under pool_timeout: the wait ended by the hand-over */
+    assert_true(uv_hrtime() - t0 < 1000000000u);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(c[i].fails, 0);
+        assert_int_equal(c[i].done, 1);
+        dbconn_session_close(c[i].s);
+    }
+    assert_int_equal(tu_count_rows(f.db, "t", NULL), 2);
+    close_fx(&f);
+}
+
 /* ---- stress: 1000 tasks, 4 pooled connections ----------------------------- */
 
 typedef struct task {
@@ -854,6 +924,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_sync_call_on_busy_session_is_einval,
                                         setup, teardown),
         cmocka_unit_test(test_inline_policy_defers_callbacks),
+        cmocka_unit_test(test_inline_policy_hands_connection_to_waiter),
         cmocka_unit_test(test_stress_1000_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

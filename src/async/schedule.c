@@ -255,7 +255,9 @@ static void turn_done(dbc_async *a) {
     }
     dbc_async_maybe_finish_close(a);
     uv_mutex_lock(&a->lock);
-    bool idle = !a->start_list && !a->done_head;
+    /* a->ready: an inline job's check-in handed its connection (or the
+     * gate) over quietly to a parked session; the idle phase starts it. */
+    bool idle = !a->start_list && !a->done_head && !a->ready;
     uv_mutex_unlock(&a->lock);
     if (idle) /* nothing for the idle phase to do: no extra loop turn */
         uv_idle_stop(&a->starter);
