@@ -2,6 +2,7 @@
 #define DBC_PQ_REAL_NAMES
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,11 +15,14 @@
 
 /* Each entry of the table has the type libpq-fe.h declares (the operand
  * of _Generic is not evaluated: nothing here links to libpq). */
+/* ret(*) params is a type: it cannot be parenthesized.
+ * NOLINTBEGIN(bugprone-macro-parentheses) */
 #define DBC_PQ_CHECK(ret, name, params)                                         \
     _Static_assert(_Generic(&name, ret(*) params: 1, default: 0),             \
                    #name ": the table's type differs from libpq-fe.h's");
 DBC_PQ_FUNCS(DBC_PQ_CHECK)
 #undef DBC_PQ_CHECK
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 _Static_assert(sizeof(void *) == sizeof(void (*)(void)),
                "dlsym's object pointers must hold function pointers");
@@ -27,6 +31,16 @@ dbc_pq_table dbc_pq;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char load_error[DBC_ERRMSG_MAX]; /* "" once loaded */
+
+/* Where each function's pointer goes in the table. */
+static const struct {
+    const char *name;
+    size_t offset;
+} syms[] = {
+#define DBC_PQ_SYM(ret, name, params) {#name, offsetof(dbc_pq_table, name)},
+    DBC_PQ_FUNCS(DBC_PQ_SYM)
+#undef DBC_PQ_SYM
+};
 
 /* Fills *t from `soname`; a reason in err otherwise (t partly filled). */
 static int load_into(const char *soname, dbc_pq_table *t, char *err,
@@ -38,16 +52,13 @@ static int load_into(const char *soname, dbc_pq_table *t, char *err,
         return -1;
     }
     const char *missing = NULL;
-#define DBC_PQ_SYM(ret, name, params)                                           \
-    if (!missing) {                                                             \
-        void *sym = dlsym(h, #name);                                            \
-        if (sym)                                                                \
-            memcpy(&t->name, &sym, sizeof sym);                                 \
-        else                                                                    \
-            missing = #name;                                                    \
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0] && !missing; i++) {
+        void *sym = dlsym(h, syms[i].name);
+        if (sym)
+            memcpy((char *)t + syms[i].offset, &sym, sizeof sym);
+        else
+            missing = syms[i].name;
     }
-    DBC_PQ_FUNCS(DBC_PQ_SYM)
-#undef DBC_PQ_SYM
     if (missing) {
         (void)snprintf(err, cap, "%s has no function %s (libpq older than "
                        "the one this driver was built with)", soname,
@@ -55,7 +66,10 @@ static int load_into(const char *soname, dbc_pq_table *t, char *err,
         dlclose(h);
         return -1;
     }
-    return 0; /* kept open for the life of the process */
+    /* Kept open for the life of the process: the table's pointers point
+     * into it, and a dlclose() at exit would race other threads' calls. */
+    // cppcheck-suppress resourceLeak
+    return 0;
 }
 
 static void load_once(void) {
