@@ -248,7 +248,9 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
                                    off|normal|full|extra */
     int foreign_keys;           /* sqlite; 0 = on; DBCONN_NONE = off */
     int begin_mode;             /* DBCONN_BEGIN_*; 0 = deferred */
-    int execution_policy;       /* DBCONN_EXEC_*; 0 = threadpool */
+    int execution_policy;       /* DBCONN_EXEC_*; 0 = the driver's best:
+                                   loop on postgresql, threadpool on
+                                   sqlite */
     void *reserved[8];          /* must stay zero */
 } dbconn_options;
 
@@ -263,11 +265,17 @@ enum {
 
 /* Execution policies for the async API. */
 enum {
-    DBCONN_EXEC_DEFAULT = 0,    /* threadpool */
+    DBCONN_EXEC_DEFAULT = 0,    /* loop where the driver has it
+                                   (postgresql), else threadpool */
     DBCONN_EXEC_THREADPOOL = 1, /* statements on libuv's thread pool */
-    DBCONN_EXEC_INLINE = 2      /* statements on the loop thread; callbacks
+    DBCONN_EXEC_INLINE = 2,     /* statements on the loop thread; callbacks
                                    never inside the submitting call (a later
                                    loop phase) */
+    DBCONN_EXEC_LOOP = 3        /* postgresql: statements sent and their
+                                   results read on the loop thread without
+                                   blocking it, a session's queued
+                                   statements pipelined (one round trip);
+                                   DBCONN_EOPTION on sqlite */
 };
 
 /* Sets an option by name, the C spelling of Python keyword arguments.

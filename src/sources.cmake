@@ -8,11 +8,13 @@ if(DBCONN_POSTGRES)
   set(DBCONN_POSTGRES_SOURCES
     src/driver/postgres/pg_lib.c
     src/driver/postgres/pg_error.c
+    src/driver/postgres/pg_pipe.c
     src/driver/postgres/pg_sql.c
     src/driver/postgres/pg_values.c
     src/driver/postgres/pg_target.c
     src/driver/postgres/pg_conn.c
     src/driver/postgres/pg_stmt.c
+    src/driver/postgres/pg_io.c
     src/driver/postgres/pg_driver.c
   )
 endif()
@@ -50,6 +52,7 @@ set(DBCONN_SOURCES
   src/engine/engine.c
   # session: the unit of work
   src/session/session.c
+  src/session/session_io.c
   src/session/savepoint.c
   src/session/result_byname.c
   # scope: current task and the scoped session registry
@@ -63,6 +66,7 @@ set(DBCONN_SOURCES
   src/async/park.c
   src/async/finish.c
   src/async/job.c
+  src/async/io.c
   src/async/schedule.c
   src/async/close.c
   src/async/api.c

@@ -309,7 +309,7 @@ static void test_resolve_defaults(void **state) {
     assert_int_equal(cfg.statement_cache_size, 64);
     assert_true(cfg.foreign_keys);
     assert_int_equal(cfg.begin_mode, DBCONN_BEGIN_DEFERRED);
-    assert_int_equal(cfg.execution_policy, DBCONN_EXEC_THREADPOOL);
+    assert_int_equal(cfg.execution_policy, DBCONN_EXEC_DEFAULT);
     assert_null(cfg.loop);
     /* No scopefunc: the registry keys sessions by the current task (the
      * scope layer's default; test_scope's test_tasks_get_their_own_sessions
@@ -407,7 +407,7 @@ static void bad_cache(dbconn_options *o) { o->statement_cache_size = -1; }
 static void bad_echo(dbconn_options *o) { o->echo = 3; }
 static void bad_fk(dbconn_options *o) { o->foreign_keys = 5; }
 static void bad_begin(dbconn_options *o) { o->begin_mode = 7; }
-static void bad_exec(dbconn_options *o) { o->execution_policy = 3; }
+static void bad_exec(dbconn_options *o) { o->execution_policy = 4; }
 static void bad_journal(dbconn_options *o) { o->journal_mode = "fast"; }
 static void bad_sync(dbconn_options *o) { o->synchronous = "sometimes"; }
 static void bad_iso(dbconn_options *o) { o->isolation_level = "SNAPSHOT"; }
@@ -592,6 +592,25 @@ static void test_resolve_out_of_memory(void **state) {
     dbconn_url_free(u);
 }
 
+/* The loop policy needs a driver with non-blocking statements: SQLite
+ * has none, and says so instead of running something else. */
+static void test_loop_policy_refused_on_sqlite(void **state) {
+    (void)state;
+    dbconn *db = NULL;
+    dbconn_options o = {.execution_policy = DBCONN_EXEC_LOOP};
+    assert_int_equal(dbconn_open(&db, "sqlite://", &o), DBCONN_EOPTION);
+    assert_null(db);
+    const char *m = dbconn_errmsg(NULL);
+    assert_non_null(strstr(m, "execution_policy"));
+    assert_non_null(strstr(m, "sqlite"));
+    assert_int_equal(dbconn_open(&db, "sqlite://?execution_policy=loop",
+                                 NULL),
+                     DBCONN_EOPTION);
+    /* and the default is the thread pool there */
+    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_close(db, NULL));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_by_name),
@@ -605,6 +624,7 @@ int main(void) {
         cmocka_unit_test(test_resolve_url_errors),
         cmocka_unit_test(test_resolve_rest_pairs),
         cmocka_unit_test(test_resolve_out_of_memory),
+        cmocka_unit_test(test_loop_policy_refused_on_sqlite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,7 @@ static int closing(dbconn_session *s) {
     case AS_GRANTED:
         return expect_grant(as);
     case AS_RUNNING:
+    case AS_IO:
         as->free_pending = true;
         return 1;
     default:
@@ -110,7 +111,8 @@ int dbc_async_close(dbconn *db, int first, dbconn_done_cb cb, void *data) {
         as->state = AS_IDLE;
     }
     a->qtail = NULL;
-    if (!a->pending && !a->inflight && !a->grants_expected && !a->delivering &&
+    if (!a->pending && !a->inflight && !a->io_inflight &&
+        !a->grants_expected && !a->delivering &&
         !cb) {
         /* Nothing to call back: tear down now and report the result; only
          * the handles' memory waits for the loop. */

@@ -19,10 +19,11 @@ static void handle_closed(uv_handle_t *h) {
 
 void dbc_async_maybe_finish_close(dbc_async *a) {
     if (!a->closing || a->torn_down || a->delivering || a->inflight ||
+        a->io_inflight ||
         a->grants_expected || a->qhead)
         return;
     dbc_async_deliver(a); /* the cancelled ops, before the memory goes */
-    if (a->delivering || a->inflight)
+    if (a->delivering || a->inflight || a->io_inflight)
         return;
     a->torn_down = true;
     dbconn *db = a->db;

@@ -76,6 +76,15 @@ void dbc_async_cancel_queued(dbc_async_session *as, const char *why) {
     dbc_async *a = as->a;
     bool any = false;
     uv_mutex_lock(&a->lock);
+    /* While a pipeline has ops in flight (the loop policy), their
+     * outcomes come first (FIFO): the rest is cancelled when it ends --
+     * io.c sends nothing more once closing, and the scheduler and
+     * finish_free call here again when the session is idle.  A job takes
+     * on what is queued as it goes: its queue is cut now. */
+    if (as->job_last && as->state == AS_IO) {
+        uv_mutex_unlock(&a->lock);
+        return;
+    }
     /* What a started job took on (in flight) completes; the rest is queued. */
     dbc_op *keep = as->job_last ? as->job_last : as->running;
     dbc_op **pp = keep ? &keep->next : &as->head;

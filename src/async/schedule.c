@@ -1,6 +1,7 @@
 /* The loop's side of the async layer (see schedule.h). */
 #include "async/deliver.h"
 #include "async/finish.h"
+#include "async/io.h"
 #include "async/job.h"
 #include "async/ops.h"
 #include "async/park.h"
@@ -83,6 +84,8 @@ static int get_connection(dbc_async_session *as) {
 }
 
 static void after_work(uv_work_t *req, int status);
+static void after_io(dbc_async_session *as, bool idle);
+static void turn_done(dbc_async *a);
 
 static void start_job(dbc_async_session *as) {
     dbc_async *a = as->a;
@@ -123,6 +126,8 @@ static void throttle(dbc_async_session *as) {
 void dbc_async_schedule(dbc_async_session *as) {
     dbc_async *a = as->a;
     dbconn_session *s = as->s;
+    if (as->state == AS_IO && !dbc_async_io_more(as))
+        return; /* more of its pipeline to come */
     while (as->state == AS_IDLE && as->head) {
         dbconn *db = s->db;
         dbc_op *op = as->head;
@@ -151,6 +156,8 @@ void dbc_async_schedule(dbc_async_session *as) {
             s->holds_gate = true;
         }
         as->need_gate = false;
+        if (a->loop_policy && dbc_async_io_start(as))
+            continue; /* AS_IO, or what it ran completed */
         if (!a->inline_policy && a->inflight >= a->max_inflight) {
             throttle(as);
             return;
@@ -263,6 +270,18 @@ static void turn_done(dbc_async *a) {
         uv_idle_stop(&a->starter);
 }
 
+/* The loop policy took outcomes of as (io.c); `idle`: its batch is over. */
+static void after_io(dbc_async_session *as, bool idle) {
+    dbc_async *a = as->a;
+    if (idle) {
+        if (as->free_pending)
+            finish_free(as);
+        else
+            dbc_async_schedule(as);
+    }
+    turn_done(a);
+}
+
 static void after_work(uv_work_t *req, int status) {
     (void)status; /* jobs are never uv_cancel()ed */
     dbc_async_session *as = CONTAINER(req, dbc_async_session, work);
@@ -306,7 +325,7 @@ static void on_start(uv_idle_t *h) {
 
 void dbc_async_start_later(dbc_async_session *as) {
     dbc_async *a = as->a;
-    if (as->to_start || as->state != AS_IDLE)
+    if (as->to_start || (as->state != AS_IDLE && as->state != AS_IO))
         return; /* a running job or a parked wait picks the op up */
     as->to_start = true;
     as->snext = NULL; /* FIFO: sessions start in the order they submitted */
@@ -407,7 +426,8 @@ int dbc_async_get(dbconn *db, dbc_async **out) {
         return 0;
     }
     static const dbc_async_loop_cbs cbs = {
-        .on_wake = on_wake, .on_timer = on_timer, .on_start = on_start};
+        .on_wake = on_wake, .on_timer = on_timer, .on_start = on_start,
+        .after_io = after_io};
     int rc = dbc_async_state_new(db, &cbs, out);
     if (rc == 0)
         db->async = *out;

@@ -22,6 +22,9 @@ int dbc_async_state_new(dbconn *db, const dbc_async_loop_cbs *cbs,
     a->thread = uv_thread_self();
     a->max_inflight = pool_threads();
     a->inline_policy = db->cfg.execution_policy == DBCONN_EXEC_INLINE;
+    a->loop_policy = db->drv->io &&
+                     (db->cfg.execution_policy == DBCONN_EXEC_LOOP ||
+                      db->cfg.execution_policy == DBCONN_EXEC_DEFAULT);
     dbc_sqltexts_init(&a->texts);
     for (int k = 0; k < 3; k++)
         dbc_list_init(&a->parked[k]);
@@ -58,8 +61,17 @@ dbc_async_session *dbc_async_state_of(dbconn_session *s, dbc_async *a,
     return as;
 }
 
+static void poll_closed(uv_handle_t *h) { dbc_free(h); }
+
+void dbc_async_close_poll(dbc_async_session *as) {
+    if (as->poll) /* freed once closed */
+        uv_close((uv_handle_t *)as->poll, poll_closed);
+    as->poll = NULL;
+}
+
 void dbc_async_free_state(dbc_async_session *as) {
     dbc_async *a = as->a;
+    dbc_async_close_poll(as); /* (stopped: the session is idle) */
     uv_mutex_lock(&a->lock); /* its finished ops no longer point at it */
     for (dbc_op *op = as->ndone ? a->done_head : NULL; op; op = op->next)
         if (op->s == as->s)

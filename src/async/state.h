@@ -90,6 +90,9 @@ struct dbc_op {
     int status;
     int native;
     unsigned char type;
+    bool io_done;           /* loop policy: its outcome is known (it failed
+                               before it could be sent); it completes when
+                               the ops sent before it have */
 };
 
 /* An exec's parameters, right after the op. */
@@ -98,7 +101,8 @@ static inline dbconn_value *dbc_op_params(const dbc_op *op) {
 }
 
 enum { AS_IDLE, AS_PARKED_POOL, AS_PARKED_GATE, AS_PARKED_RETRY, AS_GRANTED,
-       AS_THROTTLED, AS_RUNNING };
+       AS_THROTTLED, AS_RUNNING,
+       AS_IO /* loop policy: ops sent, their outcomes awaited (io.c) */ };
 
 typedef struct dbc_async dbc_async;
 typedef struct dbc_async_session dbc_async_session;
@@ -124,6 +128,14 @@ struct dbc_async_session {
     dbc_list all;             /* every session with async state */
     size_t ndone;            /* its ops in the done list (a->lock) */
     uv_work_t work;
+    /* Loop policy (io.c): the socket's watcher, the ops sent whose
+     * outcome has not been taken (up to job_last), and whether what was
+     * sent last must be the last until those outcomes are in. */
+    uv_poll_t *poll;
+    int poll_fd;
+    int poll_events;
+    unsigned nsent;
+    bool io_boundary;
     int state;
     int grant_kind;          /* AS_PARKED_POOL / AS_PARKED_GATE */
     int busy_tries;          /* retries so far for that op */
@@ -144,6 +156,9 @@ typedef struct dbc_async_loop_cbs {
     uv_async_cb on_wake;
     uv_timer_cb on_timer;
     uv_idle_cb on_start;
+    /* After the loop policy's outcomes were taken (io.c): `idle` when the
+     * session's connection left that mode (the session is AS_IDLE). */
+    void (*after_io)(dbc_async_session *as, bool idle);
 } dbc_async_loop_cbs;
 
 struct dbc_async {
@@ -170,6 +185,8 @@ struct dbc_async {
     int grants_expected;     /* cancelled parks whose grant is on its way */
     int delivering;
     bool inline_policy;
+    bool loop_policy;        /* the driver's io entries run the execs */
+    int io_inflight;         /* sessions in AS_IO */
     bool closing, torn_down;
     int close_err;
     dbconn_done_cb close_cb;
@@ -186,6 +203,8 @@ int dbc_async_state_new(dbconn *db, const dbc_async_loop_cbs *cbs,
  * when out of memory. */
 dbc_async_session *dbc_async_state_of(dbconn_session *s, dbc_async *a,
                                       const dbc_session_hooks *hooks);
+/* Closes as's socket watcher (loop policy), if it has one. */
+void dbc_async_close_poll(dbc_async_session *as);
 /* Frees a session's (idle) async state; its finished ops forget it. */
 void dbc_async_free_state(dbc_async_session *as);
 /* Keeps the loop alive exactly while some accepted op awaits its

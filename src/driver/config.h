@@ -31,7 +31,7 @@ typedef struct dbc_config {
     int statement_cache_size;  /* >= 0 (0 = no cache) */
     bool foreign_keys;
     int begin_mode;            /* DBCONN_BEGIN_DEFERRED/IMMEDIATE/EXCLUSIVE */
-    int execution_policy;      /* DBCONN_EXEC_THREADPOOL / INLINE */
+    int execution_policy;      /* DBCONN_EXEC_*; 0: the driver's best */
     uv_loop_t *loop;           /* NULL = uv_default_loop() when first needed */
     dbconn_scopefunc scopefunc; /* NULL = the current task (scope layer) */
     void *scope_data;

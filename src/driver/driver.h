@@ -72,6 +72,50 @@ typedef struct dbc_dialect {
 
 /* Every function that can fail returns 0 or a DBCONN_E* code and records the
  * message with dbc_fail*() on the calling thread. */
+/* Returned by dbc_driver_io.enter when the connection needs a blocking
+ * step first (dbc_driver_io.prepare, on a worker thread). */
+#define DBC_IO_BLOCKING 3
+
+/* Statements driven by the caller's event loop instead of a blocking call
+ * (the async layer's loop policy): sent without waiting, several in flight
+ * on one connection in order, their outcomes read as the socket allows.
+ * A driver without it leaves dbc_driver.io NULL. */
+typedef struct dbc_driver_io {
+    /* Puts c in that mode for a run of sends: 0; DBC_IO_BLOCKING when a
+     * blocking step must come first (prepare(), then enter() again); or
+     * a failure.  In the mode, control(DBC_CTL_BEGIN...) sends BEGIN with
+     * the next statement instead of waiting for it. */
+    int (*enter)(dbc_conn *c);
+    int (*prepare)(dbc_conn *c);
+    /* The socket to watch while commands are in flight. */
+    int (*socket)(dbc_conn *c);
+    /* Sends a run of the bound statement (what its first step would do):
+     * it may be bound and sent again at once; its outcome is received
+     * later, into a statement of the same SQL. */
+    int (*send)(dbc_stmt *st);
+    /* Sends COMMIT or ROLLBACK (DBC_CTL_*). */
+    int (*send_control)(dbc_conn *c, int what);
+    /* Ends a batch of sends (a sync point: a failure before it aborts the
+     * commands up to it, none after it). */
+    int (*sync)(dbc_conn *c);
+    /* Writes what is buffered: 0 all written, 1 when more waits for the
+     * socket to become writable, or a failure. */
+    int (*flush)(dbc_conn *c);
+    /* 1 when the oldest command's outcome can be received without waiting
+     * (after a lost connection: always, each a failure), 0 when it must
+     * wait for the socket; `read`: read what has arrived first (a system
+     * call: after the socket said readable). */
+    int (*poll)(dbc_conn *c, bool read);
+    /* The oldest command's outcome: a statement run's first step, taken
+     * into st (its rows then step without waiting; NULL discards it), or
+     * a control's, 0 or a failure (recorded). */
+    int (*receive)(dbc_conn *c, dbc_stmt *st);
+    /* True when nothing is in flight any more (leave() may follow). */
+    bool (*idle)(dbc_conn *c);
+    /* Back to blocking use. */
+    void (*leave)(dbc_conn *c);
+} dbc_driver_io;
+
 typedef struct dbc_driver {
     const char *name;           /* dialect name in URLs: "sqlite" */
     const char *const *aliases; /* accepted "+driver" names, NULL-terminated */
@@ -90,6 +134,7 @@ typedef struct dbc_driver {
      * RETURNING <key> when this is set. */
     bool insert_id_from_returning;
     const dbc_dialect *dialect;
+    const dbc_driver_io *io;    /* NULL: no loop-driven statements */
 
     /* Engine level: validates the URL parts and the driver options (query
      * pairs the engine did not take; unknown key = DBCONN_EOPTION). */

@@ -44,10 +44,18 @@ static int open_parts(dbconn *db, const char *url,
     size_t nrest = 0;
     if ((rc = dbc_config_resolve(&db->cfg, opts, db->url, &rest, &nrest)))
         return rc;
+    if (db->cfg.execution_policy == DBCONN_EXEC_LOOP && !db->drv->io) {
+        dbc_free(rest);
+        return dbc_fail(DBCONN_EOPTION,
+                        "option \"execution_policy\" = loop: the %s driver "
+                        "has no non-blocking statements (use threadpool or "
+                        "inline)", db->drv->name);
+    }
     rc = db->drv->target_open(&db->target, db->url, &db->cfg, rest, nrest);
     dbc_free(rest);
     if (rc)
         return rc;
+
     if ((rc = dbc_pool_new(&db->pool, db->drv, db->target, &db->cfg)) != 0)
         return rc;
     return probe(db);

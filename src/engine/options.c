@@ -64,6 +64,7 @@ static const opt_choice begin_modes[] = {
 static const opt_choice exec_policies[] = {
     {"threadpool", DBCONN_EXEC_THREADPOOL},
     {"inline", DBCONN_EXEC_INLINE},
+    {"loop", DBCONN_EXEC_LOOP},
     {NULL, 0}};
 
 #define OFF(f) offsetof(dbconn_options, f)
@@ -466,7 +467,7 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->statement_cache_size = pick(o->statement_cache_size, 64, 0);
     cfg->foreign_keys = o->foreign_keys != DBCONN_NONE;
     cfg->begin_mode = pick(o->begin_mode, DBCONN_BEGIN_DEFERRED, 0);
-    cfg->execution_policy = pick(o->execution_policy, DBCONN_EXEC_THREADPOOL, 0);
+    cfg->execution_policy = o->execution_policy; /* 0: the driver decides */
     cfg->loop = o->loop;
     cfg->scopefunc = o->scopefunc;
     cfg->scope_data = o->scope_data;

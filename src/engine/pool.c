@@ -263,6 +263,12 @@ int dbc_pool_prepare(dbc_pool *p, dbc_pconn *c) {
     return 0;
 }
 
+bool dbc_pool_prepared(const dbc_pool *p, const dbc_pconn *c) {
+    return c->conn && !p->pre_ping &&
+           !(p->recycle_s > 0 &&
+             now_ms() - c->created_ms >= (uint64_t)p->recycle_s * 1000u);
+}
+
 static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet);
 
 void dbc_pool_checkin(dbc_pool *p, dbc_pconn *c, bool discard) {

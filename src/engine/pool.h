@@ -50,6 +50,9 @@ int dbc_pool_unpark(dbc_pool *p, dbc_waiter *w);
  * where blocking is allowed).  On failure, check the connection in with
  * discard = true. */
 int dbc_pool_prepare(dbc_pool *p, dbc_pconn *c);
+/* True when dbc_pool_prepare(p, c) would do nothing: c is connected, not
+ * due for recycling, and no pre-ping is asked for (so nothing blocks). */
+bool dbc_pool_prepared(const dbc_pool *p, const dbc_pconn *c);
 /* Returns a connection (the caller rolled it back).  discard = close it. */
 void dbc_pool_checkin(dbc_pool *p, dbc_pconn *c, bool discard);
 /* Same, from an async job whose completion wakes the loop anyway (a parked

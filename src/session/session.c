@@ -421,49 +421,71 @@ static inline int take_row(dbconn_session *s, const run_ctx *ctx,
     return enough;
 }
 
-/* *check_tx: false when the statement, having succeeded, cannot have
- * ended the transaction (a cached query or write: see dbc_centry.keeps_tx),
- * so the caller need not ask the connection. */
-static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
-               size_t nparams, const run_ctx *ctx, bool *check_tx) {
+/* The statement for sql, from the cache (or prepared); *age (when age)
+ * for echo. */
+static inline int run_lookup(dbconn_session *s, const char *sql,
+                             const void *key, dbc_run *rs, double *age) {
+    dbc_pconn *pc = s->pc;
+    int rc;
+    rs->st = NULL;
+    rs->hit = 1;
+    rs->total = 0;
+    /* echo wants the statement's age: the full lookup reports it. */
+    if ((age ||
+         !(rs->entry = dbc_stmtcache_take_recent(&pc->cache, key, sql,
+                                                 &rs->st))) &&
+        (rc = dbc_stmtcache_get(&pc->cache, pc->conn, key, sql, &rs->st,
+                                &rs->entry, &rs->hit, age)) != 0)
+        return rc; /* preparing may read the schema */
+    if (pc->cache.capacity)
+        dbc_pconn_count_cache(pc, rs->hit);
+    rs->writes =
+        rs->entry ? rs->entry->writes : !s->db->drv->readonly(rs->st);
+    return 0;
+}
+
+/* The first half of a statement: the statement from the cache (or
+ * prepared), the write gate, the parameters bound, the echo -- up to its
+ * first step.  On failure the statement is back in the cache. */
+static inline int run_bind(dbconn_session *s, const char *sql,
+                           const dbconn_value *params, size_t nparams,
+                           const void *key, dbc_run *rs) {
     dbconn *db = s->db;
     const dbc_driver *drv = db->drv;
     dbc_pconn *pc = s->pc;
-    dbc_stmt *st = NULL;
-    dbc_centry *entry;
-    dbconn_result *r = NULL;
-    int hit = 1, rc;
+    int rc;
     double age = 0;
     bool echo = DBC_ECHO(db);
     use_conn(s);
-    /* echo wants the statement's age: the full lookup reports it. */
-    const void *key = ctx->key ? ctx->key : sql;
-    if ((echo ||
-         !(entry = dbc_stmtcache_take_recent(&pc->cache, key, sql, &st))) &&
-        (rc = dbc_stmtcache_get(&pc->cache, pc->conn, key, sql, &st, &entry,
-                                &hit, echo ? &age : NULL)) != 0)
-        return busy_retry(s, rc); /* preparing may read the schema */
-    if (pc->cache.capacity)
-        dbc_pconn_count_cache(pc, hit);
-    bool writes = entry ? entry->writes : !drv->readonly(st);
-    int64_t total = 0;
-    if (writes && (rc = take_gate(s)) != 0)
-        goto done;
-    s->wrote |= writes;
-    if ((rc = drv->bind(st, params, nparams)) != 0)
-        goto done;
-    bool echo_rows = echo && echo_statement(db, sql, hit, age, params, nparams);
-    bool want_rows = ctx->out || ctx->each;
-    if (writes && ctx->out)
-        total = drv->total_changes(pc->conn);
-    before_first_step(drv, st, entry, !writes && want_rows && hit,
-                      ctx->each != NULL);
-    rc = drv->step(st);
+    if ((rc = run_lookup(s, sql, key, rs, echo ? &age : NULL)) != 0)
+        return rc;
+    if ((rs->writes && (rc = take_gate(s)) != 0) ||
+        (rc = drv->bind(rs->st, params, nparams)) != 0) {
+        rs->check_tx = true;
+        dbc_stmtcache_put(&pc->cache, rs->entry, rs->st);
+        return rc;
+    }
+    s->wrote |= rs->writes;
+    rs->echo_rows = echo && echo_statement(db, sql, rs->hit, age, params,
+                                           nparams);
+    return 0;
+}
+
+/* The second half, from the outcome of the first step (rc): the result,
+ * the rows, the counts; the statement goes back to the cache. */
+static inline int run_rows(dbconn_session *s, const run_ctx *ctx,
+                           dbc_run *rs, int rc) {
+    dbconn *db = s->db;
+    const dbc_driver *drv = db->drv;
+    dbc_pconn *pc = s->pc;
+    dbc_stmt *st = rs->st;
+    dbconn_result *r = NULL;
+    bool writes = rs->writes, want_rows = ctx->out || ctx->each;
     if (rc < 0)
         goto done;
     bool stop_at_first = ctx->first;
     if (want_rows) {
-        int nrc = start_result(db, st, entry, echo_rows, &r);
+        int nrc = start_result(db, st, rs->entry, rs->echo_rows, &r);
         if (nrc < 0) {
             rc = nrc;
             goto done;
@@ -474,7 +496,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     }
     for (; rc == DBC_STEP_ROW; rc = drv->step(st)) {
         if (want_rows) {
-            int took = take_row(s, ctx, r, st, echo_rows);
+            int took = take_row(s, ctx, r, st, rs->echo_rows);
             if (took < 0) {
                 rc = took;
                 goto done;
@@ -496,16 +518,60 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         goto done;
     rc = 0;
     if (r && writes)
-        set_counts(drv, pc->conn, r, total);
+        set_counts(drv, pc->conn, r, rs->total);
 done:
-    *check_tx = !(entry && entry->keeps_tx);
-    dbc_stmtcache_put(&pc->cache, entry, st);
+    rs->check_tx = !(rs->entry && rs->entry->keeps_tx);
+    dbc_stmtcache_put(&pc->cache, rs->entry, st);
     if (rc == 0 && ctx->out) {
         *ctx->out = r;
         r = NULL;
     }
     dbconn_result_free(r);
     return busy_retry(s, rc);
+}
+
+/* *check_tx: false when the statement, having succeeded, cannot have
+ * ended the transaction (a cached query or write: see dbc_centry.keeps_tx),
+ * so the caller need not ask the connection. */
+static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
+               size_t nparams, const run_ctx *ctx, bool *check_tx) {
+    const dbc_driver *drv = s->db->drv;
+    dbc_run rs;
+    int rc = run_bind(s, sql, params, nparams, ctx->key ? ctx->key : sql,
+                      &rs);
+    if (rc) {
+        *check_tx = true;
+        return busy_retry(s, rc);
+    }
+    bool want_rows = ctx->out || ctx->each;
+    if (rs.writes && ctx->out)
+        rs.total = drv->total_changes(s->pc->conn);
+    before_first_step(drv, rs.st, rs.entry, !rs.writes && want_rows && rs.hit,
+                      ctx->each != NULL);
+    rc = run_rows(s, ctx, &rs, drv->step(rs.st));
+    *check_tx = rs.check_tx;
+    return rc;
+}
+
+int dbc_session_run_bind(dbconn_session *s, const void *key, const char *sql,
+                         const dbconn_value *params, size_t nparams,
+                         dbc_run *rs) {
+    return run_bind(s, sql, params, nparams, key, rs);
+}
+
+int dbc_session_run_take(dbconn_session *s, const void *key, const char *sql,
+                         dbc_run *rs) {
+    int rc = run_lookup(s, sql, key, rs, NULL);
+    rs->echo_rows = DBC_ECHO(s->db) && s->db->cfg.echo > 1;
+    return rc;
+}
+
+int dbc_session_run_rows(dbconn_session *s, dbc_run *rs, int first,
+                         dbconn_result **out) {
+    if (out)
+        *out = NULL;
+    run_ctx ctx = {.out = out};
+    return run_rows(s, &ctx, rs, first);
 }
 
 int dbc_session_exec_held(dbconn_session *s, const void *key,

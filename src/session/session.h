@@ -37,6 +37,13 @@ struct dbconn_session {
     bool auto_tx;       /* isolation_level AUTOCOMMIT: no BEGIN was sent,
                            the statement running is the transaction */
     bool nonblocking;   /* async worker: the gate is tried, never waited for */
+    /* Loop-driven statements (session_io.c): a COMMIT or ROLLBACK was
+     * received, the connection goes back (discarded when io_discard) once
+     * nothing is in flight. */
+    bool io_end, io_discard;
+    /* The abort came at a sending: what was sent before it completes on
+     * its own outcome, not as aborted (until the batch settles). */
+    bool io_abort_sent;
     bool scoped;        /* owned by the registry */
     void *scope_key;    /* registry key when scoped */
     int begin_mode;     /* mode for the next autobegin (0 = engine's) */
@@ -110,6 +117,59 @@ int dbc_session_exec_held(dbconn_session *s, const void *key,
                           const char *sql, const dbconn_value *params,
                           size_t nparams, dbconn_result **out,
                           const char *what);
+/* One statement between its two halves (session.c): the lookup and
+ * binding, then -- after the first step, or after the driver received its
+ * result (session_io.c) -- the rows. */
+typedef struct dbc_run {
+    dbc_stmt *st;
+    struct dbc_centry *entry; /* its cache slot (NULL: not cached) */
+    int hit;                  /* from the cache */
+    bool writes, echo_rows;
+    bool check_tx;            /* after the rows: the transaction may have
+                                 ended (ask the connection) */
+    int64_t total;            /* the connection's change count before */
+} dbc_run;
+/* The first half: statement, write gate, binding, echo.  0, or a failure
+ * (not recorded; the statement is back in the cache). */
+int dbc_session_run_bind(dbconn_session *s, const void *key, const char *sql,
+                         const dbconn_value *params, size_t nparams,
+                         dbc_run *rs);
+/* The statement for sql again, as run_bind found it but neither bound nor
+ * echoed (the loop-driven path, whose outcome arrived after the sending):
+ * 0 or a failure (not recorded). */
+int dbc_session_run_take(dbconn_session *s, const void *key, const char *sql,
+                         dbc_run *rs);
+/* The second half, from `first` (the first step's outcome): the rows into
+ * *out (when out), the counts; the statement goes back to the cache.  0 or
+ * a failure (not recorded). */
+int dbc_session_run_rows(dbconn_session *s, dbc_run *rs, int first,
+                         dbconn_result **out);
+
+/* ---- loop-driven statements (session_io.c; the driver's io entries) ---
+ * s holds a connection in the driver's io mode; outcomes are received in
+ * the order things were sent.  Every failure is recorded on s. */
+/* Sends an exec (opening the transaction first when none is: its BEGIN
+ * goes out with it).  0 when sent; else the failure, nothing sent (an
+ * aborted session: DBCONN_EABORTED; others abort s). */
+int dbc_session_io_send(dbconn_session *s, const char *sql,
+                        const dbconn_value *params, size_t nparams,
+                        const char *what);
+/* The outcome of the oldest exec sent, as dbconn_exec gives it: 0 with
+ * *out (when out), or the failure (s is aborted; after an earlier failure
+ * the outcome is discarded: DBCONN_EABORTED). */
+int dbc_session_io_recv(dbconn_session *s, const char *sql,
+                        dbconn_result **out, const char *what);
+/* Sends COMMIT (commit) or ROLLBACK: *sent and 0; or, with nothing to
+ * send, the outcome now (*sent false): the rules of
+ * dbc_session_commit_tx / dbc_session_rollback_tx. */
+int dbc_session_io_send_end(dbconn_session *s, bool commit, bool *sent,
+                            const char *what);
+/* The outcome of the COMMIT or ROLLBACK sent. */
+int dbc_session_io_recv_end(dbconn_session *s, bool commit);
+/* Nothing is in flight any more and the driver left its io mode: the
+ * connection goes back when the transaction ended. */
+void dbc_session_io_settle(dbconn_session *s);
+
 /* The transaction rules of every commit and rollback, sync and async:
  * commit: 0 without a transaction (nothing to do), DBCONN_EABORTED
  * (recorded) when aborted, else commits the transaction s holds (its

@@ -77,7 +77,7 @@ int dbc_pg_connect(dbc_target *t, dbc_conn **out) {
     return 0;
 }
 
-static void drop_dealloc(dbc_conn *c) {
+void dbc_pg_drop_dealloc(dbc_conn *c) {
     for (size_t i = 0; i < c->ndealloc; i++)
         dbc_free(c->dealloc[i]);
     c->ndealloc = 0;
@@ -86,8 +86,9 @@ static void drop_dealloc(dbc_conn *c) {
 void dbc_pg_disconnect(dbc_conn *c) {
     if (!c)
         return;
-    drop_dealloc(c); /* they go with the session */
+    dbc_pg_drop_dealloc(c); /* they go with the session */
     dbc_free(c->dealloc);
+    dbc_pg_io_free(c);
     PQfreeCancel(c->cancel);
     PQfinish(c->pg);
     pthread_mutex_destroy(&c->cancel_lock);
@@ -114,7 +115,8 @@ static int reconnect(dbc_conn *c) {
     PQfreeCancel(old_cancel);
     PQfinish(old);
     c->epoch++;
-    drop_dealloc(c);
+    dbc_pg_drop_dealloc(c);
+    dbc_pg_io_replaced(c);
     atomic_store(&c->interrupted, false);
     return 0;
 }
@@ -221,15 +223,16 @@ void dbc_pg_flush_dealloc(dbc_conn *c) {
         PQclear(PQexec(c->pg, sql)); /* names are gone either way */
         dbc_free(sql);
     }
-    drop_dealloc(c);
+    dbc_pg_drop_dealloc(c);
 }
 
 /* Before the first statement of a transaction, or of a run of
  * autocommit statements: a new server session when the old one is found
  * gone (nothing has run yet, so nothing can be lost). */
-static int ready(dbc_conn *c) {
+int dbc_pg_ready(dbc_conn *c) {
     int rc;
-    if (PQstatus(c->pg) == CONNECTION_BAD && (rc = reconnect(c)) != 0)
+    if ((PQstatus(c->pg) == CONNECTION_BAD || dbc_pg_io_poisoned(c)) &&
+        (rc = reconnect(c)) != 0)
         return rc;
     dbc_pg_flush_dealloc(c);
     c->tx_statements = 0;
@@ -238,7 +241,9 @@ static int ready(dbc_conn *c) {
 
 static int begin(dbc_conn *c) {
     const char *sql = c->target->begin;
-    int rc = ready(c);
+    if (dbc_pg_io_active(c)) /* sent with the first statement */
+        return dbc_pg_io_begin(c);
+    int rc = dbc_pg_ready(c);
     if (rc)
         return rc;
     if (!sql) /* isolation_level AUTOCOMMIT: every statement commits */
@@ -286,6 +291,11 @@ int dbc_pg_restart_tx(dbc_conn *c) {
 }
 
 int dbc_pg_control(dbc_conn *c, int what) {
+    if (dbc_pg_io_active(c) && (what == DBC_CTL_COMMIT ||
+                                what == DBC_CTL_ROLLBACK))
+        return dbc_fail(DBCONN_EINVAL, "postgresql: %s on a connection in "
+                        "pipeline mode: send it (dbc_driver_io)",
+                        what == DBC_CTL_COMMIT ? "COMMIT" : "ROLLBACK");
     switch (what) {
     case DBC_CTL_COMMIT:
         return commit(c);
@@ -294,7 +304,11 @@ int dbc_pg_control(dbc_conn *c, int what) {
                    ? 0
                    : simple(c, "ROLLBACK");
     case DBC_CTL_AUTOCOMMIT:
-        return ready(c);
+        if (dbc_pg_io_active(c)) { /* readied when the mode was entered */
+            c->tx_statements = 0;
+            return 0;
+        }
+        return dbc_pg_ready(c);
     default:
         if (what < DBC_CTL_BEGIN || what >= DBC_CTL_COMMIT)
             return dbc_fail(DBCONN_EINVAL, "unknown transaction control %d",

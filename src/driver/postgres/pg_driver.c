@@ -102,6 +102,20 @@ static const char *const pg_aliases[] = {"asyncpg", "psycopg", "psycopg2",
                                          NULL};
 static const char *const pg_other_names[] = {"postgres", NULL};
 
+static const dbc_driver_io pg_io = {
+    .enter = dbc_pg_io_enter,
+    .prepare = dbc_pg_io_prepare,
+    .socket = dbc_pg_io_socket,
+    .send = dbc_pg_io_send,
+    .send_control = dbc_pg_io_send_control,
+    .sync = dbc_pg_io_sync,
+    .flush = dbc_pg_io_flush,
+    .poll = dbc_pg_io_poll,
+    .receive = dbc_pg_io_receive,
+    .idle = dbc_pg_io_idle,
+    .leave = dbc_pg_io_leave,
+};
+
 const dbc_driver dbc_driver_postgres = {
     .name = "postgresql",
     .aliases = pg_aliases,
@@ -109,6 +123,7 @@ const dbc_driver dbc_driver_postgres = {
     .serialize_writers = false, /* the server orders writers itself */
     .insert_id_from_returning = true,
     .dialect = &pg_dialect,
+    .io = &pg_io,
     .target_open = dbc_pg_target_open,
     .target_close = dbc_pg_target_close,
     .busy_calls = pg_busy_calls,

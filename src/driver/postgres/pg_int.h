@@ -6,6 +6,8 @@
  *   pg_sql.c     '?' -> $n translation, one statement per text
  *   pg_stmt.c    statements: prepare, bind, step, the statement cache's
  *                server-side prepared statements
+ *   pg_pipe.c    the commands sent in pipeline mode (pg_pipe.h)
+ *   pg_io.c      loop-driven use: non-blocking, pipelined (dbc_driver_io)
  *   pg_values.c  parameter encoding and result decoding (type table)
  *   pg_error.c   SQLSTATE -> DBCONN_E* codes and messages
  *   pg_driver.c  the function table and the DDL dialect */
@@ -63,7 +65,55 @@ struct dbc_conn {
     /* Server-side statements to DEALLOCATE at the next idle moment. */
     char **dealloc;
     size_t ndealloc, capdealloc;
+    /* Loop-driven use (pg_io.c): what was sent and awaits its results;
+     * NULL until the first such use, `active` while in that mode. */
+    struct dbc_pg_io *io;
 };
+
+/* ---- pg_pipe.c: the commands sent in pipeline mode ---------------------- */
+
+/* What a command sent in pipeline mode is, in the order sent. */
+enum { DBC_PG_IO_QUERY,   /* a statement's run: the caller's */
+       DBC_PG_IO_CONTROL, /* COMMIT / ROLLBACK: the caller's */
+       DBC_PG_IO_BEGIN,   /* the driver's own, read by the driver: */
+       DBC_PG_IO_PREPARE,
+       DBC_PG_IO_DEALLOC,
+       DBC_PG_IO_SYNC };
+
+/* True while c is in loop-driven (pipeline) mode. */
+bool dbc_pg_io_active(const dbc_conn *c);
+/* True when that mode could not be left cleanly: the server session must
+ * be replaced (dbc_pg_ready does) before c is used again. */
+bool dbc_pg_io_poisoned(const dbc_conn *c);
+/* The server session was replaced (reconnect): nothing of it is queued. */
+void dbc_pg_io_replaced(dbc_conn *c);
+/* Records that a command of `kind` was sent (PREPARE: the statement's
+ * server-side name); 0 or DBCONN_ENOMEM. */
+int dbc_pg_io_sent(dbc_conn *c, int kind, const char *name);
+/* In pipeline mode: BEGIN sent for the transaction (no waiting). */
+int dbc_pg_io_begin(dbc_conn *c);
+/* The failure of a run: the one a command before it in the pipeline had
+ * (PGRES_PIPELINE_ABORTED: it was not run), recorded as the thread's
+ * failure; the run's statement `name` ("" for none) is reported when its
+ * own PREPARE is what failed (*prepare_failed: prepare it anew). */
+int dbc_pg_io_aborted(dbc_conn *c, const char *name, bool *prepare_failed);
+/* The next result of the oldest of the caller's commands (poll() said
+ * it has arrived): taken, its end read later. */
+PGresult *dbc_pg_io_take(dbc_conn *c);
+
+/* ---- pg_io.c: the driver table's loop-driven entries (dbc_driver_io) ---- */
+int dbc_pg_io_enter(dbc_conn *c);
+int dbc_pg_io_prepare(dbc_conn *c);
+int dbc_pg_io_socket(dbc_conn *c);
+int dbc_pg_io_send(dbc_stmt *s);
+int dbc_pg_io_send_control(dbc_conn *c, int what);
+int dbc_pg_io_sync(dbc_conn *c);
+int dbc_pg_io_flush(dbc_conn *c);
+int dbc_pg_io_poll(dbc_conn *c, bool read);
+int dbc_pg_io_receive(dbc_conn *c, dbc_stmt *st);
+bool dbc_pg_io_idle(dbc_conn *c);
+void dbc_pg_io_leave(dbc_conn *c);
+void dbc_pg_io_free(dbc_conn *c);
 
 /* ---- pg_error.c --------------------------------------------------------- */
 
@@ -156,6 +206,11 @@ bool dbc_pg_queue_dealloc(dbc_conn *c, const char *name);
 /* Gets c out of a COPY that SQL started (r: its result; the library has
  * no COPY API): ends it and reads what is left. */
 void dbc_pg_end_copy(dbc_conn *c, const PGresult *r);
+/* Before a transaction's or an autocommit run's first statement: a
+ * broken connection replaced (blocking), the queued DEALLOCATEs run. */
+int dbc_pg_ready(dbc_conn *c);
+/* Forgets the queued DEALLOCATEs (sent, or their server session gone). */
+void dbc_pg_drop_dealloc(dbc_conn *c);
 /* Starts the transaction over when a stale plan failed its first
  * statement: ROLLBACK, BEGIN.  0 or a failure. */
 int dbc_pg_restart_tx(dbc_conn *c);
@@ -176,5 +231,9 @@ unsigned dbc_pg_generation(dbc_stmt *s);
 const char *dbc_pg_colname(dbc_stmt *s, int i);
 int dbc_pg_stmt_row(dbc_stmt *s, size_t n, dbc_colval *out, dbc_arena *a,
                     size_t *need);
+/* In pipeline mode: the oldest command queued is a run of s's statement
+ * and its result has arrived; s takes it as its first step would (the
+ * rows then step without waiting). */
+int dbc_pg_stmt_received(dbc_stmt *s);
 
 #endif

@@ -47,8 +47,17 @@
     X(int, PQsendQueryPrepared,                                                 \
       (PGconn *, const char *, int, const char *const *, const int *,           \
        const int *, int))                                                       \
+    X(int, PQsendPrepare,                                                       \
+      (PGconn *, const char *, const char *, int, const Oid *))                 \
     X(int, PQsetSingleRowMode, (PGconn *))                                      \
     X(PGresult *, PQgetResult, (PGconn *))                                      \
+    X(int, PQsetnonblocking, (PGconn *, int))                                   \
+    X(int, PQflush, (PGconn *))                                                 \
+    X(int, PQconsumeInput, (PGconn *))                                          \
+    X(int, PQisBusy, (PGconn *))                                                \
+    X(int, PQenterPipelineMode, (PGconn *))                                     \
+    X(int, PQexitPipelineMode, (PGconn *))                                      \
+    X(int, PQpipelineSync, (PGconn *))                                          \
     X(int, PQputCopyEnd, (PGconn *, const char *))                              \
     X(int, PQgetCopyData, (PGconn *, char **, int))                             \
     X(void, PQfreemem, (void *))                                                \
@@ -105,8 +114,16 @@ int dbc_pq_try_load(const char *soname);
 #define PQexecPrepared (dbc_pq.PQexecPrepared)
 #define PQsendQueryParams (dbc_pq.PQsendQueryParams)
 #define PQsendQueryPrepared (dbc_pq.PQsendQueryPrepared)
+#define PQsendPrepare (dbc_pq.PQsendPrepare)
 #define PQsetSingleRowMode (dbc_pq.PQsetSingleRowMode)
 #define PQgetResult (dbc_pq.PQgetResult)
+#define PQsetnonblocking (dbc_pq.PQsetnonblocking)
+#define PQflush (dbc_pq.PQflush)
+#define PQconsumeInput (dbc_pq.PQconsumeInput)
+#define PQisBusy (dbc_pq.PQisBusy)
+#define PQenterPipelineMode (dbc_pq.PQenterPipelineMode)
+#define PQexitPipelineMode (dbc_pq.PQexitPipelineMode)
+#define PQpipelineSync (dbc_pq.PQpipelineSync)
 #define PQputCopyEnd (dbc_pq.PQputCopyEnd)
 #define PQgetCopyData (dbc_pq.PQgetCopyData)
 #define PQfreemem (dbc_pq.PQfreemem)

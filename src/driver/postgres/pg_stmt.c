@@ -331,6 +331,70 @@ static int start(dbc_stmt *s) {
     return first_result(s, r);
 }
 
+/* ---- pipeline mode (pg_io.c queues the commands) ---------------------- */
+
+int dbc_pg_io_send(dbc_stmt *s) {
+    dbc_conn *c = s->c;
+    const dbc_pg_params *p = &s->params;
+    int rc;
+    if (s->named && s->epoch != c->epoch)
+        s->named = false;
+    if (!s->named && s->runs > 0) { /* named now: PREPARE goes first */
+        (void)snprintf(s->name, sizeof s->name, "dbc_%llu",
+                       (unsigned long long)++c->names);
+        if (!PQsendPrepare(c->pg, s->name, s->text, p->n, p->types))
+            return dbc_pg_fail(c, NULL, s->sql);
+        if ((rc = dbc_pg_io_sent(c, DBC_PG_IO_PREPARE, s->name)) != 0)
+            return rc;
+        s->named = true;
+        s->epoch = c->epoch;
+        s->generation++;
+    }
+    int ok = s->named ? PQsendQueryPrepared(c->pg, s->name, p->n, p->values,
+                                            p->lengths, p->formats, 0)
+                      : PQsendQueryParams(c->pg, s->text, p->n, p->types,
+                                          p->values, p->lengths, p->formats,
+                                          0);
+    if (!ok)
+        return dbc_pg_fail(c, NULL, s->sql);
+    s->runs++;
+    c->tx_statements++;
+    return dbc_pg_io_sent(c, DBC_PG_IO_QUERY, NULL);
+}
+
+int dbc_pg_stmt_received(dbc_stmt *s) {
+    dbc_conn *c = s->c;
+    PGresult *r = dbc_pg_io_take(c);
+    s->active = true;
+    s->drained = true; /* one result, no single-row mode */
+    if (!r)
+        return dbc_pg_fail(c, NULL, s->sql);
+    if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED) {
+        bool prepare_failed;
+        int rc = dbc_pg_io_aborted(c, s->name, &prepare_failed);
+        if (prepare_failed) { /* named at its next run, anew */
+            s->named = false;
+            s->runs = 0;
+            s->generation++;
+        }
+        PQclear(r);
+        return rc;
+    }
+    if (PQresultStatus(r) == PGRES_FATAL_ERROR && stale(s, r)) {
+        /* Not retried here: later commands of the pipeline were sent
+         * after it.  Prepared anew at its next run. */
+        if (strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "0A000") == 0)
+            (void)dbc_pg_queue_dealloc(c, s->name);
+        s->named = false;
+        s->runs = 0;
+        s->generation++;
+        int rc = fail_stale(s, r);
+        PQclear(r);
+        return rc;
+    }
+    return first_result(s, r);
+}
+
 /* The next row of a streamed run. */
 static int next_streamed(dbc_stmt *s) {
     if (s->drained)

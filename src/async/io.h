@@ -1,0 +1,20 @@
+/* The loop policy (io.c): a session's execs, commits and rollbacks sent
+ * through the driver's io entries on the loop thread -- queued ones back
+ * to back in one pipeline -- and their outcomes taken as the socket
+ * brings them, in order, with no thread-pool hop.  What the mode cannot
+ * run (an op of the layers above, a connection that must first be
+ * connected or replaced, which blocks) runs as a job (job.c). */
+#ifndef DBCONN_ASYNC_IO_H
+#define DBCONN_ASYNC_IO_H
+
+#include "async/state.h"
+
+/* Runs as's queue in the mode when it can (as holds a connection and is
+ * AS_IDLE): true when it took the session (AS_IO now, or its head op
+ * completed), false when a job must run the head op. */
+bool dbc_async_io_start(dbc_async_session *as);
+/* Sends what was queued on an AS_IO session since (when the pipeline
+ * allows it now); true when that ended the batch (as is AS_IDLE). */
+bool dbc_async_io_more(dbc_async_session *as);
+
+#endif
