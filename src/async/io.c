@@ -166,17 +166,32 @@ static bool batch_done(dbc_async_session *as) {
     if (as->nsent || !io->idle(s->pc->conn))
         return false;
     io->leave(s->pc->conn);
-    uv_poll_stop(as->poll);
-    as->poll_events = 0;
     as->io_boundary = false;
     as->state = AS_IDLE;
     as->a->io_inflight--;
     dbc_session_io_settle(s);
+    if (s->pc) /* still its: the next batch finds the watcher armed */
+        uv_unref((uv_handle_t *)as->poll);
+    else
+        dbc_async_io_quiet(as);
     return true;
+}
+
+void dbc_async_io_quiet(dbc_async_session *as) {
+    if (!as->poll || !as->poll_events)
+        return;
+    uv_poll_stop(as->poll);
+    as->poll_events = 0;
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
     dbc_async_session *as = h->data;
+    if (as->state != AS_IO) {
+        /* Between batches (a notice, the server closing): the next batch
+         * or job reads it; the connection is not the loop's to touch. */
+        dbc_async_io_quiet(as);
+        return;
+    }
     if (events & UV_WRITABLE)
         arm(as);
     take_outcomes(as, status < 0 || (events & UV_READABLE));
@@ -220,6 +235,7 @@ bool dbc_async_io_start(dbc_async_session *as) {
         io->leave(conn);
         return false;
     }
+    uv_ref((uv_handle_t *)as->poll); /* the loop waits for this batch */
     as->state = AS_IO;
     as->a->io_inflight++;
     as->nsent = 0;

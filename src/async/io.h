@@ -16,5 +16,11 @@ bool dbc_async_io_start(dbc_async_session *as);
 /* Sends what was queued on an AS_IO session since (when the pipeline
  * allows it now); true when that ended the batch (as is AS_IDLE). */
 bool dbc_async_io_more(dbc_async_session *as);
+/* Stops watching as's socket (it stays watched, unreferenced, between
+ * batches while as holds the connection -- an awaited chain re-arms
+ * nothing): before a job may use the connection on a worker, and once
+ * the connection went back to the pool, where another session's watcher
+ * may take its socket.  A no-op when nothing is watched. */
+void dbc_async_io_quiet(dbc_async_session *as);
 
 #endif

@@ -89,6 +89,7 @@ static void turn_done(dbc_async *a);
 
 static void start_job(dbc_async_session *as) {
     dbc_async *a = as->a;
+    dbc_async_io_quiet(as); /* the job may use the connection */
     if (a->inline_policy) {
         uv_mutex_lock(&a->lock);
         dbc_async_count_job_locked(a);
@@ -123,11 +124,19 @@ static void throttle(dbc_async_session *as) {
     a->qtail = as;
 }
 
+static void schedule_ops(dbc_async_session *as);
+
 void dbc_async_schedule(dbc_async_session *as) {
-    dbc_async *a = as->a;
-    dbconn_session *s = as->s;
     if (as->state == AS_IO && !dbc_async_io_more(as))
         return; /* more of its pipeline to come */
+    schedule_ops(as);
+    if (as->state != AS_IO && !as->s->pc)
+        dbc_async_io_quiet(as); /* its connection went back to the pool */
+}
+
+static void schedule_ops(dbc_async_session *as) {
+    dbc_async *a = as->a;
+    dbconn_session *s = as->s;
     while (as->state == AS_IDLE && as->head) {
         dbconn *db = s->db;
         dbc_op *op = as->head;
