@@ -592,6 +592,7 @@ static long vm_hwm_kib(void) {
 
 /* Peak RSS of a child that runs the tasks workload once on `side`. */
 static long rss_of(int side) {
+    prepare_table(0); /* each child inserts the same fresh keys */
     int fd[2];
     CHECK(pipe(fd) == 0);
     pid_t pid = fork();
