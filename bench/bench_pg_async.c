@@ -21,7 +21,11 @@
  *                    connections, each taking the next task (the floor)
  * Each figure is the median of RUNS interleaved runs (peer and libdbconn
  * alternate, their order flipping every run); ratios are libdbconn's time
- * over the peer's.  The raw sides prepare each statement once, send
+ * over the peer's.  Two clocks: wall time, and CPU time -- the client
+ * process's (every thread: getrusage) plus its server backends'
+ * (/proc/<pid>/schedstat).  On a machine shared with other work the wall
+ * clock mostly measures waits for a CPU; the CPU time is what the work
+ * cost on both ends of the socket.  The raw sides prepare each statement once, send
  * bigints binary and text as text, and read every column in place.
  *
  *   --rss  instead: peak RSS (VmHWM) of a process that runs only the
@@ -37,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -79,6 +84,46 @@ static const char *RAW_SELECT =
     "SELECT id, name, email, age FROM users WHERE id = $1";
 
 static double now(void) { return (double)uv_hrtime() / 1e9; }
+
+/* The backends of the side being timed (pg_backend_pid()s). */
+static int backends[64], nbackends;
+
+static double backend_cpu(void) {
+    double sum = 0;
+    for (int i = 0; i < nbackends; i++) {
+        char path[64];
+        unsigned long long ns = 0;
+        snprintf(path, sizeof path, "/proc/%d/schedstat", backends[i]);
+        FILE *f = fopen(path, "r");
+        if (f && fscanf(f, "%llu", &ns) == 1)
+            sum += (double)ns / 1e9;
+        if (f)
+            fclose(f);
+    }
+    return sum;
+}
+
+static double client_cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* A run's cost: wall seconds and CPU seconds (client + backends). */
+typedef struct cost {
+    double wall, cpu;
+} cost;
+
+static cost t0;
+static void clock_start(void) {
+    t0.cpu = client_cpu() + backend_cpu();
+    t0.wall = now();
+}
+static cost clock_stop(void) {
+    cost c = {now() - t0.wall, client_cpu() + backend_cpu() - t0.cpu};
+    return c;
+}
 
 static uint64_t rng;
 static int64_t rand_id(void) {
@@ -366,7 +411,13 @@ static void lib_open(lib *l, int medium, int w) {
                               NULL) == 0);
         }
     }
+    nbackends = n;
     for (int k = 0; k < n; k++) {
+        dbconn_result *res;
+        CHECK(dbconn_exec(s[k], "SELECT pg_backend_pid()", NULL, 0, &res) ==
+              0);
+        backends[k] = (int)dbconn_result_int(res, 0, 0);
+        dbconn_result_free(res);
         CHECK(dbconn_rollback(s[k]) == 0);
         dbconn_session_close(s[k]);
     }
@@ -532,37 +583,42 @@ static void prepare_table(int medium) {
     next_id = N + 1;
 }
 
-static double time_peer(int medium, int w) {
-    double t;
+static cost time_peer(int medium, int w) {
+    cost t;
     rng = 88172645463325252u;
     if (w == W_TASKS) {
         floor_run *r = malloc(sizeof *r);
         CHECK(r);
         floor_open(r, medium);
-        t = now();
+        nbackends = POOL;
+        for (int i = 0; i < POOL; i++)
+            backends[i] = PQbackendPID(r->c[i].pg);
+        clock_start();
         floor_go(r);
-        t = now() - t;
+        t = clock_stop();
         floor_close(r);
         free(r);
         return t;
     }
     PGconn *c = raw_connect(medium, false);
-    t = now();
+    nbackends = 1;
+    backends[0] = PQbackendPID(c);
+    clock_start();
     run_raw(c, w);
-    t = now() - t;
+    t = clock_stop();
     PQfinish(c);
     return t;
 }
 
-static double time_lib(int medium, int w) {
+static cost time_lib(int medium, int w) {
     lib l;
     rng = 88172645463325252u;
     lib_open(&l, medium, w);
     task *tasks = w == W_TASKS ? calloc((size_t)T, sizeof *tasks) : NULL;
     CHECK(w != W_TASKS || tasks);
-    double t = now();
+    clock_start();
     run_lib(&l, tasks);
-    t = now() - t;
+    cost t = clock_stop();
     free(tasks);
     lib_close(&l);
     return t;
@@ -676,7 +732,7 @@ int main(int argc, char **argv) {
                T, POOL, lib_kib / 1024.0, floor_kib / 1024.0);
         return 0;
     }
-    static double t[2][NWORK][2][64];
+    static double tw[2][NWORK][2][64], tc[2][NWORK][2][64];
     for (int r = 0; r < RUNS; r++)
         for (int m = 0; m < 2; m++)
             for (int w = 0; w < NWORK; w++) {
@@ -686,8 +742,9 @@ int main(int argc, char **argv) {
                     prepare_table(m); /* same table size for every run */
                 for (int k = 0; k < 2; k++) {
                     int side = (k + r) % 2; /* order flips every run */
-                    t[m][w][side][r] =
-                        side ? time_lib(m, w) : time_peer(m, w);
+                    cost c = side ? time_lib(m, w) : time_peer(m, w);
+                    tw[m][w][side][r] = c.wall;
+                    tc[m][w][side][r] = c.cpu;
                 }
             }
     printf("libdbconn %s, libpq %d, policy %s: N=%d, T=%d over a pool of "
@@ -695,19 +752,21 @@ int main(int argc, char **argv) {
            dbconn_version_string(), PQlibVersion(),
            POLICY == DBCONN_EXEC_LOOP ? "loop" : "threadpool", N, T, POOL,
            RUNS);
-    printf("%-24s %-15s %12s %12s %8s\n", "workload", "peer", "peer /s",
-           "libdbconn /s", "ratio");
+    printf("%-24s %-15s %10s %12s %8s %8s\n", "workload", "peer", "peer /s",
+           "libdbconn /s", "wall", "cpu");
     for (int m = 0; m < 2; m++)
         for (int w = 0; w < NWORK; w++) {
             if (only && strcmp(only, wname[w]) != 0)
                 continue;
             int n = w == W_TASKS ? T : N;
-            double peer = median(t[m][w][0], RUNS);
-            double lib = median(t[m][w][1], RUNS);
+            double peer = median(tw[m][w][0], RUNS);
+            double lib = median(tw[m][w][1], RUNS);
+            double pc = median(tc[m][w][0], RUNS);
+            double lc = median(tc[m][w][1], RUNS);
             char name[64];
             snprintf(name, sizeof name, "%s/%s", mname[m], wname[w]);
-            printf("%-24s %-15s %12.0f %12.0f %7.3fx\n", name, peer_name[w],
-                   n / peer, n / lib, lib / peer);
+            printf("%-24s %-15s %10.0f %12.0f %7.3fx %7.3fx\n", name,
+                   peer_name[w], n / peer, n / lib, lib / peer, lc / pc);
         }
     return 0;
 }

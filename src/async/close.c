@@ -1,6 +1,7 @@
 /* Closing sessions and dbconns with async work (see close.h). */
 #include "async/close.h"
 #include "async/finish.h"
+#include "async/io.h"
 #include "async/ops.h"
 #include "async/park.h"
 #include "async/schedule.h"
@@ -74,10 +75,21 @@ static int closing(dbconn_session *s) {
     return 0;
 }
 
+/* A connection given back on the loop thread (a synchronous statement
+ * run from a callback ended the transaction, or a kept one went back):
+ * its socket is not s's to watch any more -- another session may take it
+ * in this same turn, and libuv allows one watcher per socket.  A job gives
+ * it back on a worker: its watcher was stopped when the job started. */
+static void released(dbconn_session *s) {
+    if (s->async && !s->nonblocking)
+        dbc_async_io_quiet(s->async);
+}
+
 const dbc_session_hooks dbc_async_session_hooks = {
     .busy = busy,
     .closing = closing,
     .detach = detach,
+    .released = released,
 };
 
 static const char CLOSED_BEFORE[] =

@@ -169,12 +169,32 @@ static bool batch_done(dbc_async_session *as) {
     as->io_boundary = false;
     as->state = AS_IDLE;
     as->a->io_inflight--;
-    dbc_session_io_settle(s);
+    if (dbc_session_io_settle(s, true) && !as->release_due) {
+        as->release_due = true;
+        as->kept_next = as->a->kept;
+        as->a->kept = as;
+    }
     if (s->pc) /* still its: the next batch finds the watcher armed */
         uv_unref((uv_handle_t *)as->poll);
     else
         dbc_async_io_quiet(as);
     return true;
+}
+
+void dbc_async_io_release_kept(dbc_async *a) {
+    dbc_async_session **pp = &a->kept;
+    while (*pp) {
+        dbc_async_session *as = *pp;
+        if (as->state != AS_IDLE || as->head) { /* its work goes on */
+            pp = &as->kept_next;
+            continue;
+        }
+        *pp = as->kept_next;
+        as->release_due = false;
+        dbc_session_io_release(as->s);
+        if (!as->s->pc)
+            dbc_async_io_quiet(as);
+    }
 }
 
 void dbc_async_io_quiet(dbc_async_session *as) {

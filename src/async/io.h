@@ -22,5 +22,8 @@ bool dbc_async_io_more(dbc_async_session *as);
  * the connection went back to the pool, where another session's watcher
  * may take its socket.  A no-op when nothing is watched. */
 void dbc_async_io_quiet(dbc_async_session *as);
+/* Gives back the connections that sessions kept after an autocommit
+ * batch and did not use again (end of a loop callback's work). */
+void dbc_async_io_release_kept(dbc_async *a);
 
 #endif

@@ -269,6 +269,8 @@ static void turn_done(dbc_async *a) {
             break;
         start_submitted(a);
     }
+    if (a->kept) /* before the idle test: a release may hand over */
+        dbc_async_io_release_kept(a);
     dbc_async_maybe_finish_close(a);
     uv_mutex_lock(&a->lock);
     /* a->ready: an inline job's check-in handed its connection (or the

@@ -78,6 +78,12 @@ void dbc_async_free_state(dbc_async_session *as) {
             op->s = NULL;
     uv_mutex_unlock(&a->lock);
     dbc_list_remove(&as->all);
+    if (as->release_due) {
+        dbc_async_session **pp = &a->kept;
+        while (*pp != as)
+            pp = &(*pp)->kept_next;
+        *pp = as->kept_next;
+    }
     if (as->to_start) {
         dbc_async_session **pp = &a->start_list, *prev = NULL;
         while (*pp != as)

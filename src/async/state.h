@@ -134,6 +134,12 @@ struct dbc_async_session {
     uv_poll_t *poll;
     int poll_fd;
     int poll_events;
+    /* Loop policy: an autocommit batch ended and the session kept its
+     * connection so that the next statement of an awaited chain finds it
+     * (and its armed watcher); given back at the end of the loop turn
+     * unless a statement followed (a->kept list). */
+    bool release_due;
+    dbc_async_session *kept_next;
     unsigned nsent;
     bool io_boundary;
     int state;
@@ -175,6 +181,7 @@ struct dbc_async {
     dbc_op *done_head, *done_tail;   /* a->lock */
     dbc_async_session *ready;        /* a->lock */
     dbc_async_session *qhead, *qtail; /* throttled */
+    dbc_async_session *kept;  /* release_due sessions (loop thread) */
     dbc_list parked[3];      /* one list per kind of wait (pool, gate,
                                 retry), each in deadline order */
     dbc_list all;            /* dbc_async_session.all */

@@ -187,6 +187,8 @@ void dbc_session_release(dbconn_session *s, bool discard) {
         else
             dbc_pool_checkin(db->pool, s->pc, discard);
         s->pc = NULL;
+        if (s->hooks && s->hooks->released)
+            s->hooks->released(s);
     }
     s->tx = DBC_TX_IDLE;
     s->wrote = false;

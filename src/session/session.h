@@ -26,6 +26,9 @@ typedef struct dbc_session_hooks {
     int (*closing)(dbconn_session *s);
     /* s is being detached by dbconn_close: its (idle) state goes. */
     void (*detach)(dbconn_session *s);
+    /* s gave its connection back to the pool (NULL: nothing to do); on
+     * the thread that did, which is a worker when s->nonblocking. */
+    void (*released)(dbconn_session *s);
 } dbc_session_hooks;
 
 struct dbconn_session {
@@ -168,7 +171,14 @@ int dbc_session_io_send_end(dbconn_session *s, bool commit, bool *sent,
 int dbc_session_io_recv_end(dbconn_session *s, bool commit);
 /* Nothing is in flight any more and the driver left its io mode: the
  * connection goes back when the transaction ended. */
-void dbc_session_io_settle(dbconn_session *s);
+/* `keep_idle`: a connection that would go back to the pool (nothing of a
+ * transaction on it) stays the session's and true is returned: the caller
+ * gives it back with dbc_session_io_release once no statement followed
+ * (an awaited chain of autocommit statements keeps its connection). */
+bool dbc_session_io_settle(dbconn_session *s, bool keep_idle);
+/* Gives back a connection dbc_session_io_settle kept, unless a statement
+ * since began a transaction on it (or it is gone already). */
+void dbc_session_io_release(dbconn_session *s);
 
 /* The transaction rules of every commit and rollback, sync and async:
  * commit: 0 without a transaction (nothing to do), DBCONN_EABORTED

@@ -107,18 +107,34 @@ int dbc_session_io_recv_end(dbconn_session *s, bool commit) {
     return 0;
 }
 
-void dbc_session_io_settle(dbconn_session *s) {
+bool dbc_session_io_settle(dbconn_session *s, bool keep_idle) {
     s->io_abort_sent = false; /* every outcome sent is taken */
     if (!s->pc)
-        return;
+        return false;
     if (s->io_end) {
         bool discard = s->io_discard;
         s->io_end = s->io_discard = false;
         dbc_session_release(s, discard);
-        return;
+        return false;
     }
     /* A statement that ended the transaction itself, a failed BEGIN, an
      * autocommit run, a lost connection: nothing holds it any more. */
-    if (!s->db->drv->in_transaction(s->pc->conn))
+    if (s->db->drv->in_transaction(s->pc->conn))
+        return false;
+    bool clean = s->tx == DBC_TX_IDLE || (s->auto_tx && s->tx == DBC_TX_ACTIVE);
+    if (keep_idle && clean && !s->holds_gate) {
+        /* What dbc_session_release does, but the connection */
+        s->tx = DBC_TX_IDLE;
+        s->wrote = false;
+        s->auto_tx = false;
+        return true; /* the caller releases it (dbc_session_io_release) */
+    }
+    dbc_session_release(s, false);
+    return false;
+}
+
+void dbc_session_io_release(dbconn_session *s) {
+    if (s->pc && s->tx == DBC_TX_IDLE &&
+        !s->db->drv->in_transaction(s->pc->conn))
         dbc_session_release(s, false);
 }
