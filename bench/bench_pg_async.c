@@ -30,6 +30,8 @@
  *
  *   --rss  instead: peak RSS (VmHWM) of a process that runs only the
  *          tasks workload (libdbconn, then the floor), each in a child.
+ * The timed parts are run_raw, run_floor and run_lib, for callgrind's
+ * --toggle-collect (bench/callgrind_pg_async.sh).
  *
  * usage: bench_pg_async --server DIR [--runs R] [--n N] [--tasks T]
  *                       [--pool P] [--policy loop|threadpool]
@@ -350,7 +352,8 @@ static void floor_open(floor_run *r, int medium) {
     }
 }
 
-static void floor_go(floor_run *r) {
+__attribute__((noinline)) void run_floor(floor_run *r);
+__attribute__((noinline)) void run_floor(floor_run *r) {
     for (int i = 0; i < POOL; i++) {
         CHECK(uv_poll_start(&r->c[i].poll, UV_READABLE, floor_on_poll) == 0);
         floor_next_task(&r->c[i]);
@@ -594,7 +597,7 @@ static cost time_peer(int medium, int w) {
         for (int i = 0; i < POOL; i++)
             backends[i] = PQbackendPID(r->c[i].pg);
         clock_start();
-        floor_go(r);
+        run_floor(r);
         t = clock_stop();
         floor_close(r);
         free(r);
