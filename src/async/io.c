@@ -19,6 +19,7 @@
  * it. */
 #include "async/io.h"
 #include "async/ops.h"
+#include "async/sqltext.h"
 #include "util/alloc.h"
 #include "util/sqlverb.h"
 
@@ -77,7 +78,7 @@ static int send_one(dbc_async_session *as, dbc_op *op) {
         return SENT;
     }
     bool alone = s->db->cfg.autocommit ||
-                 dbc_sql_verb(op->u.sql) == DBC_VERB_TXN;
+                 dbc_sqltext_verb(op->u.sql) == DBC_VERB_TXN;
     if (alone && as->nsent)
         return WAIT;
     rc = dbc_session_io_send(s, op->u.sql, dbc_op_params(op), op->nparams,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "async/sqltext.h"
+#include "util/sqlverb.h"
 #include "util/alloc.h"
 #include "util/hash.h"
 
@@ -12,6 +13,7 @@ struct dbc_sqltext {
     size_t len;
     size_t refs;         /* 0: idle (in t->idle, counted in idle_bytes) */
     dbc_list idle;
+    int verb;            /* dbc_sql_verb(text), asked once */
     char text[];         /* len bytes and a NUL */
 };
 
@@ -102,6 +104,7 @@ const char *dbc_sqltext_get(dbc_sqltexts *t, const char *sql) {
         e->hash = h;
         e->len = len;
         e->refs = 0;
+        e->verb = -1;
         e->idle = (dbc_list){0};
         memcpy(e->text, sql, len + 1);
         e->next = *slot;
@@ -132,4 +135,11 @@ void dbc_sqltext_put(dbc_sqltexts *t, const char *text) {
         unlink_entry(t, old);
         dbc_free(old);
     }
+}
+
+dbc_verb dbc_sqltext_verb(const char *text) {
+    dbc_sqltext *e = ENTRY_OF(text);
+    if (e->verb < 0)
+        e->verb = (int)dbc_sql_verb(e->text);
+    return (dbc_verb)e->verb;
 }

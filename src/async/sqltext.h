@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "util/list.h"
+#include "util/sqlverb.h"
 
 typedef struct dbc_sqltext dbc_sqltext;
 
@@ -44,5 +45,8 @@ const char *dbc_sqltext_get(dbc_sqltexts *t, const char *sql);
  * DBC_SQLTEXT_IDLE_MAX bytes of idle text. */
 #define DBC_SQLTEXT_IDLE_MAX 65536
 void dbc_sqltext_put(dbc_sqltexts *t, const char *text);
+/* dbc_sql_verb of an interned text (one it holds a reference to), worked
+ * out once per text. */
+dbc_verb dbc_sqltext_verb(const char *text);
 
 #endif

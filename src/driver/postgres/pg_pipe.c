@@ -44,7 +44,10 @@ int dbc_pg_io_sent(dbc_conn *c, int kind, const char *name) {
     dbc_pg_item *it = &io->items[(io->head + io->n) % io->cap];
     it->kind = (unsigned char)kind;
     it->taken = false;
-    (void)snprintf(it->name, sizeof it->name, "%s", name ? name : "");
+    /* Per statement sent: no snprintf (names fit: "dbc_<n>", COMMIT) */
+    size_t len = name ? strnlen(name, sizeof it->name - 1) : 0;
+    memcpy(it->name, name ? name : "", len);
+    it->name[len] = '\0';
     io->n++;
     return 0;
 }
