@@ -27,6 +27,7 @@ set(DBCONN_SOURCES
   src/util/buf.c
   src/util/hashmap.c
   src/util/text.c
+  src/util/editdist.c
   src/util/version.c
   src/util/sqlverb.c
   # url: the SQLAlchemy URL grammar
