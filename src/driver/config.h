@@ -5,6 +5,7 @@
 #define DBCONN_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "dbconn.h"
 
@@ -35,6 +36,10 @@ typedef struct dbc_config {
     uv_loop_t *loop;           /* NULL = uv_default_loop() when first needed */
     dbconn_scopefunc scopefunc; /* NULL = the current task (scope layer) */
     void *scope_data;
+    /* The engine's share of "did you mean": dbc_nearest_step() over the
+     * engine option names, so a driver's unknown-key message can suggest
+     * an engine option as well as its own keys. */
+    void (*suggest)(const char *key, const char **best, size_t *dist);
 } dbc_config;
 
 /* A URL query pair that is not an engine option: the driver's to judge. */

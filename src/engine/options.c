@@ -9,10 +9,12 @@
  * spellings below, so the caller's strings are never kept. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/editdist.h"
 #include "util/error.h"
 #include "engine/options.h"
 #include "util/text.h"
@@ -142,6 +144,12 @@ static const optdef *lookup(const char *key) {
 
 bool dbc_option_known(const char *key) { return key && lookup(key); }
 
+void dbc_option_suggest(const char *key, const char **best, size_t *dist) {
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (options[i].kind != K_REJECT)
+            dbc_nearest_step(key, options[i].name, best, dist);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -171,6 +179,24 @@ static const char *choice_list(const optdef *d, char *out, size_t cap) {
             break;
         n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", name);
     }
+    return out;
+}
+
+/* ' (did you mean "x"?)' for the nearest choice of a K_STR or K_ENUM
+ * option to `value`, or "". */
+static const char *choice_hint(const optdef *d, const char *value, char *out,
+                               size_t cap) {
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    for (size_t i = 0;; i++) {
+        const char *name = d->strs ? d->strs[i] : d->choices[i].name;
+        if (!name)
+            break;
+        dbc_nearest_step(value, name, &best, &dist);
+    }
+    out[0] = '\0';
+    if (best)
+        (void)snprintf(out, cap, " (did you mean \"%s\"?)", best);
     return out;
 }
 
@@ -263,7 +289,7 @@ static const char **str_field(dbconn_options *o, const optdef *d) {
 /* Parses `value` for option `d` into *o; messages start with `origin`. */
 static int set_value(dbconn_options *o, const optdef *d, const char *key,
                      const char *value, const char *origin) {
-    char help[160];
+    char help[160], hint[96];
     long long x;
     int b;
     switch (d->kind) {
@@ -313,16 +339,18 @@ static int set_value(dbconn_options *o, const optdef *d, const char *key,
                 *str_field(o, d) = d->strs[i];
                 return 0;
             }
-        return bad_value(origin, key, value, "expected one of %s (any case)",
-                         choice_list(d, help, sizeof help));
+        return bad_value(origin, key, value, "expected one of %s (any case)%s",
+                         choice_list(d, help, sizeof help),
+                         choice_hint(d, value, hint, sizeof hint));
     case K_ENUM:
         for (size_t i = 0; d->choices[i].name; i++)
             if (same_word(value, d->choices[i].name)) {
                 *int_field(o, d) = d->choices[i].value;
                 return 0;
             }
-        return bad_value(origin, key, value, "expected one of %s (any case)",
-                         choice_list(d, help, sizeof help));
+        return bad_value(origin, key, value, "expected one of %s (any case)%s",
+                         choice_list(d, help, sizeof help),
+                         choice_hint(d, value, hint, sizeof hint));
     case K_REJECT: /* set_by_name() reports these */
         break;
     }
@@ -333,6 +361,14 @@ static int set_by_name(dbconn_options *o, const char *key, const char *value,
                        const char *origin) {
     char k[512], v[512];
     const optdef *d = lookup(key);
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    if (!d)
+        dbc_option_suggest(key, &best, &dist);
+    if (!d && best)
+        return dbc_fail(DBCONN_EOPTION,
+                        "unknown engine option \"%s\" (did you mean \"%s\"?)",
+                        dbc_show(key, k, sizeof k), best);
     if (!d)
         return dbc_fail(DBCONN_EOPTION,
                         "unknown engine option \"%s\" (known: " KNOWN_NAMES ")",
@@ -471,6 +507,7 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->loop = o->loop;
     cfg->scopefunc = o->scopefunc;
     cfg->scope_data = o->scope_data;
+    cfg->suggest = dbc_option_suggest;
 }
 
 int dbc_config_resolve(dbc_config *cfg, const dbconn_options *opts,
