@@ -37,6 +37,7 @@ set(DBCONN_SOURCES
   src/driver/sqlite/sqlite_conn.c
   src/driver/sqlite/sqlite_plan.c
   src/driver/sqlite/sqlite_stmt.c
+  src/driver/sqlite/sqlite_pragma.c
   src/driver/sqlite/sqlite_target.c
   src/driver/sqlite/sqlite_driver.c
   ${DBCONN_POSTGRES_SOURCES}

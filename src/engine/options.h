@@ -23,4 +23,7 @@ int dbc_config_resolve(dbc_config *cfg, const dbconn_options *opts,
                        const dbconn_url *url, dbc_qparam **rest,
                        size_t *nrest);
 
+/* Releases what dbc_config_resolve allocated in cfg (its pragmas). */
+void dbc_config_release(dbc_config *cfg);
+
 #endif

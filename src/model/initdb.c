@@ -1,5 +1,7 @@
-/* dbconn_init_db: create a base's tables in one transaction, then bind the
- * base's session pointer; and dbconn_base_ddl, which shows the statements.
+/* dbconn_init_db: create a base's tables in one transaction -- after a
+ * look in a read transaction, so that a base whose tables and indexes all
+ * exist never takes the write lock -- then bind the base's session
+ * pointer; and dbconn_base_ddl, which shows the statements.
  * The statements run through dbc_initdb_run_held, which the async form
  * (initdb_async.c) runs in a job.
  *
@@ -95,11 +97,38 @@ int dbc_initdb_run_held(dbconn_session *s, const dbc_ddl *ddl) {
                                "nothing was created", f.msg));
 }
 
+/* Whether some table or index of ddl does not exist yet, looked up in a
+ * read transaction (the dialect's queries), so that init_db of a complete
+ * schema never takes the write lock.  When the lookup itself fails (or the
+ * dialect cannot tell) the answer is "missing": the write transaction that
+ * follows is what it always was, and reports its own failure. */
+static bool something_missing(dbconn *db, const dbc_ddl *ddl) {
+    const dbc_dialect *d = db->drv->dialect;
+    if (!d->table_exists_sql || !d->index_exists_sql)
+        return true;
+    dbconn_session *s;
+    if (dbconn_session_open(db, &s) != 0)
+        return true;
+    bool missing = dbconn_begin(s, DBCONN_BEGIN_DEFERRED) != 0;
+    for (size_t i = 0; i < ddl->n && !missing; i++) {
+        const dbc_ddl_stmt *st = &ddl->stmts[i];
+        dbconn_result *r = NULL;
+        const char *sql = st->index ? d->index_exists_sql : d->table_exists_sql;
+        const char *name = st->index ? st->index : st->table;
+        missing = dbconn_exec(s, sql, DBCONN_PARAMS(DBCONN_TEXT(name)), &r) != 0 ||
+                  dbconn_result_nrows(r) == 0;
+        dbconn_result_free(r);
+    }
+    (void)dbconn_rollback(s); /* it only read */
+    dbconn_session_close(s);
+    return missing;
+}
+
 /* All statements or none: one IMMEDIATE transaction (DDL is transactional
  * in SQLite and PostgreSQL).  A failure is recorded as the thread's message
  * naming the table and the statement. */
 static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
-    if (ddl->n == 0)
+    if (ddl->n == 0 || !something_missing(db, ddl))
         return 0;
     dbconn_session *s;
     int rc = dbconn_session_open(db, &s);

@@ -346,6 +346,13 @@ static int refuse(const char *option, const char *why) {
 
 /* What the resolved engine options mean here; builds the BEGIN text. */
 static int check_config(dbc_target *t, const dbc_config *cfg) {
+    if (cfg->pragmas)
+        return dbc_fail(DBCONN_EOPTION,
+                        "option \"pragma.%.*s\" does not apply to "
+                        "postgresql: pragmas are SQLite's; per-connection "
+                        "server settings go in the URL's options (e.g. "
+                        "?options=-c%%20work_mem%%3D64MB)",
+                        (int)strcspn(cfg->pragmas, "="), cfg->pragmas);
     if (cfg->journal_mode)
         return refuse("journal_mode",
                       "the server keeps its own write-ahead log");

@@ -8,6 +8,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "driver/sqlite/sqlite_conn.h"
+#include "driver/sqlite/sqlite_pragma.h"
 #include "driver/sqlite/sqlite_target.h"
 #include "util/editdist.h"
 #include "util/text.h"
@@ -219,6 +220,9 @@ static int check_config(dbc_target *t, const dbc_config *cfg) {
         return dbc_fail(DBCONN_EOPTION,
                         "option \"journal_mode\": \"wal\" is not available "
                         "for an in-memory database");
+    int rc = dbc_sqlite_pragma_script(cfg->pragmas, &t->pragmas);
+    if (rc)
+        return rc;
     t->busy_timeout_ms = cfg->busy_timeout_ms;
     t->foreign_keys = cfg->foreign_keys;
     t->synchronous = cfg->synchronous;
@@ -292,6 +296,7 @@ void dbc_sqlite_target_close(dbc_target *t) {
         sqlite3_db_config(t->anchor, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
                           (int *)NULL);
     sqlite3_close_v2(t->anchor);
+    dbc_free(t->pragmas);
     dbc_free(t->filename);
     dbc_free(t);
 }
