@@ -97,41 +97,61 @@ int dbc_initdb_run_held(dbconn_session *s, const dbc_ddl *ddl) {
                                "nothing was created", f.msg));
 }
 
-/* Whether some table or index of ddl does not exist yet, looked up in a
+/* Looks up whether some table or index of ddl does not exist yet, in a
  * read transaction (the dialect's queries), so that init_db of a complete
- * schema never takes the write lock.  When the lookup itself fails (or the
- * dialect cannot tell) the answer is "missing": the write transaction that
- * follows is what it always was, and reports its own failure. */
-static bool something_missing(dbconn *db, const dbc_ddl *ddl) {
+ * schema never takes the write lock: 0 with *missing set, or the failure
+ * of the look (e.g. DBCONN_EBUSY on an in-memory database while another
+ * session writes: the write would have to wait for it too), recorded as
+ * the thread's message.  A dialect that cannot tell: always missing. */
+static int find_missing(dbconn *db, const dbc_ddl *ddl, bool *missing) {
     const dbc_dialect *d = db->drv->dialect;
+    *missing = true;
     if (!d->table_exists_sql || !d->index_exists_sql)
-        return true;
+        return 0;
     dbconn_session *s;
-    if (dbconn_session_open(db, &s) != 0)
-        return true;
-    bool missing = dbconn_begin(s, DBCONN_BEGIN_DEFERRED) != 0;
-    for (size_t i = 0; i < ddl->n && !missing; i++) {
+    int rc = dbconn_session_open(db, &s);
+    if (rc)
+        return rc;
+    rc = dbconn_begin(s, DBCONN_BEGIN_DEFERRED);
+    *missing = false;
+    for (size_t i = 0; i < ddl->n && !rc && !*missing; i++) {
         const dbc_ddl_stmt *st = &ddl->stmts[i];
         dbconn_result *r = NULL;
         const char *sql = st->index ? d->index_exists_sql : d->table_exists_sql;
         const char *name = st->index ? st->index : st->table;
-        missing = dbconn_exec(s, sql, DBCONN_PARAMS(DBCONN_TEXT(name)), &r) != 0 ||
-                  dbconn_result_nrows(r) == 0;
+        rc = dbconn_exec(s, sql, DBCONN_PARAMS(DBCONN_TEXT(name)), &r);
+        *missing = !rc && dbconn_result_nrows(r) == 0;
         dbconn_result_free(r);
+    }
+    if (rc) { /* the message is the session's: keep it past the close */
+        int native = s->native;
+        char state[6], msg[DBC_ERRMSG_MAX];
+        memcpy(state, s->sqlstate, sizeof state);
+        (void)snprintf(msg, sizeof msg, "%s", s->errmsg);
+        dbconn_session_close(s);
+        rc = dbc_fail_native(rc, native,
+                             "init_db: looking up the existing tables "
+                             "failed: %s; nothing was created", msg);
+        dbc_set_sqlstate(state);
+        return rc;
     }
     (void)dbconn_rollback(s); /* it only read */
     dbconn_session_close(s);
-    return missing;
+    return 0;
 }
 
 /* All statements or none: one IMMEDIATE transaction (DDL is transactional
  * in SQLite and PostgreSQL).  A failure is recorded as the thread's message
  * naming the table and the statement. */
 static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
-    if (ddl->n == 0 || !something_missing(db, ddl))
+    bool missing;
+    if (ddl->n == 0)
         return 0;
+    int rc = find_missing(db, ddl, &missing);
+    if (rc || !missing)
+        return rc;
     dbconn_session *s;
-    int rc = dbconn_session_open(db, &s);
+    rc = dbconn_session_open(db, &s);
     if (rc)
         return rc;
     rc = dbconn_begin(s, DBCONN_BEGIN_IMMEDIATE);
