@@ -499,6 +499,67 @@ static void test_init_db_complete_schema_takes_no_write_lock(void **state) {
         tu_rmdir(dir);
 }
 
+/* The async form: the same look first, on the thread pool. */
+static void test_init_db_async_complete_schema(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    const char *dir = tu_is_sqlite() ? tu_tmpdir() : NULL;
+    dbconn_options o = {.busy_timeout_ms = 3000, .pool_timeout_ms = 3000,
+                        .loop = &loop};
+    dbconn *db;
+    tu_ok(dbconn_open(&db, dir ? tu_file_url(dir, "a.db") : tu_url(), &o));
+    drop_ops(db);
+    run(db, "CREATE TABLE ops_other (x INTEGER)");
+    dbconn_base *b;
+    tu_ok(dbconn_base_new(&b));
+    tu_ok(dbconn_base_add(b, &ops_a));
+    tu_rec rec = {0};
+    tu_ok(dbconn_init_db_async(db, b, tu_on_done, &rec));
+    while (rec.calls == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    tu_ok(rec.status);
+    assert_true(dbconn_base_bound(b) == db);
+    /* another session mid-write: the complete base is bound at once */
+    dbconn_session *w;
+    tu_ok(dbconn_session_open(db, &w));
+    tu_ok(dbconn_exec(w, "INSERT INTO ops_other VALUES (1)", NULL, 0, NULL));
+    dbconn_stats before, after;
+    tu_ok(dbconn_pool_stats(db, &before));
+    rec = (tu_rec){0};
+    tu_ok(dbconn_init_db_async(db, b, tu_on_done, &rec));
+    while (rec.calls == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    tu_ok(rec.status);
+    tu_ok(dbconn_pool_stats(db, &after));
+    assert_int_equal(after.gate_waits, before.gate_waits);
+    assert_int_equal(after.busy_handler_calls, before.busy_handler_calls);
+    tu_ok(dbconn_commit(w));
+    dbconn_session_close(w);
+    /* a missing table: the write transaction follows the look */
+    tu_ok(dbconn_base_add(b, &ops_b));
+    rec = (tu_rec){0};
+    tu_ok(dbconn_init_db_async(db, b, tu_on_done, &rec));
+    while (rec.calls == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    tu_ok(rec.status);
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(tu_count_rows(db, "ops_b", NULL), 0);
+    /* closing with the look queued: the callback gets DBCONN_ECANCELED
+     * or its result, once */
+    rec = (tu_rec){0};
+    tu_ok(dbconn_init_db_async(db, b, tu_on_done, &rec));
+    drop_ops(db);
+    tu_ok(dbconn_close(db, NULL));
+    while (uv_run(&loop, UV_RUN_ONCE))
+        ;
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    tu_ok(dbconn_base_free(b));
+    if (dir)
+        tu_rmdir(dir);
+}
+
 /* sqlite: another process holds the file's write lock.  init_db of the
  * complete base succeeds at once and meets no busy handler; one with a
  * table missing must write, so it waits and fails with DBCONN_EBUSY. */
@@ -555,6 +616,7 @@ int main(void) {
         cmocka_unit_test(test_logging_name_on_stderr),
         cmocka_unit_test(test_logging_name_validated),
         cmocka_unit_test(test_init_db_complete_schema_takes_no_write_lock),
+        cmocka_unit_test(test_init_db_async_complete_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
