@@ -380,10 +380,12 @@ static void test_logging_name_on_stderr(void **state) {
 
 static void test_logging_name_validated(void **state) {
     (void)state;
+    /* 65 characters: one too many */
+    static const char too_long[] = "x2345678901234567890123456789012"
+                                   "345678901234567890123456789012345";
     static const char *const bad[] = {"", "two words", "tab\there",
-                                      "caf\xC3\xA9",
-                                      "x234567890123456789012345678901234567"
-                                      "890123456789012345678901234567890"};
+                                      "caf\xC3\xA9", too_long};
+    assert_int_equal(strlen(too_long), 65);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         dbconn_options o = {0}, zero = {0};
         int rc = dbconn_options_set(&o, "logging_name", bad[i]);
@@ -402,9 +404,10 @@ static void test_logging_name_validated(void **state) {
     }
     /* 64 characters are fine */
     dbconn_options o = {0};
-    tu_ok(dbconn_options_set(&o, "logging_name",
-                             "x23456789012345678901234567890123456789012345"
-                             "6789012345678901234"));
+    static const char longest[] = "x2345678901234567890123456789012"
+                                  "34567890123456789012345678901234";
+    assert_int_equal(strlen(longest), 64);
+    tu_ok(dbconn_options_set(&o, "logging_name", longest));
     dbconn_options_clear(&o);
     open_fails(url_with("logging_name=a+b"), DBCONN_EOPTION,
                "\"logging_name\"");
