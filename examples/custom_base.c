@@ -8,6 +8,9 @@
  *   catalog = dbconn_base_new()  + products  -> bound to the catalog engine
  *   audit   = dbconn_base_new()  + events    -> bound to the audit engine
  *
+ * The engines carry a logging_name each, and the shop's runs a pragma on
+ * every pooled connection (pragma.cache_size).
+ *
  * Build: part of the examples (cmake); run: ./custom_base
  */
 #include <stddef.h>
@@ -126,12 +129,22 @@ int main(void) {
         status = fail("dbconn_base_add", rc);
         goto out;
     }
-    /* Two engines, each its own private in-memory database. */
-    if ((rc = dbconn_open(&shop, "sqlite://", NULL)) ||
-        (rc = dbconn_open(&log, "sqlite+aiosqlite://", NULL))) {
+    /* Two engines, each its own private in-memory database.  The shop's
+     * is named in its log lines (logging_name) and runs a pragma on every
+     * pooled connection (pragma.NAME; the URL could say
+     * ?pragma.cache_size=-8000 too).  Values set by name that are copied
+     * are released with dbconn_options_clear once dbconn_open has run. */
+    dbconn_options o = {0};
+    if ((rc = dbconn_options_set(&o, "logging_name", "shop")) ||
+        (rc = dbconn_options_set(&o, "pragma.cache_size", "-8000")) ||
+        (rc = dbconn_open(&shop, "sqlite://", &o)) ||
+        (rc = dbconn_open(&log, "sqlite+aiosqlite://?logging_name=audit",
+                          NULL))) {
+        dbconn_options_clear(&o);
         status = fail("dbconn_open", rc);
         goto out;
     }
+    dbconn_options_clear(&o);
     if ((rc = dbconn_init_db(shop, catalog)) ||
         (rc = dbconn_init_db(log, audit))) {
         status = fail("dbconn_init_db", rc);
@@ -172,6 +185,19 @@ int main(void) {
     }
     printf("audit database has a products table: %s\n",
            dbconn_result_int(r, 0, 0) ? "yes" : "no");
+    dbconn_result_free(r);
+    dbconn_commit(s);
+    /* The shop's connections run PRAGMA cache_size=-8000 when they open. */
+    r = NULL;
+    if ((rc = dbconn_base_session(catalog, &s)) ||
+        (rc = dbconn_exec(s, "PRAGMA cache_size", NULL, 0, &r)) ||
+        dbconn_result_int(r, 0, 0) != -8000) {
+        dbconn_result_free(r);
+        status = fail("pragma.cache_size", rc ? rc : DBCONN_EDB);
+        goto out;
+    }
+    printf("shop connections' cache_size: %lld\n",
+           (long long)dbconn_result_int(r, 0, 0));
     dbconn_result_free(r);
     dbconn_commit(s);
     status = 0;

@@ -251,7 +251,24 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
     int execution_policy;       /* DBCONN_EXEC_*; 0 = the driver's best:
                                    loop on postgresql, threadpool on
                                    sqlite */
-    void *reserved[8];          /* must stay zero */
+    const char *logging_name;   /* SQLAlchemy's: the engine's name in every
+                                   log line ("dbconn.engine.<name>" on
+                                   stderr, "[<name>] " before a log
+                                   callback's line); NULL = none; 1..64
+                                   printable ASCII characters, no space.
+                                   Borrowed for the duration of dbconn_open
+                                   only (copied). */
+    const char *pragmas;        /* sqlite: "name=value;name=value" pragmas
+                                   run on every new pooled connection, from
+                                   an allow-list (docs/options.md); NULL =
+                                   none.  Borrowed for the duration of
+                                   dbconn_open only.  By name:
+                                   "pragma.NAME" appends one. */
+    void *owned;                /* the library's copies of the values
+                                   dbconn_options_set stored (logging_name,
+                                   pragma.NAME): release with
+                                   dbconn_options_clear; otherwise NULL */
+    void *reserved[5];          /* must stay zero */
 } dbconn_options;
 
 /* Transaction start modes for dbconn_begin() and options.begin_mode. */
@@ -285,9 +302,17 @@ enum {
  * Booleans: true/false/1/0/yes/no/on/off, any case.  `key` and `value` are
  * borrowed; string values are stored as pointers to the library's own static
  * canonical spellings.  Errors: DBCONN_EOPTION naming the key, the value and
- * what is accepted; DBCONN_EINVAL for NULL arguments. */
+ * what is accepted; DBCONN_EINVAL for NULL arguments.  An unknown key or
+ * choice value names the nearest valid one ("did you mean ...?").
+ * Free-form values (logging_name, "pragma.NAME" = value, which appends
+ * "NAME=value" to o->pragmas) are copied into storage the struct owns
+ * through o->owned: release it with dbconn_options_clear once dbconn_open
+ * has run (a copy of the struct shares it: clear one of them, once). */
 DBCONN_EXTERN int dbconn_options_set(dbconn_options *o, const char *key,
                                      const char *value);
+/* Releases what dbconn_options_set stored in o (o->owned) and zeroes *o
+ * (every option back to its default).  NULL is a no-op. */
+DBCONN_EXTERN void dbconn_options_clear(dbconn_options *o);
 
 /* ------------------------------------------------------------------------ */
 /* Connection                                                               */

@@ -27,6 +27,7 @@ set(DBCONN_SOURCES
   src/util/buf.c
   src/util/hashmap.c
   src/util/text.c
+  src/util/editdist.c
   src/util/version.c
   src/util/sqlverb.c
   # url: the SQLAlchemy URL grammar
@@ -36,6 +37,7 @@ set(DBCONN_SOURCES
   src/driver/sqlite/sqlite_conn.c
   src/driver/sqlite/sqlite_plan.c
   src/driver/sqlite/sqlite_stmt.c
+  src/driver/sqlite/sqlite_pragma.c
   src/driver/sqlite/sqlite_target.c
   src/driver/sqlite/sqlite_driver.c
   ${DBCONN_POSTGRES_SOURCES}

@@ -157,6 +157,18 @@ static const opt_case cases[] = {
     BAD("pool", "5", "unknown engine option"),
     BAD("POOL_SIZE", "5", "unknown engine option"),
     BAD("pool_timeout_s", "5", "pool_timeout_ms"),
+    /* did you mean: the nearest name within a few edits, any ASCII case */
+    BAD("pool_sise", "5", "(did you mean \"pool_size\"?)"),
+    BAD("POOL_SIZE", "5", "(did you mean \"pool_size\"?)"),
+    BAD("max_overflw", "5", "(did you mean \"max_overflow\"?)"),
+    BAD("ehco", "1", "(did you mean \"echo\"?)"),
+    BAD("frobnicate", "1", "known: echo, pool_size"),
+    /* and the nearest choice of a fixed set */
+    BAD("isolation_level", "read comitted",
+        "(did you mean \"READ COMMITTED\"?)"),
+    BAD("execution_policy", "inlin", "(did you mean \"inline\"?)"),
+    BAD("journal_mode", "wall", "(did you mean \"wal\"?)"),
+    BAD("begin_mode", "imediate", "(did you mean \"immediate\"?)"),
     /* values that are never accepted */
     BAD("pool_size", "8\n", "control character"),
     BAD("journal_mode", "wal\x7f", "0x7F"),
@@ -411,7 +423,7 @@ static void bad_exec(dbconn_options *o) { o->execution_policy = 4; }
 static void bad_journal(dbconn_options *o) { o->journal_mode = "fast"; }
 static void bad_sync(dbconn_options *o) { o->synchronous = "sometimes"; }
 static void bad_iso(dbconn_options *o) { o->isolation_level = "SNAPSHOT"; }
-static void bad_reserved(dbconn_options *o) { o->reserved[7] = o; }
+static void bad_reserved(dbconn_options *o) { o->reserved[4] = o; /* the last */ }
 
 static void test_resolve_rejects_bad_struct(void **state) {
     (void)state;

@@ -5,6 +5,7 @@
 #define DBCONN_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "dbconn.h"
 
@@ -35,6 +36,19 @@ typedef struct dbc_config {
     uv_loop_t *loop;           /* NULL = uv_default_loop() when first needed */
     dbconn_scopefunc scopefunc; /* NULL = the current task (scope layer) */
     void *scope_data;
+    /* The engine's share of "did you mean": dbc_nearest_step() over the
+     * engine option names, so a driver's unknown-key message can suggest
+     * an engine option as well as its own keys. */
+    void (*suggest)(const char *key, const char **best, size_t *dist);
+    /* The logging_name option; NULL = none.  Borrowed: valid during
+     * dbconn_open only (the engine's log keeps a copy). */
+    const char *logging_name;
+    /* The pragma.NAME options, in order (the struct's list, then the
+     * URL's keys): "name=value;name=value", each name an identifier and
+     * each value an integer or a keyword (engine/options.c checked that
+     * much; what a driver accepts is its own business).  NULL = none.
+     * Owned (dbc_config_release). */
+    char *pragmas;
 } dbc_config;
 
 /* A URL query pair that is not an engine option: the driver's to judge. */

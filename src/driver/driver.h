@@ -68,6 +68,14 @@ typedef struct dbc_dialect {
      * DBCONN_TYPE_*; returns a static string, or NULL to keep `expr` as
      * written.  NULL hook: always as written. */
     const char *(*default_sql)(int type, const char *expr);
+    /* A query with one text parameter, a name as a model gives it, that
+     * returns a row when CREATE TABLE IF NOT EXISTS of that name would do
+     * nothing (table_exists_sql), or CREATE INDEX IF NOT EXISTS
+     * (index_exists_sql): what init_db reads first, in a read
+     * transaction, so that a complete schema never waits for the write
+     * lock.  NULL: always create. */
+    const char *table_exists_sql;
+    const char *index_exists_sql;
 } dbc_dialect;
 
 /* Every function that can fail returns 0 or a DBCONN_E* code and records the

@@ -14,6 +14,7 @@ void dbc_engine_free(dbconn *db) {
         db->drv->target_close(db->target);
     dbc_gate_destroy(&db->gate);
     dbc_log_destroy(&db->log);
+    dbc_config_release(&db->cfg);
     uv_mutex_destroy(&db->lock);
     dbc_free(db->bases);
     dbc_free(db->url_masked);
@@ -44,6 +45,8 @@ static int open_parts(dbconn *db, const char *url,
     size_t nrest = 0;
     if ((rc = dbc_config_resolve(&db->cfg, opts, db->url, &rest, &nrest)))
         return rc;
+    /* The name outlives the caller's string in the log's own copy. */
+    db->cfg.logging_name = dbc_log_set_name(&db->log, db->cfg.logging_name);
     if (db->cfg.execution_policy == DBCONN_EXEC_LOOP && !db->drv->io) {
         dbc_free(rest);
         return dbc_fail(DBCONN_EOPTION,

@@ -9,10 +9,13 @@
  * spellings below, so the caller's strings are never kept. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
+#include "util/editdist.h"
 #include "util/error.h"
 #include "engine/options.h"
 #include "util/text.h"
@@ -27,6 +30,7 @@ typedef enum opt_kind {
     K_SECONDS, /* seconds, fractional, into a milliseconds int field */
     K_STR,     /* one of strs (canonical spelling stored) */
     K_ENUM,    /* one of choices (its value stored) */
+    K_NAME,    /* logging_name: printable ASCII, copied (see opt_store) */
     K_REJECT   /* a name that exists but cannot be set by name */
 } opt_kind;
 
@@ -67,6 +71,16 @@ static const opt_choice exec_policies[] = {
     {"loop", DBCONN_EXEC_LOOP},
     {NULL, 0}};
 
+/* What dbconn_options_set copies for a dbconn_options (its `owned`). */
+typedef struct opt_store {
+    char *logging_name;
+    char *pragmas;
+} opt_store;
+
+#define LOGGING_NAME_MAX 64
+#define PRAGMA_PREFIX "pragma."
+#define PRAGMA_TOKEN_MAX 64 /* longest pragma name or value */
+
 #define OFF(f) offsetof(dbconn_options, f)
 #define POINTER_FIELD                                                           \
     "cannot be set by name: it is a pointer field; set it in the "              \
@@ -102,6 +116,7 @@ static const optdef options[] = {
      .choices = begin_modes},
     {.name = "execution_policy", .kind = K_ENUM, .off = OFF(execution_policy),
      .choices = exec_policies},
+    {.name = "logging_name", .kind = K_NAME, .off = OFF(logging_name)},
     /* SQLAlchemy's names, in their own units. */
     {.name = "pool_timeout", .kind = K_SECONDS, .off = OFF(pool_timeout_ms),
      .alias_of = "pool_timeout_ms", .max = 86400000, .zero = "do not wait"},
@@ -119,6 +134,10 @@ static const optdef options[] = {
     {.name = "loop", .kind = K_REJECT, .why = POINTER_FIELD},
     {.name = "scopefunc", .kind = K_REJECT, .why = POINTER_FIELD},
     {.name = "scope_data", .kind = K_REJECT, .why = POINTER_FIELD},
+    {.name = "pragmas", .kind = K_REJECT,
+     .why = "cannot be set by name: set each pragma as \"pragma.NAME\" "
+            "(e.g. pragma.cache_size=-20000)"},
+    {.name = "owned", .kind = K_REJECT, .why = POINTER_FIELD},
     {.name = "reserved", .kind = K_REJECT,
      .why = "cannot be set by name: reserved fields are not options and "
             "must stay zero"},
@@ -130,8 +149,8 @@ static const optdef options[] = {
     "echo, pool_size, max_overflow, pool_timeout_ms, pool_recycle_s, "          \
     "pool_pre_ping, busy_timeout_ms, journal_mode, isolation_level, "           \
     "statement_cache_size, hide_parameters, synchronous, foreign_keys, "        \
-    "begin_mode, execution_policy; SQLAlchemy aliases: pool_timeout (s), "      \
-    "pool_recycle (s), timeout (s)"
+    "begin_mode, execution_policy, logging_name, pragma.NAME; SQLAlchemy "      \
+    "aliases: pool_timeout (s), pool_recycle (s), timeout (s)"
 
 static const optdef *lookup(const char *key) {
     for (size_t i = 0; i < NOPTIONS; i++)
@@ -141,6 +160,12 @@ static const optdef *lookup(const char *key) {
 }
 
 bool dbc_option_known(const char *key) { return key && lookup(key); }
+
+void dbc_option_suggest(const char *key, const char **best, size_t *dist) {
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (options[i].kind != K_REJECT)
+            dbc_nearest_step(key, options[i].name, best, dist);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */
@@ -174,6 +199,24 @@ static const char *choice_list(const optdef *d, char *out, size_t cap) {
     return out;
 }
 
+/* ' (did you mean "x"?)' for the nearest choice of a K_STR or K_ENUM
+ * option to `value`, or "". */
+static const char *choice_hint(const optdef *d, const char *value, char *out,
+                               size_t cap) {
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    for (size_t i = 0;; i++) {
+        const char *name = d->strs ? d->strs[i] : d->choices[i].name;
+        if (!name)
+            break;
+        dbc_nearest_step(value, name, &best, &dist);
+    }
+    out[0] = '\0';
+    if (best)
+        (void)snprintf(out, cap, " (did you mean \"%s\"?)", best);
+    return out;
+}
+
 /* The accepted integers for a by-name message. */
 static const char *int_help(const optdef *d, char *out, size_t cap) {
     if (d->neg)
@@ -184,6 +227,191 @@ static const char *int_help(const optdef *d, char *out, size_t cap) {
         (void)snprintf(out, cap, "a decimal integer in %d..%d (0 = %s)",
                        d->min, d->max, d->zero);
     return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Free-form values: logging_name and pragma.NAME                           */
+/* ------------------------------------------------------------------------ */
+
+/* logging_name: 1..LOGGING_NAME_MAX printable ASCII characters, no space
+ * (it becomes part of a logger name).  `what` starts the message. */
+static int check_logging_name(const char *what, const char *v) {
+    char shown[160];
+    size_t n = strlen(v);
+    if (n == 0 || n > LOGGING_NAME_MAX)
+        return dbc_fail(DBCONN_EOPTION,
+                        "%s \"%s\" is invalid: expected 1..%d characters "
+                        "(got %zu)",
+                        what, dbc_show(v, shown, sizeof shown),
+                        LOGGING_NAME_MAX, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return dbc_fail(DBCONN_EOPTION,
+                            "%s \"%s\" is invalid: expected printable ASCII "
+                            "without spaces (byte %zu is 0x%02X)",
+                            what, dbc_show(v, shown, sizeof shown), i, c);
+    }
+    return 0;
+}
+
+static bool ident_char(char c, bool first) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* A pragma name: an identifier of at most PRAGMA_TOKEN_MAX bytes. */
+static bool pragma_name_ok(const char *p, size_t n) {
+    if (n == 0 || n > PRAGMA_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!ident_char(p[i], i == 0))
+            return false;
+    return true;
+}
+
+/* A pragma value: an optionally signed decimal integer or a keyword, at
+ * most PRAGMA_TOKEN_MAX bytes.  The driver checks it further against what
+ * the pragma takes; this is what makes it safe to carry as text. */
+static bool pragma_value_ok(const char *p, size_t n) {
+    if (n == 0 || n > PRAGMA_TOKEN_MAX)
+        return false;
+    size_t i = p[0] == '-' || p[0] == '+';
+    if (i < n && p[i] >= '0' && p[i] <= '9') {
+        for (; i < n; i++)
+            if (p[i] < '0' || p[i] > '9')
+                return false;
+        return true;
+    }
+    return i == 0 && pragma_name_ok(p, n);
+}
+
+/* Checks one pragma entry; `origin` names where it came from. */
+static int check_pragma(const char *origin, const char *name, size_t nlen,
+                        const char *value, size_t vlen) {
+    char k[160], v[160], tmp[PRAGMA_TOKEN_MAX * 4 + 1];
+    size_t nk = nlen < sizeof tmp - 1 ? nlen : sizeof tmp - 1;
+    memcpy(tmp, name, nk);
+    tmp[nk] = '\0';
+    (void)dbc_show(tmp, k, sizeof k);
+    if (!pragma_name_ok(name, nlen))
+        return dbc_fail(DBCONN_EOPTION,
+                        "%s \"" PRAGMA_PREFIX "%s\": invalid pragma name: "
+                        "expected letters, digits and '_' (at most %d)",
+                        origin, k, PRAGMA_TOKEN_MAX);
+    if (!pragma_value_ok(value, vlen)) {
+        size_t nv = vlen < sizeof tmp - 1 ? vlen : sizeof tmp - 1;
+        memcpy(tmp, value, nv);
+        tmp[nv] = '\0';
+        return dbc_fail(DBCONN_EOPTION,
+                        "%s \"" PRAGMA_PREFIX "%s\": invalid value \"%s\": "
+                        "expected an integer or a keyword (at most %d "
+                        "characters)",
+                        origin, k, dbc_show(tmp, v, sizeof v),
+                        PRAGMA_TOKEN_MAX);
+    }
+    return 0;
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* Appends the entries of a "name=value;name=value" list (spaces around
+ * names and values and empty entries allowed) to b as checked
+ * "name=value" entries separated by ';'. */
+static int put_pragma_list(dbc_buf *b, const char *list, const char *origin) {
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ";");
+        const char *e = p, *end = p + n;
+        while (e < end && is_space(*e))
+            e++;
+        const char *stop = end;
+        while (stop > e && is_space(stop[-1]))
+            stop--;
+        if (e < stop) {
+            const char *eq = memchr(e, '=', (size_t)(stop - e));
+            char shown[160], tmp[256];
+            if (!eq) {
+                size_t m = (size_t)(stop - e) < sizeof tmp - 1
+                               ? (size_t)(stop - e)
+                               : sizeof tmp - 1;
+                memcpy(tmp, e, m);
+                tmp[m] = '\0';
+                return dbc_fail(DBCONN_EOPTION,
+                                "%s: entry \"%s\" is not name=value", origin,
+                                dbc_show(tmp, shown, sizeof shown));
+            }
+            const char *ne = eq, *vs = eq + 1;
+            while (ne > e && is_space(ne[-1]))
+                ne--;
+            while (vs < stop && is_space(*vs))
+                vs++;
+            int rc = check_pragma(origin, e, (size_t)(ne - e), vs,
+                                  (size_t)(stop - vs));
+            if (rc)
+                return rc;
+            if (b->len)
+                dbc_buf_putc(b, ';');
+            dbc_buf_append(b, e, (size_t)(ne - e));
+            dbc_buf_putc(b, '=');
+            dbc_buf_append(b, vs, (size_t)(stop - vs));
+        }
+        p = *end ? end + 1 : end;
+    }
+    return b->oom ? dbc_nomem() : 0;
+}
+
+static opt_store *store_of(dbconn_options *o) {
+    if (!o->owned)
+        o->owned = dbc_calloc(1, sizeof(opt_store));
+    return o->owned;
+}
+
+/* dbconn_options_set("pragma.NAME", value): appends NAME=value to
+ * o->pragmas, in a copy the struct owns. */
+static int set_pragma(dbconn_options *o, const char *name, const char *value) {
+    int rc = check_pragma("option", name, strlen(name), value, strlen(value));
+    if (rc)
+        return rc;
+    dbc_buf b = DBC_BUF_INIT;
+    if (o->pragmas && *o->pragmas)
+        dbc_buf_printf(&b, "%s;", o->pragmas);
+    dbc_buf_printf(&b, "%s=%s", name, value);
+    opt_store *st = b.oom ? NULL : store_of(o);
+    if (!st) {
+        dbc_buf_free(&b);
+        return dbc_nomem();
+    }
+    dbc_free(st->pragmas);
+    o->pragmas = st->pragmas = dbc_buf_take(&b);
+    return 0;
+}
+
+/* dbconn_options_set("logging_name", value): a copy the struct owns. */
+static int set_logging_name(dbconn_options *o, const char *value) {
+    int rc = check_logging_name("option \"logging_name\":", value);
+    if (rc)
+        return rc;
+    char *copy = dbc_strdup(value);
+    opt_store *st = copy ? store_of(o) : NULL;
+    if (!st) {
+        dbc_free(copy);
+        return dbc_nomem();
+    }
+    dbc_free(st->logging_name);
+    o->logging_name = st->logging_name = copy;
+    return 0;
+}
+
+void dbconn_options_clear(dbconn_options *o) {
+    if (!o)
+        return;
+    opt_store *st = o->owned;
+    if (st) {
+        dbc_free(st->logging_name);
+        dbc_free(st->pragmas);
+        dbc_free(st);
+    }
+    memset(o, 0, sizeof *o);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -261,9 +489,11 @@ static const char **str_field(dbconn_options *o, const optdef *d) {
 }
 
 /* Parses `value` for option `d` into *o; messages start with `origin`. */
+/* `copy`: free-form strings are copied into o->owned (by name); else the
+ * value is kept as given (it outlives the options: the URL's). */
 static int set_value(dbconn_options *o, const optdef *d, const char *key,
-                     const char *value, const char *origin) {
-    char help[160];
+                     const char *value, const char *origin, bool copy) {
+    char help[160], hint[96];
     long long x;
     int b;
     switch (d->kind) {
@@ -313,16 +543,26 @@ static int set_value(dbconn_options *o, const optdef *d, const char *key,
                 *str_field(o, d) = d->strs[i];
                 return 0;
             }
-        return bad_value(origin, key, value, "expected one of %s (any case)",
-                         choice_list(d, help, sizeof help));
+        return bad_value(origin, key, value, "expected one of %s (any case)%s",
+                         choice_list(d, help, sizeof help),
+                         choice_hint(d, value, hint, sizeof hint));
     case K_ENUM:
         for (size_t i = 0; d->choices[i].name; i++)
             if (same_word(value, d->choices[i].name)) {
                 *int_field(o, d) = d->choices[i].value;
                 return 0;
             }
-        return bad_value(origin, key, value, "expected one of %s (any case)",
-                         choice_list(d, help, sizeof help));
+        return bad_value(origin, key, value, "expected one of %s (any case)%s",
+                         choice_list(d, help, sizeof help),
+                         choice_hint(d, value, hint, sizeof hint));
+    case K_NAME:
+        if (copy)
+            return set_logging_name(o, value);
+        (void)snprintf(help, sizeof help, "%s \"%s\":", origin, key);
+        b = check_logging_name(help, value);
+        if (!b)
+            *str_field(o, d) = value;
+        return b;
     case K_REJECT: /* set_by_name() reports these */
         break;
     }
@@ -330,9 +570,17 @@ static int set_value(dbconn_options *o, const optdef *d, const char *key,
 }
 
 static int set_by_name(dbconn_options *o, const char *key, const char *value,
-                       const char *origin) {
+                       const char *origin, bool copy) {
     char k[512], v[512];
     const optdef *d = lookup(key);
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    if (!d)
+        dbc_option_suggest(key, &best, &dist);
+    if (!d && best)
+        return dbc_fail(DBCONN_EOPTION,
+                        "unknown engine option \"%s\" (did you mean \"%s\"?)",
+                        dbc_show(key, k, sizeof k), best);
     if (!d)
         return dbc_fail(DBCONN_EOPTION,
                         "unknown engine option \"%s\" (known: " KNOWN_NAMES ")",
@@ -354,14 +602,20 @@ static int set_by_name(dbconn_options *o, const char *key, const char *value,
                             "character (0x%02X at byte %zu)",
                             origin, key, dbc_show(value, v, sizeof v), c, i);
     }
-    return set_value(o, d, key, value, origin);
+    return set_value(o, d, key, value, origin, copy);
+}
+
+static bool is_pragma_key(const char *key) {
+    return strncmp(key, PRAGMA_PREFIX, sizeof PRAGMA_PREFIX - 1) == 0;
 }
 
 int dbconn_options_set(dbconn_options *o, const char *key, const char *value) {
     if (!o || !key || !value)
         return dbc_fail(DBCONN_EINVAL, "dbconn_options_set: %s is NULL",
                         !o ? "o" : !key ? "key" : "value");
-    return set_by_name(o, key, value, "option");
+    if (is_pragma_key(key))
+        return set_pragma(o, key + sizeof PRAGMA_PREFIX - 1, value);
+    return set_by_name(o, key, value, "option", true);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -371,7 +625,9 @@ int dbconn_options_set(dbconn_options *o, const char *key, const char *value) {
 /* Checks one struct field (not an alias) and canonicalizes string values. */
 static int check_field(dbconn_options *o, const optdef *d) {
     char help[160];
-    int v = d->kind == K_BOOL || d->kind == K_STR ? 0 : *int_field(o, d);
+    int v = d->kind == K_BOOL || d->kind == K_STR || d->kind == K_NAME
+                ? 0
+                : *int_field(o, d);
     const char *s;
     switch (d->kind) {
     case K_ECHO:
@@ -417,6 +673,9 @@ static int check_field(dbconn_options *o, const optdef *d) {
                         "invalid: expected NULL (driver default) or one of %s "
                         "(any case)", d->name, dbc_show(s, help, 80),
                         choice_list(d, help + 80, sizeof help - 80));
+    case K_NAME:
+        s = *str_field(o, d);
+        return s ? check_logging_name("dbconn_options.logging_name =", s) : 0;
     case K_BOOL:
     case K_SECONDS:
     case K_REJECT:
@@ -471,6 +730,15 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->loop = o->loop;
     cfg->scopefunc = o->scopefunc;
     cfg->scope_data = o->scope_data;
+    cfg->suggest = dbc_option_suggest;
+    cfg->logging_name = o->logging_name;
+}
+
+void dbc_config_release(dbc_config *cfg) {
+    if (!cfg)
+        return;
+    dbc_free(cfg->pragmas);
+    cfg->pragmas = NULL;
 }
 
 int dbc_config_resolve(dbc_config *cfg, const dbconn_options *opts,
@@ -492,30 +760,46 @@ int dbc_config_resolve(dbc_config *cfg, const dbconn_options *opts,
     int rc = check_struct(&o);
     if (rc)
         return rc;
+    /* Pragmas: the struct's list, then the URL's pragma.NAME keys. */
+    dbc_buf pragmas = DBC_BUF_INIT;
+    if (o.pragmas)
+        rc = put_pragma_list(&pragmas, o.pragmas, "dbconn_options.pragmas");
     /* The URL query replaces the struct's values, in order: last wins. */
-    for (size_t i = 0; i < nq; i++) {
+    for (size_t i = 0; i < nq && !rc; i++) {
         const char *key = dbconn_url_query_key(url, i);
-        if (!dbc_option_known(key)) {
+        const char *value = dbconn_url_query_value(url, i);
+        if (is_pragma_key(key)) {
+            const char *name = key + sizeof PRAGMA_PREFIX - 1;
+            rc = check_pragma("URL query option", name, strlen(name), value,
+                              strlen(value));
+            if (!rc)
+                dbc_buf_printf(&pragmas, "%s%s=%s", pragmas.len ? ";" : "",
+                               name, value);
+        } else if (!dbc_option_known(key))
             nr++;
-            continue;
-        }
-        rc = set_by_name(&o, key, dbconn_url_query_value(url, i),
-                         "URL query option");
-        if (rc)
-            return rc;
+        else
+            rc = set_by_name(&o, key, value, "URL query option", false);
     }
-    if (rest && nrest && nr) {
+    if (!rc && pragmas.oom)
+        rc = dbc_nomem();
+    if (!rc && rest && nrest && nr) {
         dbc_qparam *r = dbc_calloc(nr, sizeof *r);
         if (!r)
-            return dbc_nomem();
-        for (size_t i = 0, j = 0; i < nq; i++) {
+            rc = dbc_nomem();
+        for (size_t i = 0, j = 0; r && i < nq; i++) {
             const char *key = dbconn_url_query_key(url, i);
-            if (!dbc_option_known(key))
+            if (!dbc_option_known(key) && !is_pragma_key(key))
                 r[j++] = (dbc_qparam){key, dbconn_url_query_value(url, i)};
         }
         *rest = r;
-        *nrest = nr;
+        *nrest = r ? nr : 0;
+    }
+    if (rc) {
+        dbc_buf_free(&pragmas);
+        return rc;
     }
     apply_defaults(cfg, &o);
+    cfg->pragmas = pragmas.len ? dbc_buf_take(&pragmas) : NULL;
+    dbc_buf_free(&pragmas);
     return 0;
 }

@@ -9,6 +9,10 @@
 /* True when `key` names an engine option (field name or alias). */
 bool dbc_option_known(const char *key);
 
+/* dbc_nearest_step() over the engine option names (aliases included):
+ * the engine's share of a "did you mean" (dbc_config.suggest). */
+void dbc_option_suggest(const char *key, const char **best, size_t *dist);
+
 /* Resolves `opts` (NULL = defaults) overridden by the engine-option keys of
  * the URL query (last wins) into *cfg.  Query pairs that are not engine
  * options are returned in *rest (owned by the caller, dbc_free; *nrest may be
@@ -18,5 +22,8 @@ bool dbc_option_known(const char *key);
 int dbc_config_resolve(dbc_config *cfg, const dbconn_options *opts,
                        const dbconn_url *url, dbc_qparam **rest,
                        size_t *nrest);
+
+/* Releases what dbc_config_resolve allocated in cfg (its pragmas). */
+void dbc_config_release(dbc_config *cfg);
 
 #endif

@@ -1,5 +1,7 @@
-/* dbconn_init_db: create a base's tables in one transaction, then bind the
- * base's session pointer; and dbconn_base_ddl, which shows the statements.
+/* dbconn_init_db: create a base's tables in one transaction -- after a
+ * look in a read transaction, so that a base whose tables and indexes all
+ * exist never takes the write lock -- then bind the base's session
+ * pointer; and dbconn_base_ddl, which shows the statements.
  * The statements run through dbc_initdb_run_held, which the async form
  * (initdb_async.c) runs in a job.
  *
@@ -95,14 +97,61 @@ int dbc_initdb_run_held(dbconn_session *s, const dbc_ddl *ddl) {
                                "nothing was created", f.msg));
 }
 
+/* Looks up whether some table or index of ddl does not exist yet, in a
+ * read transaction (the dialect's queries), so that init_db of a complete
+ * schema never takes the write lock: 0 with *missing set, or the failure
+ * of the look (e.g. DBCONN_EBUSY on an in-memory database while another
+ * session writes: the write would have to wait for it too), recorded as
+ * the thread's message.  A dialect that cannot tell: always missing. */
+static int find_missing(dbconn *db, const dbc_ddl *ddl, bool *missing) {
+    const dbc_dialect *d = db->drv->dialect;
+    *missing = true;
+    if (!d->table_exists_sql || !d->index_exists_sql)
+        return 0;
+    dbconn_session *s;
+    int rc = dbconn_session_open(db, &s);
+    if (rc)
+        return rc;
+    rc = dbconn_begin(s, DBCONN_BEGIN_DEFERRED);
+    *missing = false;
+    for (size_t i = 0; i < ddl->n && !rc && !*missing; i++) {
+        const dbc_ddl_stmt *st = &ddl->stmts[i];
+        dbconn_result *r = NULL;
+        const char *sql = st->index ? d->index_exists_sql : d->table_exists_sql;
+        const char *name = st->index ? st->index : st->table;
+        rc = dbconn_exec(s, sql, DBCONN_PARAMS(DBCONN_TEXT(name)), &r);
+        *missing = !rc && dbconn_result_nrows(r) == 0;
+        dbconn_result_free(r);
+    }
+    if (rc) { /* the message is the session's: keep it past the close */
+        int native = s->native;
+        char state[6], msg[DBC_ERRMSG_MAX];
+        memcpy(state, s->sqlstate, sizeof state);
+        (void)snprintf(msg, sizeof msg, "%s", s->errmsg);
+        dbconn_session_close(s);
+        rc = dbc_fail_native(rc, native,
+                             "init_db: looking up the existing tables "
+                             "failed: %s; nothing was created", msg);
+        dbc_set_sqlstate(state);
+        return rc;
+    }
+    (void)dbconn_rollback(s); /* it only read */
+    dbconn_session_close(s);
+    return 0;
+}
+
 /* All statements or none: one IMMEDIATE transaction (DDL is transactional
  * in SQLite and PostgreSQL).  A failure is recorded as the thread's message
  * naming the table and the statement. */
 static int run_ddl(dbconn *db, const dbc_ddl *ddl) {
+    bool missing;
     if (ddl->n == 0)
         return 0;
+    int rc = find_missing(db, ddl, &missing);
+    if (rc || !missing)
+        return rc;
     dbconn_session *s;
-    int rc = dbconn_session_open(db, &s);
+    rc = dbconn_session_open(db, &s);
     if (rc)
         return rc;
     rc = dbconn_begin(s, DBCONN_BEGIN_IMMEDIATE);

@@ -14,11 +14,14 @@
  *      with it returns 0 or a DBCONN_E* code with a message; and:
  *        - a known option gives the same result as by name, and on success
  *          the same configuration, field by field;
+ *        - a "pragma.NAME" key is the engine's too: the same result as by
+ *          name, the same pragma list, nothing in `rest`;
  *        - an unknown key is not an error there: it comes back in `rest`
  *          for the driver, and by name it is DBCONN_EOPTION.
  *
  * Never crashes, never leaks (LeakSanitizer).  A violated property prints
  * what differed and calls abort(). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +84,10 @@ static char *percent_encode(const char *s) {
     return out;
 }
 
+static bool same_str(const char *a, const char *b) {
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static void same_config(const dbc_config *a, const dbc_config *b) {
 #define SAME(field)                                                             \
     if (a->field != b->field)                                                   \
@@ -92,6 +99,11 @@ static void same_config(const dbc_config *a, const dbc_config *b) {
     SAME(statement_cache_size) SAME(foreign_keys) SAME(begin_mode)
     SAME(execution_policy) SAME(loop) SAME(scopefunc) SAME(scope_data)
 #undef SAME
+    /* copied by name, pointing into the URL from there: same text */
+    if (!same_str(a->logging_name, b->logging_name))
+        violated("by name and from the URL give different logging_name", 0);
+    if (!same_str(a->pragmas, b->pragmas))
+        violated("by name and from the URL give different pragmas", 0);
 }
 
 /* Step 2: the same pair through the URL query. */
@@ -123,7 +135,7 @@ static void check_url(const char *key, const char *value, int by_name_rc,
     clear_msg();
     rc = dbc_config_resolve(&cfg, NULL, u, &rest, &nrest);
     check_rc("dbc_config_resolve (URL query)", rc, 1);
-    if (dbc_option_known(key)) {
+    if (dbc_option_known(key) || strncmp(key, "pragma.", 7) == 0) {
         if (rc != by_name_rc)
             violated("a known option: by name and from the URL differ", rc);
         if (rc == 0)
@@ -138,6 +150,8 @@ static void check_url(const char *key, const char *value, int by_name_rc,
             strcmp(rest[0].value, value) != 0)
             violated("the unknown pair did not come back in rest", rc);
     }
+    if (rc == 0)
+        dbc_config_release(&cfg);
     dbc_free(rest);
     dbconn_url_free(u);
 }
@@ -172,6 +186,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
 
     check_url(key, value, rc, &by_name);
+    dbc_config_release(&by_name);
+    dbconn_options_clear(&o); /* the copies of logging_name, pragma.NAME */
     cur_key = cur_value = "";
     free(buf);
     return 0;

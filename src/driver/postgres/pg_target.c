@@ -3,6 +3,7 @@
  * never pasted into a conninfo string), after every key and value was
  * checked: libpq's own keywords pass, sqlite's options and the engine
  * options that mean nothing on a server are refused naming the engine. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/editdist.h"
 #include "driver/postgres/pg_int.h"
 #include "url/url.h"
 #include "url/url_render.h"
@@ -145,9 +147,32 @@ static int refuse_secret(const dbc_qparam *p) {
 }
 
 /* Checks a query key the engine did not take. */
+/* An unknown key, with the nearest libpq keyword or engine option
+ * suggested. */
+static int unknown_key(const char *key, const PQconninfoOption *opts,
+                       const dbc_config *cfg) {
+    char k[80], hint[96] = "";
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "password") != 0 &&
+            strcmp(o->keyword, "sslpassword") != 0)
+            dbc_nearest_step(key, o->keyword, &best, &dist);
+    for (const char *const *m = managed_keys; *m; m++)
+        dbc_nearest_step(key, *m, &best, &dist);
+    if (cfg->suggest)
+        cfg->suggest(key, &best, &dist);
+    if (best)
+        (void)snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", best);
+    return dbc_fail(DBCONN_EOPTION,
+                    "unknown option \"%s\"%s: not an engine option and not a "
+                    "libpq connection keyword (e.g. sslmode, connect_timeout, "
+                    "application_name, target_session_attrs, options)",
+                    dbc_show(key, k, sizeof k), hint);
+}
+
 static int check_key(const dbc_qparam *p, const PQconninfoOption *opts,
-                     const dbconn_url *url) {
-    char k[80];
+                     const dbconn_url *url, const dbc_config *cfg) {
     if (in_set(p->key, sqlite_keys))
         return dbc_fail(DBCONN_EOPTION,
                         "sqlite option \"%s\" does not apply to postgresql",
@@ -180,11 +205,7 @@ static int check_key(const dbc_qparam *p, const PQconninfoOption *opts,
         return check_int(p);
     if (in_set(p->key, managed_keys) || libpq_knows(opts, p->key))
         return 0;
-    return dbc_fail(DBCONN_EOPTION,
-                    "unknown option \"%s\": not an engine option and not a "
-                    "libpq connection keyword (e.g. sslmode, connect_timeout, "
-                    "application_name, target_session_attrs, options)",
-                    dbc_show(p->key, k, sizeof k));
+    return unknown_key(p->key, opts, cfg);
 }
 
 /* ---- hosts -------------------------------------------------------------- */
@@ -325,6 +346,13 @@ static int refuse(const char *option, const char *why) {
 
 /* What the resolved engine options mean here; builds the BEGIN text. */
 static int check_config(dbc_target *t, const dbc_config *cfg) {
+    if (cfg->pragmas)
+        return dbc_fail(DBCONN_EOPTION,
+                        "option \"pragma.%.*s\" does not apply to "
+                        "postgresql: pragmas are SQLite's; per-connection "
+                        "server settings go in the URL's options (e.g. "
+                        "?options=-c%%20work_mem%%3D64MB)",
+                        (int)strcspn(cfg->pragmas, "="), cfg->pragmas);
     if (cfg->journal_mode)
         return refuse("journal_mode",
                       "the server keeps its own write-ahead log");
@@ -409,7 +437,7 @@ int dbc_pg_target_open(dbc_target **out, const dbconn_url *url,
     if (!opts)
         return dbc_nomem();
     for (size_t i = 0; i < nq && !rc; i++)
-        rc = check_key(&q[i], opts, url);
+        rc = check_key(&q[i], opts, url, cfg);
     PQconninfoFree(opts);
     if (rc)
         return rc;

@@ -104,6 +104,11 @@ int dbc_sqlite_setup(dbc_target *t, sqlite3 *db) {
         rc = pragma(db, "synchronous", t->synchronous);
     if (!rc && t->read_uncommitted)
         rc = pragma(db, "read_uncommitted", "1");
+    if (!rc && t->pragmas) { /* pragma.NAME: rendered by sqlite_pragma.c */
+        int src = sqlite3_exec(db, t->pragmas, NULL, NULL, NULL);
+        if (src != SQLITE_OK)
+            rc = dbc_sqlite_fail(db, src, t->pragmas);
+    }
     return rc;
 }
 

@@ -32,6 +32,12 @@ static const dbc_dialect sqlite_dialect = {
     .inline_integer_pk = true,
     .integer_pk = NULL,  /* INTEGER PRIMARY KEY: the rowid alias assigns */
     .default_sql = NULL, /* defaults are sqlite's own spelling */
+    /* Unqualified names are created in "main"; its names ignore ASCII
+     * case, quoted or not. */
+    .table_exists_sql = "SELECT 1 FROM main.sqlite_master WHERE type = "
+                        "'table' AND name = ? COLLATE NOCASE",
+    .index_exists_sql = "SELECT 1 FROM main.sqlite_master WHERE type = "
+                        "'index' AND name = ? COLLATE NOCASE",
 };
 
 static const char *const sqlite_aliases[] = {"aiosqlite", "pysqlite", NULL};

@@ -26,6 +26,9 @@ struct dbc_target {
     const char *synchronous;  /* NULL = leave as is */
     bool foreign_keys;
     bool read_uncommitted;
+    char *pragmas;          /* the pragma.NAME script run on every new
+                               connection (sqlite_pragma.c); owned, NULL
+                               for none */
     atomic_uint_fast64_t busy_calls;
     atomic_bool wal_done;   /* WAL is persistent: set it once, not per
                                connection (it needs a lock) */

@@ -1,5 +1,6 @@
 /* SQLite driver, engine level: URL + options -> what sqlite3_open_v2 gets. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,7 +8,9 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "driver/sqlite/sqlite_conn.h"
+#include "driver/sqlite/sqlite_pragma.h"
 #include "driver/sqlite/sqlite_target.h"
+#include "util/editdist.h"
 #include "util/text.h"
 #include "url/url.h"
 
@@ -36,9 +39,31 @@ static bool one_of(const char *v, const char *const *set) {
     return false;
 }
 
+/* An unknown key, with the nearest sqlite or engine option suggested. */
+static int unknown_key(const char *key, const dbc_config *cfg) {
+    static const char *const own[] = {"uri", "check_same_thread", NULL};
+    char k[80], hint[96] = "";
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    for (const char *const *p = uri_params; *p; p++)
+        dbc_nearest_step(key, *p, &best, &dist);
+    for (const char *const *p = own; *p; p++)
+        dbc_nearest_step(key, *p, &best, &dist);
+    if (cfg->suggest)
+        cfg->suggest(key, &best, &dist);
+    if (best)
+        (void)snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", best);
+    return dbc_fail(DBCONN_EOPTION,
+                    "unknown option \"%s\"%s: not an engine option and not a "
+                    "sqlite driver option (mode, cache, immutable, nolock, "
+                    "psow, vfs, uri, check_same_thread, pragma.NAME)",
+                    dbc_show(key, k, sizeof k), hint);
+}
+
 /* Validates one driver option; values of URI parameters go to SQLite
  * verbatim (percent-encoded), so they are checked against fixed sets. */
-static int check_param(const dbc_qparam *p, bool *uri) {
+static int check_param(const dbc_qparam *p, const dbc_config *cfg,
+                       bool *uri) {
     static const char *const modes[] = {"ro", "rw", "rwc", "memory", NULL};
     static const char *const caches[] = {"shared", "private", NULL};
     bool b;
@@ -79,11 +104,7 @@ static int check_param(const dbc_qparam *p, bool *uri) {
     }
     if (is_uri_param(p->key))
         return 0;
-    return dbc_fail(DBCONN_EOPTION,
-                    "unknown option \"%.64s\": not an engine option and not a "
-                    "sqlite driver option (mode, cache, immutable, nolock, "
-                    "psow, vfs, uri, check_same_thread)",
-                    p->key);
+    return unknown_key(p->key, cfg);
 bad_bool:
     return dbc_fail(DBCONN_EOPTION,
                     "sqlite option \"%s\": bad value \"%.64s\" (expected a "
@@ -199,6 +220,9 @@ static int check_config(dbc_target *t, const dbc_config *cfg) {
         return dbc_fail(DBCONN_EOPTION,
                         "option \"journal_mode\": \"wal\" is not available "
                         "for an in-memory database");
+    int rc = dbc_sqlite_pragma_script(cfg->pragmas, &t->pragmas);
+    if (rc)
+        return rc;
     t->busy_timeout_ms = cfg->busy_timeout_ms;
     t->foreign_keys = cfg->foreign_keys;
     t->synchronous = cfg->synchronous;
@@ -241,7 +265,7 @@ int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
                         "build");
     bool uri = false;
     for (size_t i = 0; i < nq; i++) {
-        int rc = check_param(&q[i], &uri);
+        int rc = check_param(&q[i], cfg, &uri);
         if (rc)
             return rc;
     }
@@ -272,6 +296,7 @@ void dbc_sqlite_target_close(dbc_target *t) {
         sqlite3_db_config(t->anchor, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
                           (int *)NULL);
     sqlite3_close_v2(t->anchor);
+    dbc_free(t->pragmas);
     dbc_free(t->filename);
     dbc_free(t);
 }
