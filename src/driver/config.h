@@ -35,6 +35,9 @@ typedef struct dbc_config {
     uv_loop_t *loop;           /* NULL = uv_default_loop() when first needed */
     dbconn_scopefunc scopefunc; /* NULL = the current task (scope layer) */
     void *scope_data;
+    int pool_idle_timeout_s;   /* >= 0 (0 = never) */
+    bool pool_use_lifo;
+    int hold_warn_ms;          /* >= 0 (0 = off) */
 } dbc_config;
 
 /* A URL query pair that is not an engine option: the driver's to judge. */
