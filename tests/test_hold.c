@@ -271,6 +271,42 @@ static void test_async_gate_timeout_names_holder(void **state) {
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The async form of a pool timeout (a parked checkout) names them too. */
+static void test_async_pool_timeout_names_holder(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    dbconn *db;
+    dbconn_options o = {.pool_size = 1, .max_overflow = DBCONN_NONE,
+                        .pool_timeout_ms = 50, .loop = &loop};
+    tu_ok(dbconn_open(&db, tu_url(), &o));
+    dbconn_session *a, *b;
+    tu_ok(dbconn_session_open(db, &a));
+    tu_ok(dbconn_session_open(db, &b));
+    tu_ok(dbconn_exec(a, "SELECT ? + 5", DBCONN_PARAMS(DBCONN_INT(31337)),
+                      NULL));
+    tu_rec r = {0};
+    tu_ok(dbconn_exec_async(b, "SELECT 1", NULL, 0, tu_on_exec, &r));
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.status, DBCONN_ETIMEOUT);
+    char want[64];
+    (void)snprintf(want, sizeof want, "held by: session %p for ", (void *)a);
+    const char *msg = dbconn_session_errmsg(b);
+    assert_non_null(strstr(msg, want));
+    assert_non_null(strstr(msg, "last statement \"SELECT ? + 5\""));
+    assert_null(strstr(msg, "31337"));
+    tu_ok(dbconn_commit(a));
+    tu_rec rb = {0};
+    tu_ok(dbconn_rollback_async(b, tu_on_done, &rb));
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    dbconn_session_close(a);
+    dbconn_session_close(b);
+    tu_ok(dbconn_close(db, NULL));
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* ---- hold_warn_ms ------------------------------------------------------------ */
 
 static void test_hold_warn(void **state) {
@@ -649,6 +685,7 @@ int main(void) {
         cmocka_unit_test(test_pool_timeout_names_holder),
         cmocka_unit_test(test_gate_timeout_names_holder),
         cmocka_unit_test(test_async_gate_timeout_names_holder),
+        cmocka_unit_test(test_async_pool_timeout_names_holder),
         cmocka_unit_test(test_hold_warn),
         cmocka_unit_test(test_idle_reaper_at_pool_events),
         cmocka_unit_test(test_idle_reaper_on_loop_timer),
