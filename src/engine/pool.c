@@ -135,6 +135,15 @@ static void note_store(dbc_sqlnote *n, const char *text) {
     atomic_store_explicit(&n->seq, seq + 2, memory_order_release);
 }
 
+/* Empties the note: a NUL in the first word is enough. */
+static void note_clear(dbc_sqlnote *n) {
+    unsigned seq = atomic_load_explicit(&n->seq, memory_order_relaxed);
+    atomic_store_explicit(&n->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&n->w[0], 0, memory_order_relaxed);
+    atomic_store_explicit(&n->seq, seq + 2, memory_order_release);
+}
+
 static void note_read(dbc_sqlnote *n, char *out) {
     uint_least64_t w[DBC_NOTE_MAX / 8];
     for (int tries = 0; tries < 1000; tries++) {
@@ -196,7 +205,7 @@ static void out_locked(dbc_pool *p, dbc_pconn *c) {
     c->noted_hash = 0;
     atomic_store_explicit(&c->holder, 0, memory_order_relaxed);
     atomic_store_explicit(&c->task, 0, memory_order_relaxed);
-    note_store(&c->sql, "");
+    note_clear(&c->sql);
 }
 
 /* ---- holders ------------------------------------------------------------- */
