@@ -142,6 +142,28 @@ static void test_holders_listed(void **state) {
     tu_ok(dbconn_pool_holders(db, h, 4, &n));
     assert_int_equal(n, 0);
 
+    /* A new checkout starts with no statement, though its connection ran
+     * one for the previous holder; the same cached statement run again is
+     * shown (only the checkout's number is stored then). */
+    tu_ok(dbconn_begin(b, DBCONN_BEGIN_DEFERRED));
+    tu_ok(dbconn_pool_holders(db, h, 4, &n));
+    assert_int_equal(n, 1);
+    assert_ptr_equal(h[0].session, b);
+    assert_string_equal(h[0].sql, "");
+    tu_ok(dbconn_exec(b, "SELECT ? AS secret", DBCONN_PARAMS(DBCONN_INT(1)),
+                      NULL));
+    tu_ok(dbconn_exec(b, "SELECT ? AS secret", DBCONN_PARAMS(DBCONN_INT(2)),
+                      NULL));
+    tu_ok(dbconn_pool_holders(db, h, 4, &n));
+    assert_string_equal(h[0].sql, "SELECT ? AS secret");
+    tu_ok(dbconn_commit(b));
+    tu_ok(dbconn_begin(b, DBCONN_BEGIN_DEFERRED));
+    tu_ok(dbconn_exec(b, "SELECT ? AS secret", DBCONN_PARAMS(DBCONN_INT(3)),
+                      NULL));
+    tu_ok(dbconn_pool_holders(db, h, 4, &n));
+    assert_string_equal(h[0].sql, "SELECT ? AS secret");
+    tu_ok(dbconn_commit(b));
+
     assert_int_equal(dbconn_pool_holders(NULL, h, 4, &n), DBCONN_EINVAL);
     assert_int_equal(dbconn_pool_holders(db, NULL, 4, &n), DBCONN_EINVAL);
     assert_int_equal(dbconn_pool_holders(db, h, 4, NULL), DBCONN_EINVAL);

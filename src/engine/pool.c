@@ -123,39 +123,78 @@ static void drop_slot(dbc_pool *p, dbc_pconn *c) {
 
 /* ---- the statement note (pool.h: dbc_sqlnote) ---------------------------- */
 
-static void note_store(dbc_sqlnote *n, const char *text) {
+/* The writer's side, on the statement path: the first DBC_NOTE_MAX bytes
+ * as they are (no NUL among them: the text was longer).  Rendering is the
+ * reader's (note_read). */
+static void note_store(dbc_sqlnote *n, const char *text, unsigned gen) {
     uint_least64_t w[DBC_NOTE_MAX / 8];
-    memset(w, 0, sizeof w);
-    memcpy(w, text, strnlen(text, DBC_NOTE_MAX - 1));
+    size_t len = strnlen(text, DBC_NOTE_MAX);
+    /* The words up to the one holding the NUL (the bytes after it are
+     * never read); all of them when the text fills the note. */
+    size_t words = len < DBC_NOTE_MAX ? len / 8 + 1 : DBC_NOTE_MAX / 8;
+    w[words - 1] = 0;
+    memcpy(w, text, len);
     unsigned seq = atomic_load_explicit(&n->seq, memory_order_relaxed);
     atomic_store_explicit(&n->seq, seq + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    for (size_t i = 0; i < DBC_NOTE_MAX / 8; i++)
+    atomic_store_explicit(&n->gen, gen, memory_order_relaxed);
+    for (size_t i = 0; i < words; i++)
         atomic_store_explicit(&n->w[i], w[i], memory_order_relaxed);
     atomic_store_explicit(&n->seq, seq + 2, memory_order_release);
 }
 
-/* Empties the note: a NUL in the first word is enough. */
-static void note_clear(dbc_sqlnote *n) {
-    unsigned seq = atomic_load_explicit(&n->seq, memory_order_relaxed);
-    atomic_store_explicit(&n->seq, seq + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&n->w[0], 0, memory_order_relaxed);
-    atomic_store_explicit(&n->seq, seq + 2, memory_order_release);
+/* The note's bytes as shown: whitespace and control runs as one space, cut
+ * (on a UTF-8 boundary) with "..." when the text was longer than fits. */
+static void note_render(const char *raw, char *out) {
+    size_t len = strnlen(raw, DBC_NOTE_MAX);
+    bool cut = len == DBC_NOTE_MAX;
+    const size_t room = DBC_NOTE_MAX - 4; /* for "..." and the NUL */
+    size_t n = 0;
+    bool space = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)raw[i];
+        if (c <= 0x20 || c == 0x7f) {
+            space = n > 0;
+            continue;
+        }
+        if (n + (space ? 2 : 1) > room) {
+            cut = true;
+            break;
+        }
+        if (space)
+            out[n++] = ' ';
+        space = false;
+        out[n++] = (char)c;
+    }
+    if (cut) {
+        while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
+            n--; /* not in the middle of a UTF-8 character */
+        if (n > 0 && (unsigned char)out[n - 1] >= 0xC0)
+            n--;
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
 }
 
-static void note_read(dbc_sqlnote *n, char *out) {
+/* The note as shown into out, "" when it is not checkout `gen`'s. */
+static void note_read(dbc_sqlnote *n, unsigned gen, char *out) {
     uint_least64_t w[DBC_NOTE_MAX / 8];
     for (int tries = 0; tries < 1000; tries++) {
         unsigned seq = atomic_load_explicit(&n->seq, memory_order_acquire);
         if (seq & 1u)
             continue;
+        unsigned g = atomic_load_explicit(&n->gen, memory_order_relaxed);
         for (size_t i = 0; i < DBC_NOTE_MAX / 8; i++)
             w[i] = atomic_load_explicit(&n->w[i], memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&n->seq, memory_order_relaxed) == seq) {
-            memcpy(out, w, DBC_NOTE_MAX);
-            out[DBC_NOTE_MAX - 1] = '\0';
+            char raw[DBC_NOTE_MAX];
+            memcpy(raw, w, sizeof raw);
+            if (g == gen)
+                note_render(raw, out);
+            else
+                out[0] = '\0'; /* an earlier checkout's */
             return;
         }
     }
@@ -163,31 +202,7 @@ static void note_read(dbc_sqlnote *n, char *out) {
 }
 
 void dbc_pconn_note_sql_slow(dbc_pconn *c, const char *sql) {
-    char text[DBC_NOTE_MAX];
-    size_t n = 0;
-    bool space = false;
-    const size_t room = DBC_NOTE_MAX - 4; /* for "..." and the NUL */
-    for (const unsigned char *q = (const unsigned char *)sql; *q; q++) {
-        if (*q <= 0x20 || *q == 0x7f) { /* whitespace, control: one space */
-            space = n > 0;
-            continue;
-        }
-        if (n + (space ? 2 : 1) > room) {
-            while (n > 0 && ((unsigned char)text[n - 1] & 0xC0) == 0x80)
-                n--; /* not in the middle of a UTF-8 character */
-            if (n > 0 && (unsigned char)text[n - 1] >= 0xC0)
-                n--;
-            memcpy(text + n, "...", 3);
-            n += 3;
-            break;
-        }
-        if (space)
-            text[n++] = ' ';
-        space = false;
-        text[n++] = (char)*q;
-    }
-    text[n] = '\0';
-    note_store(&c->sql, text);
+    note_store(&c->sql, sql, c->out_gen);
 }
 
 void dbc_pconn_claim(dbc_pconn *c, const void *holder, const void *task) {
@@ -202,10 +217,9 @@ static void out_locked(dbc_pool *p, dbc_pconn *c) {
     p->checkouts++;
     c->out_since = uv_hrtime();
     c->warned = false;
-    c->noted_hash = 0;
+    c->out_gen++; /* the note is an earlier checkout's now */
     atomic_store_explicit(&c->holder, 0, memory_order_relaxed);
     atomic_store_explicit(&c->task, 0, memory_order_relaxed);
-    note_clear(&c->sql);
 }
 
 /* ---- holders ------------------------------------------------------------- */
@@ -230,7 +244,7 @@ static void holding_locked(dbc_pconn *c, uint64_t now, const gate_peek *g,
     h->held_ns = now > c->out_since ? now - c->out_since : 0;
     h->gate = h->holder && (uintptr_t)g->owner == h->holder;
     h->gate_ns = h->gate && now > g->since ? now - g->since : 0;
-    note_read(&c->sql, h->sql);
+    note_read(&c->sql, c->out_gen, h->sql);
 }
 
 void dbc_holding_describe(const dbc_holding *h, char *buf, size_t cap) {
@@ -343,7 +357,9 @@ typedef struct pool_event {
     size_t nwarn;
 } pool_event;
 
-static void event_init(pool_event *ev) {
+/* Without pool_idle_timeout_s and hold_warn_ms an event costs this and
+ * two tests (event_locked, event_end). */
+static inline void event_init(pool_event *ev) {
     dbc_list_init(&ev->doomed);
     ev->nwarn = 0;
 }
@@ -363,9 +379,7 @@ static void warn_check(dbc_pool *p, pool_event *ev, dbc_pconn *c,
 }
 
 /* Lock held: what every pool event does -- the reaper, the warnings due. */
-static void event_locked(dbc_pool *p, pool_event *ev) {
-    if (!p->idle_timeout_ns && !p->warn_ns)
-        return;
+static void event_run_locked(dbc_pool *p, pool_event *ev) {
     uint64_t now = uv_hrtime();
     dbc_list *n;
     while (p->idle_timeout_ns && (n = dbc_list_last(&p->idle)) != NULL) {
@@ -388,10 +402,15 @@ static void event_locked(dbc_pool *p, pool_event *ev) {
     }
 }
 
+static inline void event_locked(dbc_pool *p, pool_event *ev) {
+    if (p->idle_timeout_ns || p->warn_ns)
+        event_run_locked(p, ev);
+}
+
 static void close_conn(dbc_pool *p, dbc_pconn *c);
 
 /* No lock held: closes what was reaped, logs the warnings. */
-static void event_end(dbc_pool *p, pool_event *ev) {
+static void event_finish(dbc_pool *p, pool_event *ev) {
     dbc_list *n, *next;
     DBC_LIST_FOREACH_SAFE(n, next, &ev->doomed)
         close_conn(p, DBC_LIST_ENTRY(n, dbc_pconn, idle_link));
@@ -403,6 +422,11 @@ static void event_end(dbc_pool *p, pool_event *ev) {
                        "hold_warn_ms (%" PRIu64 " ms): held by %s",
                        p->warn_ns / 1000000u, what);
     }
+}
+
+static inline void event_end(dbc_pool *p, pool_event *ev) {
+    if (ev->nwarn || !dbc_list_empty(&ev->doomed))
+        event_finish(p, ev);
 }
 
 void dbc_pool_set_log(dbc_pool *p, dbc_log *log, dbc_gate *gate) {
@@ -636,7 +660,8 @@ static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet) {
     event_init(&ev);
     uv_mutex_lock(&p->lock);
     /* Its own warning first: a hand-over below starts a new checkout. */
-    warn_check(p, &ev, c, uv_hrtime());
+    if (p->warn_ns)
+        warn_check(p, &ev, c, uv_hrtime());
     p->checked_out--;
     if (discard) {
         drop_slot(p, c);
@@ -652,7 +677,8 @@ static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet) {
     } else {
         dbc_list_push_front(&p->idle, &c->idle_link);
         c->idle = true;
-        c->idle_since = uv_hrtime();
+        if (p->idle_timeout_ns) /* (the clock only when it matters) */
+            c->idle_since = uv_hrtime();
         atomic_store_explicit(&c->holder, 0, memory_order_relaxed);
     }
     if (w) {

@@ -17,14 +17,19 @@
 
 /* The statement a connection's holder last ran, for whoever asks who holds
  * it (dbconn_pool_holders, timeout messages, hold_warn_ms): the SQL text
- * only -- parameters are never recorded -- whitespace runs as one space,
- * cut to DBC_NOTE_MAX - 1 bytes.  One writer (the holder); readers on any
- * thread.  A sequence lock over atomic words: the writer makes seq odd,
+ * only -- parameters are never recorded -- its first DBC_NOTE_MAX bytes as
+ * they are (a reader collapses whitespace and marks a cut when it shows
+ * them: the statement path only copies).  One writer (the holder); readers
+ * on any thread.  A sequence lock over atomic words: the writer makes seq odd,
  * stores the words, makes it even; a reader retries while seq is odd or
- * changed under it.  No allocation, no lock on the statement path. */
+ * changed under it.  No allocation, no lock on the statement path.  `gen`
+ * is the checkout the text belongs to (dbc_pconn.out_gen): a note left by
+ * an earlier holder is not shown, and a new holder that runs the same
+ * cached statement again stores only that word. */
 #define DBC_NOTE_MAX 128
 typedef struct dbc_sqlnote {
     atomic_uint seq;
+    atomic_uint gen;
     atomic_uint_least64_t w[DBC_NOTE_MAX / 8];
 } dbc_sqlnote;
 
@@ -40,12 +45,14 @@ struct dbc_pconn {
     uint64_t out_since;   /* uv_hrtime() of the checkout */
     uint64_t idle_since;  /* uv_hrtime() of the checkin */
     bool warned;          /* hold_warn_ms logged for this checkout */
+    unsigned out_gen;     /* checkouts so far (the holder reads it) */
     /* Who holds it (dbc_pconn_claim; atomics: read by any thread). */
     _Atomic(uintptr_t) holder;     /* the session (identity only) */
     _Atomic(uintptr_t) task;       /* its scope key; 0: factory-made */
     dbc_sqlnote sql;
-    uint64_t noted_hash;  /* the holder's: the cached statement noted last
+    uint64_t noted_hash;  /* the holders': the cached statement noted last
                              (skips noting the same text again) */
+    unsigned noted_gen;   /* the checkout that noted it */
     /* Statement-cache lookups, written only by the connection's holder
      * (dbc_pconn_count_cache), read by dbc_pool_stats. */
     atomic_uint_fast64_t cache_hits, cache_misses;
@@ -90,17 +97,24 @@ void dbc_pool_stats(dbc_pool *p, dbconn_stats *st);
 /* ---- who holds the connections ------------------------------------------ */
 
 /* The holder of c (the session, identity only) and its scope key (NULL for
- * a factory-made session): set by the session layer once it holds c; the
- * statement note starts empty. */
+ * a factory-made session): set by the session layer once it holds c.  A
+ * checkout's statement note starts empty. */
 void dbc_pconn_claim(dbc_pconn *c, const void *holder, const void *task);
 /* The statement the holder runs now: `hash` identifies cached text (0:
  * not cached, always noted). */
 void dbc_pconn_note_sql_slow(dbc_pconn *c, const char *sql);
 static inline void dbc_pconn_note_sql(dbc_pconn *c, const char *sql,
                                       uint64_t hash) {
-    if (hash && hash == c->noted_hash)
-        return; /* the same cached statement as last time */
+    if (hash && hash == c->noted_hash) { /* the same cached statement */
+        if (c->noted_gen != c->out_gen) { /* as the previous holder's */
+            c->noted_gen = c->out_gen;
+            atomic_store_explicit(&c->sql.gen, c->out_gen,
+                                  memory_order_relaxed);
+        }
+        return;
+    }
     c->noted_hash = hash;
+    c->noted_gen = c->out_gen;
     dbc_pconn_note_sql_slow(c, sql);
 }
 
