@@ -15,6 +15,7 @@
  * holders; with hold_warn_ms, a connection held past it is logged once per
  * checkout, at the next pool event (or upkeep tick) or at its checkin. */
 #include <inttypes.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,7 +181,9 @@ static void note_render(const char *raw, char *out) {
 /* The note as shown into out, "" when it is not checkout `gen`'s. */
 static void note_read(dbc_sqlnote *n, unsigned gen, char *out) {
     uint_least64_t w[DBC_NOTE_MAX / 8];
-    for (int tries = 0; tries < 1000; tries++) {
+    for (int tries = 0; tries < 10000; tries++) {
+        if (tries >= 64)
+            sched_yield(); /* the writer may have been preempted mid-way */
         unsigned seq = atomic_load_explicit(&n->seq, memory_order_acquire);
         if (seq & 1u)
             continue;
