@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "result/result.h"
 #include "scope/scope.h"
+#include "scope/task.h"
 #include "session/session.h"
 #include "util/alloc.h"
 #include "util/callout.h"
@@ -69,6 +70,8 @@ int dbconn_open(dbconn **out, const char *url, const dbconn_options *opts) {
         dbc_result_spare_release();
         return rc;
     }
+    /* Holder reports name a thread's key as the thread. */
+    dbc_pool_set_key_namer(db->pool, dbc_scope_key_name);
     *out = db;
     return 0;
 }

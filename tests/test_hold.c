@@ -217,6 +217,20 @@ static void test_pool_timeout_names_holder(void **state) {
     tu_ok(dbconn_close(db0, NULL));
 
     tu_ok(dbconn_commit(a));
+
+    /* A thread's own key is named as the thread. */
+    dbconn_session *t;
+    tu_ok(dbconn_scoped_session(db, &t)); /* no task entered: this thread */
+    tu_ok(dbconn_exec(t, "SELECT 3", NULL, 0, NULL));
+    assert_int_equal(dbconn_exec(b, "SELECT 1", NULL, 0, NULL),
+                     DBCONN_ETIMEOUT);
+    (void)snprintf(want, sizeof want, "held by: thread #");
+    assert_non_null(strstr(dbconn_session_errmsg(b), want));
+    (void)snprintf(want, sizeof want, "(key %p) for ", dbconn_current_task());
+    assert_non_null(strstr(dbconn_session_errmsg(b), want));
+    tu_ok(dbconn_rollback(b));
+    dbconn_session_close(t);
+
     dbconn_session_close(a);
     dbconn_session_close(b);
     tu_ok(dbconn_close(db, NULL));

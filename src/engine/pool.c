@@ -38,6 +38,7 @@ struct dbc_pool {
     size_t cache_size;
     dbc_log *log;             /* hold warnings; NULL = none */
     dbc_gate *gate;           /* whose owner holder reports name; or NULL */
+    dbc_key_namer name_key;   /* how they name a scope key; or NULL */
 
     uv_mutex_t lock;
     dbc_list idle;    /* dbc_pconn.idle_link, most recently checked in
@@ -240,8 +241,9 @@ static gate_peek peek_gate(dbc_pool *p) {
     return g;
 }
 
-static void holding_locked(dbc_pconn *c, uint64_t now, const gate_peek *g,
-                           dbc_holding *h) {
+static void holding_locked(dbc_pool *p, dbc_pconn *c, uint64_t now,
+                           const gate_peek *g, dbc_holding *h) {
+    h->name_key = p->name_key;
     h->holder = atomic_load_explicit(&c->holder, memory_order_relaxed);
     h->task = atomic_load_explicit(&c->task, memory_order_relaxed);
     h->held_ns = now > c->out_since ? now - c->out_since : 0;
@@ -256,7 +258,9 @@ void dbc_holding_describe(const dbc_holding *h, char *buf, size_t cap) {
         (void)snprintf(gate, sizeof gate, " (the write gate for %" PRIu64
                        " ms)", h->gate_ns / 1000000u);
     char who[64];
-    if (h->task)
+    if (h->task && h->name_key)
+        h->name_key((const void *)h->task, who, sizeof who);
+    else if (h->task)
         (void)snprintf(who, sizeof who, "task %p", (void *)h->task);
     else if (h->holder)
         (void)snprintf(who, sizeof who, "session %p", (void *)h->holder);
@@ -284,7 +288,7 @@ static size_t holdings_locked(dbc_pool *p, dbc_holding *out, size_t cap) {
         if (!cap)
             continue;
         dbc_holding h;
-        holding_locked(c, now, &g, &h);
+        holding_locked(p, c, now, &g, &h);
         /* Insertion by held time, keeping the cap longest. */
         size_t at = k;
         while (at > 0 && out[at - 1].held_ns < h.held_ns)
@@ -317,7 +321,7 @@ int dbc_pool_holding_of(dbc_pool *p, const void *holder, dbc_holding *out) {
         dbc_pconn *c = DBC_LIST_ENTRY(l, dbc_pconn, all);
         if (!c->idle && atomic_load_explicit(&c->holder, memory_order_relaxed) ==
                             (uintptr_t)holder) {
-            holding_locked(c, now, &g, out);
+            holding_locked(p, c, now, &g, out);
             found = 1;
         }
     }
@@ -378,7 +382,7 @@ static void warn_check(dbc_pool *p, pool_event *ev, dbc_pconn *c,
     c->warned = true;
     p->warnings++;
     gate_peek g = peek_gate(p);
-    holding_locked(c, now, &g, &ev->warn[ev->nwarn++]);
+    holding_locked(p, c, now, &g, &ev->warn[ev->nwarn++]);
 }
 
 /* Lock held: what every pool event does -- the reaper, the warnings due. */
@@ -425,6 +429,10 @@ static void event_finish(dbc_pool *p, pool_event *ev) {
                        "hold_warn_ms (%" PRIu64 " ms): held by %s",
                        p->warn_ns / 1000000u, what);
     }
+}
+
+void dbc_pool_set_key_namer(dbc_pool *p, dbc_key_namer name) {
+    p->name_key = name;
 }
 
 static inline void event_end(dbc_pool *p, pool_event *ev) {

@@ -121,6 +121,7 @@ static inline void dbc_pconn_note_sql(dbc_pconn *c, const char *sql,
 /* What dbconn_pool_holders reports of one checked-out connection. */
 typedef struct dbc_holding {
     uintptr_t holder, task;
+    void (*name_key)(const void *key, char *buf, size_t cap); /* or NULL */
     uint64_t held_ns;      /* since the checkout */
     uint64_t gate_ns;      /* holding the write gate that long; 0: not */
     bool gate;
@@ -145,6 +146,10 @@ void dbc_pool_describe_holders(dbc_pool *p, char *buf, size_t cap);
  * reports name (engine.c sets them after making the pool; lock order: the
  * pool's lock, then the gate's). */
 void dbc_pool_set_log(dbc_pool *p, dbc_log *log, dbc_gate *gate);
+/* How holder reports name a scope key (the top layer installs the scope
+ * layer's; NULL: "task 0x..."). */
+typedef void (*dbc_key_namer)(const void *key, char *buf, size_t cap);
+void dbc_pool_set_key_namer(dbc_pool *p, dbc_key_namer name);
 /* The periodic part of pool events (the async layer's timer calls it when
  * a loop exists): closes connections idle past pool_idle_timeout_s and
  * logs hold_warn_ms warnings that are due.  Any thread, no lock held. */
