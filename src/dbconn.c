@@ -124,8 +124,8 @@ int dbconn_pool_holders(const dbconn *db, dbconn_holder *out, size_t cap,
     for (size_t i = 0; i < k; i++) {
         dbconn_holder *o = &out[i];
         memset(o, 0, sizeof *o);
-        o->session = (const dbconn_session *)all[i].holder;
-        o->task = (void *)all[i].task;
+        o->session = all[i].holder;
+        o->task = all[i].task;
         o->held_ms = all[i].held_ns / 1000000u;
         o->holds_gate = all[i].gate;
         o->gate_held_ms = all[i].gate_ns / 1000000u;

@@ -209,9 +209,9 @@ void dbc_pconn_note_sql_slow(dbc_pconn *c, const char *sql) {
     note_store(&c->sql, sql, c->out_gen);
 }
 
-void dbc_pconn_claim(dbc_pconn *c, const void *holder, const void *task) {
-    atomic_store_explicit(&c->holder, (uintptr_t)holder, memory_order_relaxed);
-    atomic_store_explicit(&c->task, (uintptr_t)task, memory_order_relaxed);
+void dbc_pconn_claim(dbc_pconn *c, const void *holder, void *task) {
+    atomic_store_explicit(&c->holder, holder, memory_order_relaxed);
+    atomic_store_explicit(&c->task, task, memory_order_relaxed);
 }
 
 /* c is checked out now (lock held): counted, timed, its holder unknown
@@ -222,8 +222,8 @@ static void out_locked(dbc_pool *p, dbc_pconn *c) {
     c->out_since = uv_hrtime();
     c->warned = false;
     c->out_gen++; /* the note is an earlier checkout's now */
-    atomic_store_explicit(&c->holder, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->task, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->holder, NULL, memory_order_relaxed);
+    atomic_store_explicit(&c->task, NULL, memory_order_relaxed);
 }
 
 /* ---- holders ------------------------------------------------------------- */
@@ -247,7 +247,7 @@ static void holding_locked(dbc_pool *p, dbc_pconn *c, uint64_t now,
     h->holder = atomic_load_explicit(&c->holder, memory_order_relaxed);
     h->task = atomic_load_explicit(&c->task, memory_order_relaxed);
     h->held_ns = now > c->out_since ? now - c->out_since : 0;
-    h->gate = h->holder && (uintptr_t)g->owner == h->holder;
+    h->gate = h->holder && g->owner == h->holder;
     h->gate_ns = h->gate && now > g->since ? now - g->since : 0;
     note_read(&c->sql, c->out_gen, h->sql);
 }
@@ -259,11 +259,11 @@ void dbc_holding_describe(const dbc_holding *h, char *buf, size_t cap) {
                        " ms)", h->gate_ns / 1000000u);
     char who[64];
     if (h->task && h->name_key)
-        h->name_key((const void *)h->task, who, sizeof who);
+        h->name_key(h->task, who, sizeof who);
     else if (h->task)
-        (void)snprintf(who, sizeof who, "task %p", (void *)h->task);
+        (void)snprintf(who, sizeof who, "task %p", h->task);
     else if (h->holder)
-        (void)snprintf(who, sizeof who, "session %p", (void *)h->holder);
+        (void)snprintf(who, sizeof who, "session %p", h->holder);
     else
         (void)snprintf(who, sizeof who, "a session starting a transaction");
     if (h->sql[0])
@@ -320,7 +320,7 @@ int dbc_pool_holding_of(dbc_pool *p, const void *holder, dbc_holding *out) {
          l = dbc_list_next(&p->all, l)) {
         dbc_pconn *c = DBC_LIST_ENTRY(l, dbc_pconn, all);
         if (!c->idle && atomic_load_explicit(&c->holder, memory_order_relaxed) ==
-                            (uintptr_t)holder) {
+                            holder) {
             holding_locked(p, c, now, &g, out);
             found = 1;
         }
@@ -371,8 +371,6 @@ static inline void event_init(pool_event *ev) {
     ev->nwarn = 0;
 }
 
-static void drop_slot(dbc_pool *p, dbc_pconn *c);
-
 /* Lock held: c, checked out, is due a hold warning? Then it gets one. */
 static void warn_check(dbc_pool *p, pool_event *ev, dbc_pconn *c,
                        uint64_t now) {
@@ -413,8 +411,6 @@ static inline void event_locked(dbc_pool *p, pool_event *ev) {
     if (p->idle_timeout_ns || p->warn_ns)
         event_run_locked(p, ev);
 }
-
-static void close_conn(dbc_pool *p, dbc_pconn *c);
 
 /* No lock held: closes what was reaped, logs the warnings. */
 static void event_finish(dbc_pool *p, pool_event *ev) {
@@ -690,7 +686,7 @@ static void checkin(dbc_pool *p, dbc_pconn *c, bool discard, bool quiet) {
         c->idle = true;
         if (p->idle_timeout_ns) /* (the clock only when it matters) */
             c->idle_since = uv_hrtime();
-        atomic_store_explicit(&c->holder, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->holder, NULL, memory_order_relaxed);
     }
     if (w) {
         out_locked(p, handed); /* a new checkout */

@@ -47,8 +47,8 @@ struct dbc_pconn {
     bool warned;          /* hold_warn_ms logged for this checkout */
     unsigned out_gen;     /* checkouts so far (the holder reads it) */
     /* Who holds it (dbc_pconn_claim; atomics: read by any thread). */
-    _Atomic(uintptr_t) holder;     /* the session (identity only) */
-    _Atomic(uintptr_t) task;       /* its scope key; 0: factory-made */
+    _Atomic(const void *) holder;  /* the session (identity only) */
+    _Atomic(void *) task;          /* its scope key; NULL: factory-made */
     dbc_sqlnote sql;
     uint64_t noted_hash;  /* the holders': the cached statement noted last
                              (skips noting the same text again) */
@@ -99,7 +99,7 @@ void dbc_pool_stats(dbc_pool *p, dbconn_stats *st);
 /* The holder of c (the session, identity only) and its scope key (NULL for
  * a factory-made session): set by the session layer once it holds c.  A
  * checkout's statement note starts empty. */
-void dbc_pconn_claim(dbc_pconn *c, const void *holder, const void *task);
+void dbc_pconn_claim(dbc_pconn *c, const void *holder, void *task);
 /* The statement the holder runs now: `hash` identifies cached text (0:
  * not cached, always noted). */
 void dbc_pconn_note_sql_slow(dbc_pconn *c, const char *sql);
@@ -120,7 +120,8 @@ static inline void dbc_pconn_note_sql(dbc_pconn *c, const char *sql,
 
 /* What dbconn_pool_holders reports of one checked-out connection. */
 typedef struct dbc_holding {
-    uintptr_t holder, task;
+    const void *holder;
+    void *task;
     void (*name_key)(const void *key, char *buf, size_t cap); /* or NULL */
     uint64_t held_ns;      /* since the checkout */
     uint64_t gate_ns;      /* holding the write gate that long; 0: not */
