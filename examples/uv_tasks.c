@@ -12,9 +12,9 @@
  *
  * The library runs every callback in the task that submitted it, so the
  * COMMIT callback finds dbconn_current_task() == handle and the same scoped
- * session.  It closes the handle (uv_close); the close callback forgets the
- * task's session (dbconn_scoped_remove_key), like a request handler that
- * cleans up when its connection closes.
+ * session.  It closes the handle (uv_close); the close callback ends the
+ * task (dbconn_task_end: its session in every dbconn goes), like a request
+ * handler that cleans up when its connection closes.
  *
  * A file database in a fresh temporary directory, pool_size = 4.  At the end
  * it prints the totals and exits non-zero if anything is off: every task
@@ -56,12 +56,14 @@ static void failed(app *a, int id, const char *what, int status) {
             dbconn_err_name(status), dbconn_errmsg(NULL));
 }
 
-/* The close callback: the handle is gone, so is its task's session. */
+/* The close callback: the handle is gone, so is its task -- and the
+ * task's session (1 here: the task used one dbconn; 0 if it never got as
+ * far as making one). */
 static void on_closed(uv_handle_t *h) {
     task *t = h->data;
-    int rc = dbconn_scoped_remove_key(t->app->db, h);
-    if (rc)
-        failed(t->app, t->id, "dbconn_scoped_remove_key", rc);
+    int rc = dbconn_task_end(h);
+    if (rc < 0)
+        failed(t->app, t->id, "dbconn_task_end", rc);
     t->app->closed++;
 }
 

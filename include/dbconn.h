@@ -32,6 +32,7 @@
  * <uv.h> yourself to run a loop for the *_async calls.  (C11 allows the same
  * typedef twice, so including both in any order is fine.) */
 typedef struct uv_loop_s uv_loop_t;
+typedef struct uv_handle_s uv_handle_t; /* the same, for dbconn_task_close_cb */
 
 #ifdef __cplusplus
 extern "C" {
@@ -251,6 +252,8 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
     int execution_policy;       /* DBCONN_EXEC_*; 0 = the driver's best:
                                    loop on postgresql, threadpool on
                                    sqlite */
+    /* --- pool upkeep and holders (docs/options.md) --- */
+    int pool_idle_timeout_s;    /* close connections idle longer; 0 = never */
     const char *logging_name;   /* SQLAlchemy's: the engine's name in every
                                    log line ("dbconn.engine.<name>" on
                                    stderr, "[<name>] " before a log
@@ -268,7 +271,13 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
                                    dbconn_options_set stored (logging_name,
                                    pragma.NAME): release with
                                    dbconn_options_clear; otherwise NULL */
-    void *reserved[5];          /* must stay zero */
+    int pool_use_lifo;          /* 0 = on: check out the most recently
+                                   used idle connection; DBCONN_NONE = off
+                                   (FIFO, SQLAlchemy's default) */
+    int hold_warn_ms;           /* WARN once when a checkout (and the write
+                                   gate with it) is held longer; 0 = off */
+    void *reserved[4];          /* must stay zero (the struct keeps the
+                                   size it had with reserved[8]) */
 } dbconn_options;
 
 /* Transaction start modes for dbconn_begin() and options.begin_mode. */
@@ -369,11 +378,41 @@ typedef struct dbconn_stats {
     uint64_t async_chained;     /* session queues a worker ran right after
                                    its own job, when it handed them the
                                    write gate (no hop; not in async_jobs) */
-    uint64_t reserved[3];
+    uint64_t reaped;            /* idle connections closed by
+                                   pool_idle_timeout_s */
+    uint64_t hold_warnings;     /* hold_warn_ms warnings logged */
+    uint64_t reserved[1];
 } dbconn_stats;
 
 /* Fills *st (caller-owned) with a consistent snapshot. */
 DBCONN_EXTERN int dbconn_pool_stats(const dbconn *db, dbconn_stats *st);
+
+/* Who holds a checked-out connection, as dbconn_pool_holders reports it.
+ * Everything is copied into the struct: it owns no memory and points to
+ * nothing the caller must keep alive.  `session` and `task` are identities
+ * to compare, not to dereference: the session may be gone by the time the
+ * caller reads them. */
+typedef struct dbconn_holder {
+    const dbconn_session *session; /* NULL: checked out, no session has
+                                      claimed it yet (starting) */
+    void *task;                 /* the session's scope key (scoped sessions);
+                                   NULL for dbconn_session_open sessions */
+    uint64_t held_ms;           /* since the connection was checked out */
+    bool holds_gate;            /* it holds the engine's write gate */
+    uint64_t gate_held_ms;      /* since it took the write gate */
+    char sql[128];              /* the statement it last ran: SQL text only
+                                   (parameter values are never recorded),
+                                   whitespace collapsed, cut with "..."; ""
+                                   = none yet in this checkout */
+    void *reserved[4];
+} dbconn_holder;
+
+/* Lists db's checked-out connections, longest held first: up to `cap`
+ * into out[] (caller-owned; may be NULL when cap is 0), *n = how many are
+ * checked out (may exceed cap).  A snapshot: holders come and go.
+ * DBCONN_EINVAL for NULL db or n, or out NULL with cap > 0. */
+DBCONN_EXTERN int dbconn_pool_holders(const dbconn *db, dbconn_holder *out,
+                                      size_t cap, size_t *n);
 
 /* ------------------------------------------------------------------------ */
 /* Values and results                                                       */
@@ -577,6 +616,22 @@ DBCONN_EXTERN int dbconn_scoped_remove(dbconn *db);
 /* Same for any key, e.g. from a uv close callback.  NULL key: DBCONN_EINVAL. */
 DBCONN_EXTERN int dbconn_scoped_remove_key(dbconn *db, void *key);
 DBCONN_EXTERN size_t dbconn_scoped_count(const dbconn *db);
+
+/* Ends a task everywhere: the scoped session registered under `task` in
+ * every open dbconn is closed (rolling back what is uncommitted) and
+ * forgotten, as dbconn_scoped_remove_key would in each.  Returns how many
+ * sessions it closed (0: none), or DBCONN_EINVAL for a NULL task or a call
+ * from inside a library callback.  Call it where the task's life ends: a
+ * coroutine's completion, or the close callback of the libuv handle used as
+ * the key (after any async use, on the loop's thread, like
+ * dbconn_scoped_remove_key).  Work a session still has queued gets
+ * DBCONN_ECANCELED or finishes as dbconn_session_close says. */
+DBCONN_EXTERN int dbconn_task_end(void *task);
+/* A uv_close_cb that ends the task keyed by the handle:
+ * uv_close((uv_handle_t *)&timer, dbconn_task_close_cb).  For handles the
+ * program frees itself, call dbconn_task_end(handle) from its own close
+ * callback before freeing. */
+DBCONN_EXTERN void dbconn_task_close_cb(uv_handle_t *handle);
 
 /* ------------------------------------------------------------------------ */
 /* Base model and metadata                                                  */

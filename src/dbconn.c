@@ -2,6 +2,7 @@
  * engine, the scoped registry, the sessions, the async layer and the
  * bases -- and nothing below calls back here except through the hooks
  * installed at open (docs/architecture.md). */
+#include <stdio.h>
 #include <string.h>
 
 #include "async/close.h"
@@ -9,7 +10,9 @@
 #include "engine/engine.h"
 #include "result/result.h"
 #include "scope/scope.h"
+#include "scope/task.h"
 #include "session/session.h"
+#include "util/alloc.h"
 #include "util/callout.h"
 
 /* Everything a dbconn owns, once no work of the async layer is left:
@@ -67,6 +70,8 @@ int dbconn_open(dbconn **out, const char *url, const dbconn_options *opts) {
         dbc_result_spare_release();
         return rc;
     }
+    /* Holder reports name a thread's key as the thread. */
+    dbc_pool_set_key_namer(db->pool, dbc_scope_key_name);
     *out = db;
     return 0;
 }
@@ -97,5 +102,37 @@ int dbconn_pool_stats(const dbconn *db, dbconn_stats *st) {
     st->busy_handler_calls = db->drv->busy_calls(db->target);
     st->gate_waits = dbc_gate_waits(&m->gate);
     dbc_async_stats(m, st);
+    return 0;
+}
+
+int dbconn_pool_holders(const dbconn *db, dbconn_holder *out, size_t cap,
+                        size_t *n) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_pool_holders");
+    if (n)
+        *n = 0;
+    if (!db || !n || (!out && cap))
+        return dbc_fail(DBCONN_EINVAL, "dbconn_pool_holders: %s is NULL",
+                        !db ? "db" : !n ? "n" : "out (with cap > 0)");
+    dbconn *m = (dbconn *)db; /* locks inside are not part of the value */
+    enum { CHUNK = 16 };
+    dbc_holding h[CHUNK];
+    dbc_holding *all = cap > CHUNK ? dbc_calloc(cap, sizeof *all) : h;
+    if (!all)
+        return dbc_nomem();
+    size_t total = dbc_pool_holdings(m->pool, all, cap);
+    size_t k = total < cap ? total : cap;
+    for (size_t i = 0; i < k; i++) {
+        dbconn_holder *o = &out[i];
+        memset(o, 0, sizeof *o);
+        o->session = all[i].holder;
+        o->task = all[i].task;
+        o->held_ms = all[i].held_ns / 1000000u;
+        o->holds_gate = all[i].gate;
+        o->gate_held_ms = all[i].gate_ns / 1000000u;
+        (void)snprintf(o->sql, sizeof o->sql, "%s", all[i].sql);
+    }
+    if (all != h)
+        dbc_free(all);
+    *n = total;
     return 0;
 }

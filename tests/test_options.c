@@ -423,7 +423,7 @@ static void bad_exec(dbconn_options *o) { o->execution_policy = 4; }
 static void bad_journal(dbconn_options *o) { o->journal_mode = "fast"; }
 static void bad_sync(dbconn_options *o) { o->synchronous = "sometimes"; }
 static void bad_iso(dbconn_options *o) { o->isolation_level = "SNAPSHOT"; }
-static void bad_reserved(dbconn_options *o) { o->reserved[4] = o; /* the last */ }
+static void bad_reserved(dbconn_options *o) { o->reserved[3] = o; /* the last */ }
 
 static void test_resolve_rejects_bad_struct(void **state) {
     (void)state;

@@ -33,7 +33,9 @@ void dbc_async_maybe_finish_close(dbc_async *a) {
     a->wake.data = a;
     a->timer.data = a;
     a->starter.data = a;
+    a->upkeep.data = a;
     uv_close((uv_handle_t *)&a->wake, handle_closed);
     uv_close((uv_handle_t *)&a->timer, handle_closed);
     uv_close((uv_handle_t *)&a->starter, handle_closed);
+    uv_close((uv_handle_t *)&a->upkeep, handle_closed);
 }

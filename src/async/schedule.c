@@ -378,16 +378,21 @@ static void wait_expired(dbc_async_session *p) {
     int state = p->state;
     if (dbc_async_unpark(p) != DBC_UNPARKED)
         return; /* granted meanwhile: the wake or a job takes it */
+    char who[800];
+    if (state == AS_PARKED_POOL)
+        dbc_pool_describe_holders(db->pool, who, sizeof who);
+    else
+        dbc_engine_describe_gate(db, who, sizeof who);
     if (state == AS_PARKED_POOL)
         dbc_fail(DBCONN_ETIMEOUT,
                  "timed out after %d ms (pool_timeout_ms) waiting for a "
-                 "pooled connection",
-                 db->cfg.pool_timeout_ms);
+                 "pooled connection%s%s",
+                 db->cfg.pool_timeout_ms, who[0] ? ", held by: " : "", who);
     else
         dbc_fail(DBCONN_EBUSY,
                  "waited %d ms (busy_timeout_ms) for another session of "
-                 "this engine to finish writing",
-                 db->cfg.busy_timeout_ms);
+                 "this engine to finish writing%s%s",
+                 db->cfg.busy_timeout_ms, who[0] ? "; held by " : "", who);
     int code = state == AS_PARKED_POOL ? DBCONN_ETIMEOUT : DBCONN_EBUSY;
     p->need_gate = false; /* what needed it failed; a rollback won't */
     dbc_session_fail(p->s, code);

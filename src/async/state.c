@@ -11,6 +11,13 @@ static int pool_threads(void) {
     return n < 1 ? 4 : n > 1024 ? 1024 : (int)n;
 }
 
+/* The pool's periodic upkeep while the loop runs (dbc_pool_upkeep). */
+static void on_upkeep(uv_timer_t *t) {
+    dbc_async *a = CONTAINER(t, dbc_async, upkeep);
+    if (a->db && !a->closing)
+        dbc_pool_upkeep(a->db->pool);
+}
+
 int dbc_async_state_new(dbconn *db, const dbc_async_loop_cbs *cbs,
                         dbc_async **out) {
     dbc_async *a = dbc_calloc(1, sizeof *a);
@@ -40,8 +47,14 @@ int dbc_async_state_new(dbconn *db, const dbc_async_loop_cbs *cbs,
     }
     uv_timer_init(a->loop, &a->timer);
     uv_idle_init(a->loop, &a->starter);
-    a->handles_open = 3;
+    uv_timer_init(a->loop, &a->upkeep);
+    a->handles_open = 4;
     uv_unref((uv_handle_t *)&a->wake);
+    uint64_t every = dbc_pool_upkeep_interval_ms(db->pool);
+    if (every) {
+        uv_timer_start(&a->upkeep, on_upkeep, every, every);
+        uv_unref((uv_handle_t *)&a->upkeep); /* never keeps the loop alive */
+    }
     *out = a;
     return 0;
 }

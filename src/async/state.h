@@ -175,6 +175,8 @@ struct dbc_async {
     uv_async_t wake;
     uv_timer_t timer;
     uv_idle_t starter;       /* starts the jobs of this loop turn's submits */
+    uv_timer_t upkeep;       /* the pool's periodic upkeep (idle reaper,
+                                hold warnings); unreferenced */
     dbc_async_session *start_list, *start_tail; /* in submission order */
     int handles_open;
     uv_mutex_t lock;

@@ -49,6 +49,9 @@ typedef struct dbc_config {
      * much; what a driver accepts is its own business).  NULL = none.
      * Owned (dbc_config_release). */
     char *pragmas;
+    int pool_idle_timeout_s;   /* >= 0 (0 = never) */
+    bool pool_use_lifo;
+    int hold_warn_ms;          /* >= 0 (0 = off) */
 } dbc_config;
 
 /* A URL query pair that is not an engine option: the driver's to judge. */

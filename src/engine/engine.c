@@ -1,5 +1,6 @@
 /* The engine: URL + options -> driver, target, pool, write gate and log;
  * and the bookkeeping the layers above keep in it (see engine.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "driver/registry.h"
@@ -32,6 +33,28 @@ static int probe(dbconn *db) {
     return rc;
 }
 
+/* The write gate's owner in words (gate.h: describe): its connection's
+ * holder facts. */
+static void describe_owner(void *data, const void *owner, char *buf,
+                           size_t cap) {
+    dbconn *db = data;
+    dbc_holding h;
+    if (db->pool && dbc_pool_holding_of(db->pool, owner, &h))
+        dbc_holding_describe(&h, buf, cap);
+    else
+        (void)snprintf(buf, cap, "session %p (no pooled connection now)",
+                       owner);
+}
+
+void dbc_engine_describe_gate(dbconn *db, char *buf, size_t cap) {
+    const void *owner;
+    uint64_t since;
+    buf[0] = '\0';
+    dbc_gate_owner(&db->gate, &owner, &since);
+    if (owner)
+        describe_owner(db, owner, buf, cap);
+}
+
 static int open_parts(dbconn *db, const char *url,
                       const dbconn_options *opts) {
     int rc = dbconn_url_parse(&db->url, url);
@@ -61,6 +84,10 @@ static int open_parts(dbconn *db, const char *url,
 
     if ((rc = dbc_pool_new(&db->pool, db->drv, db->target, &db->cfg)) != 0)
         return rc;
+    dbc_pool_set_log(db->pool, &db->log,
+                     db->drv->serialize_writers ? &db->gate : NULL);
+    db->gate.describe = describe_owner;
+    db->gate.describe_data = db;
     return probe(db);
 }
 

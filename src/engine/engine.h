@@ -102,6 +102,10 @@ bool dbc_engine_iteration_end(dbconn *db);
 bool dbc_engine_defer_close(dbconn *db, int first, bool async,
                             dbconn_done_cb cb, void *data);
 
+/* The write gate's owner now, in words (its connection, time and last
+ * statement: dbc_holding_describe); "" when the gate is free. */
+void dbc_engine_describe_gate(dbconn *db, char *buf, size_t cap);
+
 /* Echo is on. */
 #define DBC_ECHO(db) ((db)->cfg.echo > 0)
 

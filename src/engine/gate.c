@@ -69,6 +69,8 @@ int dbc_gate_init(dbc_gate *g) {
     g->barge_ns = BARGE_NS;
     g->spinning = false;
     g->first_polls = false;
+    g->describe = NULL;
+    g->describe_data = NULL;
     atomic_init(&g->changes, 0);
     return uv_mutex_init(&g->lock) ? dbc_nomem() : 0;
 }
@@ -243,17 +245,26 @@ static uint64_t nap_for(const dbc_gate *g) {
     return nap < NAP_MAX_NS ? nap : NAP_MAX_NS;
 }
 
-static int timed_out(int timeout_ms) {
+/* The timeout's message, naming the owner the waiter last saw (no lock
+ * held: describe takes the pool's). */
+static int timed_out(dbc_gate *g, const void *owner, int timeout_ms) {
+    char who[900] = "";
+    if (owner && g->describe)
+        g->describe(g->describe_data, owner, who, sizeof who);
+    if (timeout_ms <= 0)
+        return dbc_fail(DBCONN_EBUSY, "another session of this engine holds "
+                        "the write lock (busy_timeout_ms is 0)%s%s",
+                        who[0] ? "; held by " : "", who);
     return dbc_fail(DBCONN_EBUSY,
                     "waited %d ms (busy_timeout_ms) for another session of "
-                    "this engine to finish writing",
-                    timeout_ms);
+                    "this engine to finish writing%s%s",
+                    timeout_ms, who[0] ? "; held by " : "", who);
 }
 
 /* Waits in line (lock held) until sw has the gate (0) or the deadline
  * passes (DBCONN_EBUSY; *handed: a parked waiter to hand the free gate). */
 static int wait_in_line(dbc_gate *g, sync_waiter *sw, uint64_t deadline,
-                        int timeout_ms, dbc_waiter **handed) {
+                        const void **holder, dbc_waiter **handed) {
     bool polled = false; /* once per wake-up: then sleep */
     for (;;) {
         bool first = dbc_waitq_head(&g->waiters) == &sw->w;
@@ -278,10 +289,11 @@ static int wait_in_line(dbc_gate *g, sync_waiter *sw, uint64_t deadline,
         }
         polled = false;
         if (now >= deadline) {
+            *holder = g->owner;
             leave_line(g, &sw->w);
             /* If the gate is free, the next waiter may have it now. */
             *handed = g->owner ? NULL : pass_on(g, now);
-            return timed_out(timeout_ms);
+            return DBCONN_EBUSY; /* the caller says so: timed_out */
         }
         uint64_t wait = deadline - now;
         sw->napping = first && !worth_polling(g);
@@ -310,9 +322,9 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
     }
     g->waits++;
     if (timeout_ms <= 0) {
+        const void *holder = g->owner;
         uv_mutex_unlock(&g->lock);
-        return dbc_fail(DBCONN_EBUSY, "another session of this engine holds "
-                                      "the write lock (busy_timeout_ms is 0)");
+        return timed_out(g, holder, 0);
     }
     sync_waiter sw = {.w = {.ready = sync_ready, .owner = owner}};
     uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
@@ -325,12 +337,13 @@ int dbc_gate_acquire(dbc_gate *g, const void *owner, int timeout_ms) {
     }
     join_line(g, &sw.w);
     dbc_waiter *handed = NULL;
-    int rc = wait_in_line(g, &sw, deadline, timeout_ms, &handed);
+    const void *holder = NULL;
+    int rc = wait_in_line(g, &sw, deadline, &holder, &handed);
     uv_mutex_unlock(&g->lock);
     uv_cond_destroy(&sw.cond);
     if (handed)
         handed->ready(handed, NULL);
-    return rc;
+    return rc ? timed_out(g, holder, timeout_ms) : 0;
 }
 
 int dbc_gate_try(dbc_gate *g, const void *owner) {
@@ -397,4 +410,11 @@ uint64_t dbc_gate_waits(dbc_gate *g) {
     uint64_t n = g->waits;
     uv_mutex_unlock(&g->lock);
     return n;
+}
+
+void dbc_gate_owner(dbc_gate *g, const void **owner, uint64_t *since) {
+    uv_mutex_lock(&g->lock);
+    *owner = g->owner;
+    *since = g->taken_at;
+    uv_mutex_unlock(&g->lock);
 }

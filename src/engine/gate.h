@@ -34,6 +34,11 @@ typedef struct dbc_gate {
      * a poller can watch it without taking the lock: polling that took
      * the lock every turn made the owner's release and take wait for it. */
     atomic_uint changes;
+    /* Names the owner in a timeout's message: "held by ..." into buf
+     * (engine.c installs it; called with no gate lock held).  NULL: the
+     * message does not name it. */
+    void (*describe)(void *data, const void *owner, char *buf, size_t cap);
+    void *describe_data;
 } dbc_gate;
 
 int dbc_gate_init(dbc_gate *g);
@@ -53,5 +58,7 @@ void dbc_gate_release(dbc_gate *g, const void *owner);
  * waiter is handed the gate through ready_quiet (no wake-up of its own). */
 void dbc_gate_release_quiet(dbc_gate *g, const void *owner);
 uint64_t dbc_gate_waits(dbc_gate *g);
+/* The owner now (NULL: free) and uv_hrtime() when it took the gate. */
+void dbc_gate_owner(dbc_gate *g, const void **owner, uint64_t *since);
 
 #endif

@@ -117,12 +117,21 @@ static const optdef options[] = {
     {.name = "execution_policy", .kind = K_ENUM, .off = OFF(execution_policy),
      .choices = exec_policies},
     {.name = "logging_name", .kind = K_NAME, .off = OFF(logging_name)},
+    {.name = "pool_idle_timeout_s", .kind = K_INT,
+     .off = OFF(pool_idle_timeout_s), .min = 0, .max = 31536000,
+     .zero = "never", .dflt = "never"},
+    {.name = "pool_use_lifo", .kind = K_ONOFF, .off = OFF(pool_use_lifo)},
+    {.name = "hold_warn_ms", .kind = K_INT, .off = OFF(hold_warn_ms),
+     .min = 0, .max = 86400000, .zero = "off", .dflt = "off"},
     /* SQLAlchemy's names, in their own units. */
     {.name = "pool_timeout", .kind = K_SECONDS, .off = OFF(pool_timeout_ms),
      .alias_of = "pool_timeout_ms", .max = 86400000, .zero = "do not wait"},
     {.name = "pool_recycle", .kind = K_INT, .off = OFF(pool_recycle_s),
      .alias_of = "pool_recycle_s", .min = -1, .max = 31536000,
      .zero = "never", .neg = "never"},
+    {.name = "pool_idle_timeout", .kind = K_INT,
+     .off = OFF(pool_idle_timeout_s), .alias_of = "pool_idle_timeout_s",
+     .min = 0, .max = 31536000, .zero = "never"},
     {.name = "timeout", .kind = K_SECONDS, .off = OFF(busy_timeout_ms),
      .alias_of = "busy_timeout_ms", .max = 86400000, .zero = "fail at once"},
     /* Names that exist but cannot be set by name: known, so that a URL
@@ -149,8 +158,10 @@ static const optdef options[] = {
     "echo, pool_size, max_overflow, pool_timeout_ms, pool_recycle_s, "          \
     "pool_pre_ping, busy_timeout_ms, journal_mode, isolation_level, "           \
     "statement_cache_size, hide_parameters, synchronous, foreign_keys, "        \
-    "begin_mode, execution_policy, logging_name, pragma.NAME; SQLAlchemy "      \
-    "aliases: pool_timeout (s), pool_recycle (s), timeout (s)"
+    "begin_mode, execution_policy, logging_name, pragma.NAME, "                 \
+    "pool_idle_timeout_s, pool_use_lifo, hold_warn_ms; SQLAlchemy aliases: "    \
+    "pool_timeout (s), pool_recycle (s), timeout (s); also pool_idle_timeout "  \
+    "(s)"
 
 static const optdef *lookup(const char *key) {
     for (size_t i = 0; i < NOPTIONS; i++)
@@ -732,6 +743,9 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->scope_data = o->scope_data;
     cfg->suggest = dbc_option_suggest;
     cfg->logging_name = o->logging_name;
+    cfg->pool_idle_timeout_s = pick(o->pool_idle_timeout_s, 0, 0);
+    cfg->pool_use_lifo = o->pool_use_lifo != DBCONN_NONE;
+    cfg->hold_warn_ms = pick(o->hold_warn_ms, 0, 0);
 }
 
 void dbc_config_release(dbc_config *cfg) {

@@ -15,7 +15,14 @@
  *
  * Lifetime: the engine holds one reference (dropped by dbc_scope_free);
  * whoever works on the registry outside its lock (busy) holds another, so
- * the memory outlives a thread-exit cleanup that overlaps dbconn_close. */
+ * the memory outlives a thread-exit cleanup that overlaps dbconn_close.
+ *
+ * dbconn_task_end reaches every open dbconn through one process-wide list
+ * of registries (`open_scopes`, the one global of this layer besides the
+ * thread-locals): a registry is on it from dbc_scope_new to dbc_scope_free.
+ * Lock order: open_scopes_lock -> registry lock -> thread record lock. */
+#include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <uv.h>
@@ -37,7 +44,13 @@ struct dbc_scope {
     atomic_size_t busy; /* creations / closings running outside the lock */
     atomic_size_t refs; /* the engine's + one per busy operation */
     dbconn *db;
+    dbc_list open_link; /* open_scopes; guarded by open_scopes_lock */
 };
+
+/* Every registry not yet freed (see dbconn_task_end).  Statically
+ * initialised: no set-up call, nothing to tear down. */
+static pthread_mutex_t open_scopes_lock = PTHREAD_MUTEX_INITIALIZER;
+static dbc_list open_scopes = {&open_scopes, &open_scopes};
 
 int dbc_scope_new(dbc_scope **out, dbconn *db) {
     *out = NULL;
@@ -59,6 +72,9 @@ int dbc_scope_new(dbc_scope **out, dbconn *db) {
     atomic_init(&sc->busy, 0);
     atomic_init(&sc->refs, 1);
     sc->db = db;
+    pthread_mutex_lock(&open_scopes_lock);
+    dbc_list_push_back(&open_scopes, &sc->open_link);
+    pthread_mutex_unlock(&open_scopes_lock);
     *out = sc;
     return 0;
 }
@@ -310,7 +326,61 @@ void dbc_scope_free(dbc_scope *sc) {
     uv_mutex_unlock(&sc->lock);
     if (!closed)
         (void)dbc_scope_close_all(sc);
+    pthread_mutex_lock(&open_scopes_lock);
+    dbc_list_remove(&sc->open_link);
+    pthread_mutex_unlock(&open_scopes_lock);
     scope_unref(sc);
+}
+
+/* ---- ending a task everywhere -------------------------------------------- */
+
+/* One round: takes `key`'s entry out of the first open registry that has
+ * one (marking it busy, which keeps it alive); false when none has. */
+static bool take_task_entry(void *key, dbc_scope **where, dbconn_session **s,
+                            dbc_tlink **link) {
+    bool found = false;
+    pthread_mutex_lock(&open_scopes_lock);
+    for (dbc_list *n = dbc_list_first(&open_scopes); n && !found;
+         n = dbc_list_next(&open_scopes, n)) {
+        dbc_scope *sc = DBC_LIST_ENTRY(n, dbc_scope, open_link);
+        uv_mutex_lock(&sc->lock);
+        dbc_hslot *slot = sc->closed ? NULL : dbc_hmap_find(&sc->map, key);
+        if (slot) {
+            *s = take_entry(sc, slot, link);
+            busy_enter(sc);
+            *where = sc;
+            found = true;
+        }
+        uv_mutex_unlock(&sc->lock);
+    }
+    pthread_mutex_unlock(&open_scopes_lock);
+    return found;
+}
+
+int dbconn_task_end(void *task) {
+    DBC_REFUSE_IN_CALLOUT("dbconn_task_end");
+    if (!task)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_task_end: task is NULL");
+    int closed = 0;
+    dbc_scope *sc;
+    dbconn_session *s;
+    dbc_tlink *link;
+    /* A session is freed with no lock held (it does I/O and takes the
+     * engine's locks), so one per round.  A task has at most one session
+     * per dbconn: the rounds end unless the task makes sessions meanwhile
+     * (then those are its own business). */
+    while (take_task_entry(task, &sc, &s, &link)) {
+        free_entry(s, link);
+        busy_leave(sc);
+        if (closed < INT_MAX)
+            closed++;
+    }
+    return closed;
+}
+
+void dbconn_task_close_cb(uv_handle_t *handle) {
+    if (handle)
+        (void)dbconn_task_end(handle);
 }
 
 /* ---- thread-exit cleanup (called by task.c) ----------------------------- */

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <uv.h>
@@ -71,6 +73,16 @@ void *dbc_thread_key(void) {
 
 bool dbc_is_own_thread_key(const void *key) {
     return own_key != 0 && (uintptr_t)key == own_key;
+}
+
+void dbc_scope_key_name(const void *key, char *buf, size_t cap) {
+    uintptr_t k = (uintptr_t)key;
+    uintptr_t n = (UINTPTR_MAX - k) >> 4;
+    if ((k & 0xfu) == 0xfu && n >= 1 && n < KEY_LIMIT &&
+        UINTPTR_MAX - (n << 4) == k)
+        (void)snprintf(buf, cap, "thread #%" PRIuPTR " (key %p)", n, key);
+    else
+        (void)snprintf(buf, cap, "task %p", key);
 }
 
 void *dbconn_current_task(void) {

@@ -15,6 +15,10 @@
 void *dbc_thread_key(void);
 /* True when `key` is the calling thread's own fallback key. */
 bool dbc_is_own_thread_key(const void *key);
+/* A scope key in words for messages: "thread #3" for a thread's fallback
+ * key (threads numbered in the order they first needed one), otherwise
+ * "task 0x...". */
+void dbc_scope_key_name(const void *key, char *buf, size_t cap);
 
 /* A thread's record: the registries holding a session under its fallback
  * key, closed by a pthread key destructor when the thread exits.

@@ -253,6 +253,8 @@ int dbc_session_begin_held(dbconn_session *s, int mode,
                            const char *first_sql) {
     dbconn *db = s->db;
     int rc;
+    /* Who holds the connection, for pool and gate timeouts (pool.h). */
+    dbc_pconn_claim(s->pc, s, s->scope_key);
     if (!mode && db->cfg.autocommit) {
         if (DBC_ECHO(db))
             dbc_log_line(&db->log, DBCONN_LOG_INFO, AUTOCOMMIT_BEGIN);
@@ -441,6 +443,7 @@ static inline int run_lookup(dbconn_session *s, const char *sql,
         return rc; /* preparing may read the schema */
     if (pc->cache.capacity)
         dbc_pconn_count_cache(pc, rs->hit);
+    dbc_pconn_note_sql(pc, sql, rs->entry ? rs->entry->hash : 0);
     rs->writes =
         rs->entry ? rs->entry->writes : !s->db->drv->readonly(rs->st);
     return 0;
@@ -759,6 +762,7 @@ int dbconn_exec_script(dbconn_session *s, const char *sql) {
         return abort_with(s, rc);
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
+    dbc_pconn_note_sql(s->pc, sql, 0);
     rc = s->db->drv->exec_script(s->pc->conn, sql);
     if (rc) {
         abort_with(s, rc);
