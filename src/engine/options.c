@@ -102,6 +102,9 @@ static const optdef options[] = {
      .choices = begin_modes},
     {.name = "execution_policy", .kind = K_ENUM, .off = OFF(execution_policy),
      .choices = exec_policies},
+    {.name = "statement_timeout", .kind = K_INT,
+     .off = OFF(statement_timeout), .min = 0, .max = 86400000,
+     .zero = "no limit", .dflt = "no limit"},
     /* SQLAlchemy's names, in their own units. */
     {.name = "pool_timeout", .kind = K_SECONDS, .off = OFF(pool_timeout_ms),
      .alias_of = "pool_timeout_ms", .max = 86400000, .zero = "do not wait"},
@@ -126,11 +129,16 @@ static const optdef options[] = {
 
 #define NOPTIONS (sizeof options / sizeof *options)
 
+/* statement_timeout took padding (8-byte pointers) or a reserved slot
+ * (4-byte ones): the struct users compile against keeps its size. */
+_Static_assert(sizeof(void *) < 8 || sizeof(dbconn_options) == 192,
+               "dbconn_options changed size");
+
 #define KNOWN_NAMES                                                             \
     "echo, pool_size, max_overflow, pool_timeout_ms, pool_recycle_s, "          \
     "pool_pre_ping, busy_timeout_ms, journal_mode, isolation_level, "           \
     "statement_cache_size, hide_parameters, synchronous, foreign_keys, "        \
-    "begin_mode, execution_policy; SQLAlchemy aliases: pool_timeout (s), "      \
+    "begin_mode, execution_policy, statement_timeout; SQLAlchemy aliases: pool_timeout (s), "      \
     "pool_recycle (s), timeout (s)"
 
 static const optdef *lookup(const char *key) {
@@ -468,6 +476,7 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->foreign_keys = o->foreign_keys != DBCONN_NONE;
     cfg->begin_mode = pick(o->begin_mode, DBCONN_BEGIN_DEFERRED, 0);
     cfg->execution_policy = o->execution_policy; /* 0: the driver decides */
+    cfg->statement_timeout_ms = pick(o->statement_timeout, 0, 0);
     cfg->loop = o->loop;
     cfg->scopefunc = o->scopefunc;
     cfg->scope_data = o->scope_data;

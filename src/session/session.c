@@ -43,6 +43,10 @@ int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
     if (!s)
         return dbc_nomem();
     s->db = db;
+    s->drv = db->drv;
+    atomic_init(&s->run_conn, NULL);
+    atomic_init(&s->cancelling, 0);
+    atomic_init(&s->statement_timeout, -1); /* the engine's */
     s->errmsg = s->abort_msg = "";
     s->scoped = scope_key != NULL;
     s->scope_key = scope_key;
@@ -170,6 +174,11 @@ static int busy_retry(dbconn_session *s, int rc) {
 /* Gives the connection back and the gate up; the transaction is over. */
 void dbc_session_release(dbconn_session *s, bool discard) {
     dbconn *db = s->db;
+    if (s->run_depth && s->pc && s->pc->conn) { /* no cancel may follow the
+                                                   connection elsewhere */
+        s->run_depth = 1;
+        dbc_session_run_end(s, s->pc->conn);
+    }
     /* In an async job the job's completion wakes the loop, which then hands
      * the gate and the connection on: no wake-up per hand-over. */
     if (s->holds_gate) {
@@ -536,20 +545,28 @@ done:
 static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
                size_t nparams, const run_ctx *ctx, bool *check_tx) {
     const dbc_driver *drv = s->db->drv;
+    dbc_conn *conn = s->pc->conn;
     dbc_run rs;
-    int rc = run_bind(s, sql, params, nparams, ctx->key ? ctx->key : sql,
-                      &rs);
+    *check_tx = true;
+    /* A run dbconn_cancel and the statement timeout can stop (stop.c). */
+    int rc = dbc_session_run_start(s, conn);
+    if (rc)
+        return rc;
+    rc = run_bind(s, sql, params, nparams, ctx->key ? ctx->key : sql, &rs);
     if (rc) {
-        *check_tx = true;
-        return busy_retry(s, rc);
+        rc = busy_retry(s, rc);
+    } else {
+        bool want_rows = ctx->out || ctx->each;
+        if (rs.writes && ctx->out)
+            rs.total = drv->total_changes(conn);
+        before_first_step(drv, rs.st, rs.entry,
+                          !rs.writes && want_rows && rs.hit,
+                          ctx->each != NULL);
+        rc = run_rows(s, ctx, &rs, drv->step(rs.st));
+        *check_tx = rs.check_tx;
     }
-    bool want_rows = ctx->out || ctx->each;
-    if (rs.writes && ctx->out)
-        rs.total = drv->total_changes(s->pc->conn);
-    before_first_step(drv, rs.st, rs.entry, !rs.writes && want_rows && rs.hit,
-                      ctx->each != NULL);
-    rc = run_rows(s, ctx, &rs, drv->step(rs.st));
-    *check_tx = rs.check_tx;
+    rc = dbc_session_run_code(s, conn, rc);
+    dbc_session_run_end(s, conn);
     return rc;
 }
 
@@ -757,7 +774,12 @@ int dbconn_exec_script(dbconn_session *s, const char *sql) {
         return abort_with(s, rc);
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
-    rc = s->db->drv->exec_script(s->pc->conn, sql);
+    dbc_conn *conn = s->pc->conn;
+    if ((rc = dbc_session_run_start(s, conn)) == 0) {
+        rc = dbc_session_run_code(s, conn,
+                                  s->db->drv->exec_script(conn, sql));
+        dbc_session_run_end(s, conn);
+    }
     if (rc) {
         abort_with(s, rc);
         sync_tx(s);
