@@ -166,7 +166,7 @@ void dbc_sqlite_cancel(dbc_conn *c) {
 
 int dbc_sqlite_stop_code(dbc_conn *c, int rc) {
     char msg[DBC_ERRMSG_MAX];
-    if (c->stopped == DBC_SQ_STOP_NONE ||
+    if (c->stopped == DBC_SQ_STOP_NONE || rc != DBCONN_ECANCELED ||
         (dbc_last_native() & 0xff) != SQLITE_INTERRUPT)
         return rc;
     (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
