@@ -149,6 +149,11 @@ static void test_session_override(void **state) {
     assert_int_equal(dbconn_exec(a, medium_sql(), NULL, 0, NULL),
                      DBCONN_ESTMTTIMEOUT);
     tu_ok(dbconn_rollback(a));
+    /* still a's after the rollback (which undoes a SET made inside a
+     * transaction on postgresql) */
+    assert_int_equal(dbconn_exec(a, medium_sql(), NULL, 0, NULL),
+                     DBCONN_ESTMTTIMEOUT);
+    tu_ok(dbconn_rollback(a));
     /* b has the engine's (none) on the same connection */
     tu_ok(dbconn_exec(b, medium_sql(), NULL, 0, NULL));
     tu_ok(dbconn_commit(b));
@@ -509,6 +514,35 @@ static void test_timeout_async(void **state) {
     each_policy(timeout_async);
 }
 
+/* A session's own limit, sent with its statements (on postgresql's loop
+ * policy: in the pipeline), and lifted again. */
+static void timeout_async_session(int policy) {
+    aenv e;
+    aenv_open(&e, policy, 0);
+    tu_ok(dbconn_session_set_statement_timeout(e.s, 150));
+    submit_slow(&e);
+    double t0 = now_ms();
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_true(now_ms() - t0 < STOP_BOUND_MS);
+    assert_int_equal(e.slow.status, DBCONN_ESTMTTIMEOUT);
+    assert_int_equal(e.after.status, DBCONN_EABORTED);
+    tu_ok(dbconn_session_set_statement_timeout(e.s, -1));
+    recover_async(&e);
+    tu_rec medium = {0}, done = {0};
+    tu_ok(dbconn_exec_async(e.s, medium_sql(), NULL, 0, tu_on_exec,
+                            &medium));
+    tu_ok(dbconn_commit_async(e.s, tu_on_done, &done));
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(medium.status, 0);
+    assert_int_equal(done.status, 0);
+    aenv_close(&e);
+}
+
+static void test_timeout_async_session(void **state) {
+    (void)state;
+    each_policy(timeout_async_session);
+}
+
 /* An idle cancel between async ops changes nothing. */
 static void cancel_async_idle(int policy) {
     aenv e;
@@ -547,6 +581,7 @@ int main(void) {
         cmocka_unit_test(test_cancel_async_thread),
         cmocka_unit_test(test_cancel_async_timer),
         cmocka_unit_test(test_timeout_async),
+        cmocka_unit_test(test_timeout_async_session),
         cmocka_unit_test(test_cancel_async_idle),
     };
     tu_url(); /* exits 77 when the engine's server is missing */
