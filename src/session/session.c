@@ -43,10 +43,7 @@ int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
     if (!s)
         return dbc_nomem();
     s->db = db;
-    s->drv = db->drv;
-    atomic_init(&s->run_conn, NULL);
-    atomic_init(&s->cancelling, 0);
-    atomic_init(&s->statement_timeout, -1); /* the engine's */
+    dbc_stop_init(&s->stop, db->drv);
     s->errmsg = s->abort_msg = "";
     s->scoped = scope_key != NULL;
     s->scope_key = scope_key;
@@ -174,11 +171,8 @@ static int busy_retry(dbconn_session *s, int rc) {
 /* Gives the connection back and the gate up; the transaction is over. */
 void dbc_session_release(dbconn_session *s, bool discard) {
     dbconn *db = s->db;
-    if (s->run_depth && s->pc && s->pc->conn) { /* no cancel may follow the
-                                                   connection elsewhere */
-        s->run_depth = 1;
-        dbc_session_run_end(s, s->pc->conn);
-    }
+    if (s->pc && s->pc->conn) /* no cancel may follow the connection */
+        dbc_stop_end_all(&s->stop, s->pc->conn);
     /* In an async job the job's completion wakes the loop, which then hands
      * the gate and the connection on: no wake-up per hand-over. */
     if (s->holds_gate) {
@@ -549,7 +543,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     dbc_run rs;
     *check_tx = true;
     /* A run dbconn_cancel and the statement timeout can stop (stop.c). */
-    int rc = dbc_session_run_start(s, conn);
+    int rc = dbc_stop_start(&s->stop, conn, s->db->cfg.statement_timeout_ms);
     if (rc)
         return rc;
     rc = run_bind(s, sql, params, nparams, ctx->key ? ctx->key : sql, &rs);
@@ -565,8 +559,8 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
         rc = run_rows(s, ctx, &rs, drv->step(rs.st));
         *check_tx = rs.check_tx;
     }
-    rc = dbc_session_run_code(s, conn, rc);
-    dbc_session_run_end(s, conn);
+    rc = dbc_stop_code(&s->stop, conn, rc);
+    dbc_stop_end(&s->stop, conn);
     return rc;
 }
 
@@ -775,10 +769,11 @@ int dbconn_exec_script(dbconn_session *s, const char *sql) {
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
     dbc_conn *conn = s->pc->conn;
-    if ((rc = dbc_session_run_start(s, conn)) == 0) {
-        rc = dbc_session_run_code(s, conn,
-                                  s->db->drv->exec_script(conn, sql));
-        dbc_session_run_end(s, conn);
+    if ((rc = dbc_stop_start(&s->stop, conn,
+                             s->db->cfg.statement_timeout_ms)) == 0) {
+        rc = dbc_stop_code(&s->stop, conn,
+                           s->db->drv->exec_script(conn, sql));
+        dbc_stop_end(&s->stop, conn);
     }
     if (rc) {
         abort_with(s, rc);
@@ -891,6 +886,23 @@ bool dbconn_in_transaction(const dbconn_session *s) {
     /* An async pipeline aborted before it got a connection has no
      * transaction (it still needs a rollback to clear the aborted state). */
     return s && s->db && s->tx != DBC_TX_IDLE && s->pc;
+}
+
+/* Reads only s->stop (not s->db, which a close on another thread may be
+ * changing): see stop.c. */
+int dbconn_cancel(dbconn_session *s) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_cancel: session is NULL");
+    dbc_stop_cancel(&s->stop);
+    return 0;
+}
+
+int dbconn_session_set_statement_timeout(dbconn_session *s, int ms) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_session_set_statement_timeout: "
+                                       "session is NULL");
+    int rc = dbc_stop_set_timeout(&s->stop, ms);
+    return rc ? dbc_session_fail(s, rc) : 0;
 }
 
 const char *dbconn_session_errmsg(const dbconn_session *s) {

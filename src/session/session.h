@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/list.h"
 #include "engine/pool.h"
+#include "session/stop.h"
 
 typedef enum dbc_txstate {
     DBC_TX_IDLE = 0,  /* no connection held */
@@ -67,16 +68,7 @@ struct dbconn_session {
     /* What dbconn_session_close does instead of freeing: set by the
      * session's owner (the scoped registry removes its entry). */
     void (*close_hook)(dbconn_session *s);
-    /* Stopping a run (stop.c): the connection a statement of s runs on
-     * (NULL between runs), published for dbconn_cancel on any thread;
-     * the cancels under way (a run's end waits for them); the owner's
-     * nesting of runs; the session's statement_timeout (-1: the
-     * engine's); the driver (immutable: a cancel need not read db). */
-    _Atomic(dbc_conn *) run_conn;
-    atomic_int cancelling;
-    int run_depth;
-    atomic_int statement_timeout;
-    const dbc_driver *drv;
+    dbc_stop stop;      /* dbconn_cancel's reach and the timeout (stop.h) */
     /* The async layer's state and hooks; NULL until its first call. */
     struct dbc_async_session *async;
     const dbc_session_hooks *hooks;
@@ -154,23 +146,6 @@ int dbc_session_run_take(dbconn_session *s, const void *key, const char *sql,
  * a failure (not recorded). */
 int dbc_session_run_rows(dbconn_session *s, dbc_run *rs, int first,
                          dbconn_result **out);
-
-/* ---- stopping a run (stop.c) ------------------------------------------
- * A run: a statement (with what a row callback runs on s), or a batch of
- * loop-driven statements in flight.  run_start before it, on the thread
- * that runs it, on the connection c that s holds (nested runs only count);
- * run_end after it.  Between the two dbconn_cancel reaches c. */
-/* 0 or the failure of arming (recorded). */
-int dbc_session_run_start(dbconn_session *s, dbc_conn *c);
-/* Before each further statement of a loop-driven batch (a run is open):
- * its timeout (or, when none is open, run_start). */
-int dbc_session_run_next(dbconn_session *s, dbc_conn *c);
-/* rc of a statement of the run (< 0): the code that says it was stopped
- * by the timeout or a cancel, when it was. */
-int dbc_session_run_code(dbconn_session *s, dbc_conn *c, int rc);
-/* Closes the run (the outermost: waits for a cancel under way, then the
- * driver forgets both).  No-op without an open run. */
-void dbc_session_run_end(dbconn_session *s, dbc_conn *c);
 
 /* ---- loop-driven statements (session_io.c; the driver's io entries) ---
  * s holds a connection in the driver's io mode; outcomes are received in

@@ -187,7 +187,9 @@ static int set_timeout(dbc_conn *c, int ms) {
     return 0;
 }
 
-int dbc_pg_timeout_tx_start(dbc_conn *c) {
+/* A transaction (or an autocommit run) starts: a SET that a rollback may
+ * have undone is made again (sent, in pipeline mode), outside the block. */
+static int timeout_tx_start(dbc_conn *c) {
     c->tx_open = false;
     if (c->timeout_unsure) {
         c->timeout_unsure = false;
@@ -309,13 +311,15 @@ int dbc_pg_ready(dbc_conn *c) {
         return rc;
     dbc_pg_flush_dealloc(c);
     c->tx_statements = 0;
-    return dbc_pg_timeout_tx_start(c);
+    return timeout_tx_start(c);
 }
 
 static int begin(dbc_conn *c) {
     const char *sql = c->target->begin;
-    if (dbc_pg_io_active(c)) /* sent with the first statement */
-        return dbc_pg_io_begin(c);
+    if (dbc_pg_io_active(c)) { /* sent with the first statement */
+        int rc = timeout_tx_start(c); /* before BEGIN: outside it */
+        return rc ? rc : dbc_pg_io_begin(c);
+    }
     int rc = dbc_pg_ready(c);
     if (rc)
         return rc;
@@ -387,7 +391,7 @@ int dbc_pg_control(dbc_conn *c, int what) {
     case DBC_CTL_AUTOCOMMIT:
         if (dbc_pg_io_active(c)) { /* readied when the mode was entered */
             c->tx_statements = 0;
-            return dbc_pg_timeout_tx_start(c);
+            return timeout_tx_start(c);
         }
         return dbc_pg_ready(c);
     default:

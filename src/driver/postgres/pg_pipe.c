@@ -52,9 +52,8 @@ int dbc_pg_io_sent(dbc_conn *c, int kind, const char *name) {
 int dbc_pg_io_begin(dbc_conn *c) {
     const char *sql = c->target->begin;
     c->tx_statements = 0;
-    int rc = dbc_pg_timeout_tx_start(c); /* before BEGIN: outside it */
-    if (rc || !sql) /* !sql: isolation_level AUTOCOMMIT */
-        return rc;
+    if (!sql) /* isolation_level AUTOCOMMIT */
+        return 0;
     if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
         return dbc_pg_io_send_failed(c, sql);
     c->tx_open = true;
