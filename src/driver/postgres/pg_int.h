@@ -212,7 +212,6 @@ void dbc_pg_interrupt(dbc_conn *c);
 int dbc_pg_arm(dbc_conn *c, int timeout_ms, bool first);
 int dbc_pg_stop_code(dbc_conn *c, int rc);
 void dbc_pg_disarm(dbc_conn *c);
-
 int dbc_pg_exec_script(dbc_conn *c, const char *sql);
 bool dbc_pg_in_transaction(dbc_conn *c);
 int dbc_pg_control(dbc_conn *c, int what);
