@@ -138,7 +138,7 @@ _Static_assert(sizeof(void *) < 8 || sizeof(dbconn_options) == 192,
     "echo, pool_size, max_overflow, pool_timeout_ms, pool_recycle_s, "          \
     "pool_pre_ping, busy_timeout_ms, journal_mode, isolation_level, "           \
     "statement_cache_size, hide_parameters, synchronous, foreign_keys, "        \
-    "begin_mode, execution_policy, statement_timeout; SQLAlchemy "            \
+    "begin_mode, execution_policy, statement_timeout; SQLAlchemy "              \
     "aliases: pool_timeout (s), pool_recycle (s), timeout (s)"
 
 static const optdef *lookup(const char *key) {
