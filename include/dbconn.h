@@ -276,8 +276,13 @@ typedef struct dbconn_options { /* a zeroed struct means "all defaults" */
                                    (FIFO, SQLAlchemy's default) */
     int hold_warn_ms;           /* WARN once when a checkout (and the write
                                    gate with it) is held longer; 0 = off */
-    void *reserved[4];          /* must stay zero (the struct keeps the
-                                   size it had with reserved[8]) */
+    int statement_timeout;      /* ms a statement may run; 0 = no limit
+                                   (the default; DBCONN_NONE too).  Per
+                                   session: dbconn_session_set_statement_
+                                   timeout().  Past it: DBCONN_ESTMTTIMEOUT */
+    void *reserved[3];          /* must stay zero (the struct keeps the
+                                   size it had with reserved[8]: 192 bytes
+                                   on LP64) */
 } dbconn_options;
 
 /* Transaction start modes for dbconn_begin() and options.begin_mode. */
@@ -579,6 +584,36 @@ DBCONN_EXTERN int dbconn_savepoint_release(dbconn_session *s,
                                            const char *name);
 DBCONN_EXTERN int dbconn_savepoint_rollback(dbconn_session *s,
                                             const char *name);
+
+/* Stopping a statement (docs/guide.md, "Stopping a statement").
+ *
+ * Stops the statement s is running now -- a dbconn_exec, exec_first,
+ * exec_each (with the statements its row callback runs), exec_script, or
+ * an async op running in a thread-pool job, inline, or sent on the loop
+ * (postgresql's loop policy) -- which then fails with DBCONN_EINTERRUPTED.
+ * Thread-safe: callable from any thread (a signal-watching thread, another
+ * libuv handle's callback).  When s runs nothing, it does nothing: it is
+ * not remembered, so the next statement runs normally.  It stops only
+ * s's statement, never another session's on the same pooled connection.
+ * The stopped statement fails like any other inside a transaction: later
+ * statements and commit return DBCONN_EABORTED until dbconn_rollback();
+ * what was committed before stays.  Ops queued after it get
+ * DBCONN_EABORTED.  A statement near its end may finish before the
+ * request is seen (it then succeeds).  Returns 0 (also when nothing ran);
+ * DBCONN_EINVAL for NULL.  s must stay valid during the call (do not close
+ * it concurrently).  On postgresql it sends a cancel request on a
+ * connection of its own (PQcancel): it blocks the caller for that round
+ * trip. */
+DBCONN_EXTERN int dbconn_cancel(dbconn_session *s);
+
+/* The statement timeout of s's statements from now on, in ms: > 0 a limit,
+ * 0 (or DBCONN_NONE) no limit, -1 the engine's statement_timeout again
+ * (the default).  A statement running longer fails with
+ * DBCONN_ESTMTTIMEOUT and aborts the transaction (as dbconn_cancel).
+ * In dbconn_exec_each the limit covers the whole iteration.  Other
+ * values: DBCONN_EINVAL. */
+DBCONN_EXTERN int dbconn_session_set_statement_timeout(dbconn_session *s,
+                                                       int ms);
 
 /* The session's last failure message (what an async callback reads); never
  * NULL.  Owned by s, valid until its next operation. */

@@ -55,6 +55,7 @@ set(DBCONN_SOURCES
   # session: the unit of work
   src/session/session.c
   src/session/session_io.c
+  src/session/stop.c
   src/session/savepoint.c
   src/session/result_byname.c
   # scope: current task and the scoped session registry

@@ -148,6 +148,13 @@ static const opt_case cases[] = {
     INT("execution_policy", "ThreadPool", execution_policy,
         DBCONN_EXEC_THREADPOOL),
     BAD("execution_policy", "fibers", "threadpool, inline"),
+    /* statement_timeout: ms, "0" = no limit */
+    INT("statement_timeout", "250", statement_timeout, 250),
+    INT("statement_timeout", "0", statement_timeout, NONE),
+    INT("statement_timeout", "86400000", statement_timeout, 86400000),
+    BAD("statement_timeout", "-1", "out of range"),
+    BAD("statement_timeout", "86400001", "0..86400000"),
+    BAD("statement_timeout", "2s", "0 = no limit"),
     /* names that cannot be set */
     BAD("echo_pool", "true", "not supported"),
     BAD("log", "x", "pointer"), BAD("log_data", "x", "pointer"),
@@ -283,7 +290,8 @@ static void test_option_known(void **state) {
                          "journal_mode", "isolation_level",
                          "statement_cache_size", "hide_parameters",
                          "synchronous", "foreign_keys", "begin_mode",
-                         "execution_policy", "pool_timeout", "pool_recycle",
+                         "execution_policy", "statement_timeout",
+                         "pool_timeout", "pool_recycle",
                          "timeout", "echo_pool", "loop", "scopefunc"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         assert_true(dbc_option_known(yes[i]));
@@ -322,6 +330,7 @@ static void test_resolve_defaults(void **state) {
     assert_true(cfg.foreign_keys);
     assert_int_equal(cfg.begin_mode, DBCONN_BEGIN_DEFERRED);
     assert_int_equal(cfg.execution_policy, DBCONN_EXEC_DEFAULT);
+    assert_int_equal(cfg.statement_timeout_ms, 0);
     assert_null(cfg.loop);
     /* No scopefunc: the registry keys sessions by the current task (the
      * scope layer's default; test_scope's test_tasks_get_their_own_sessions
@@ -423,7 +432,10 @@ static void bad_exec(dbconn_options *o) { o->execution_policy = 4; }
 static void bad_journal(dbconn_options *o) { o->journal_mode = "fast"; }
 static void bad_sync(dbconn_options *o) { o->synchronous = "sometimes"; }
 static void bad_iso(dbconn_options *o) { o->isolation_level = "SNAPSHOT"; }
-static void bad_reserved(dbconn_options *o) { o->reserved[3] = o; /* the last */ }
+static void bad_reserved(dbconn_options *o) {
+    o->reserved[sizeof o->reserved / sizeof *o->reserved - 1] = o;
+}
+static void bad_stmt_timeout(dbconn_options *o) { o->statement_timeout = -2; }
 
 static void test_resolve_rejects_bad_struct(void **state) {
     (void)state;
@@ -435,6 +447,7 @@ static void test_resolve_rejects_bad_struct(void **state) {
         {"foreign_keys", bad_fk}, {"begin_mode", bad_begin},
         {"execution_policy", bad_exec}, {"journal_mode", bad_journal},
         {"synchronous", bad_sync}, {"isolation_level", bad_iso},
+        {"statement_timeout", bad_stmt_timeout},
         {"reserved fields must be zero", bad_reserved},
     };
     dbconn_url *u;

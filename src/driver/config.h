@@ -33,6 +33,8 @@ typedef struct dbc_config {
     bool foreign_keys;
     int begin_mode;            /* DBCONN_BEGIN_DEFERRED/IMMEDIATE/EXCLUSIVE */
     int execution_policy;      /* DBCONN_EXEC_*; 0: the driver's best */
+    int statement_timeout_ms;  /* >= 0 (0 = no limit): each session's
+                                  default (session_set_statement_timeout) */
     uv_loop_t *loop;           /* NULL = uv_default_loop() when first needed */
     dbconn_scopefunc scopefunc; /* NULL = the current task (scope layer) */
     void *scope_data;

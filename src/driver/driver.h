@@ -159,6 +159,26 @@ typedef struct dbc_driver {
     int (*ping)(dbc_conn *c);
     /* Thread-safe: makes a running statement on c fail soon. */
     void (*interrupt)(dbc_conn *c);
+    /* Stopping one session's statements (dbconn_cancel, statement_timeout).
+     * The session layer brackets a run -- a statement with what its row
+     * callback runs, or a loop-driven batch -- on the thread that runs it:
+     * arm(first = true) before its first statement, arm(first = false)
+     * before each further one sent in the batch, disarm() after the run,
+     * once no cancel() can be under way any more.  cancel() comes only
+     * between the two, so a request never outlives its run.
+     *
+     * Before a statement: its time limit, timeout_ms (0: none); `first`
+     * also forgets an earlier cancel.  0 or a failure (recorded). */
+    int (*arm)(dbc_conn *c, int timeout_ms, bool first);
+    /* Thread-safe: the statement running on c stops soon, failing with
+     * DBCONN_EINTERRUPTED. */
+    void (*cancel)(dbc_conn *c);
+    /* The failure rc of a statement of the run: the code that says why it
+     * stopped -- DBCONN_ESTMTTIMEOUT, DBCONN_EINTERRUPTED, message
+     * recorded anew -- when the limit or cancel() stopped it, else rc. */
+    int (*stop_code)(dbc_conn *c, int rc);
+    /* After the run: neither the limit nor a cancel applies any more. */
+    void (*disarm)(dbc_conn *c);
     /* Nonblocking: a lock held by another connection fails at once
      * (DBCONN_EBUSY) instead of waiting busy_timeout_ms in this thread. */
     void (*set_nonblocking)(dbc_conn *c, bool on);

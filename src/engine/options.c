@@ -123,6 +123,9 @@ static const optdef options[] = {
     {.name = "pool_use_lifo", .kind = K_ONOFF, .off = OFF(pool_use_lifo)},
     {.name = "hold_warn_ms", .kind = K_INT, .off = OFF(hold_warn_ms),
      .min = 0, .max = 86400000, .zero = "off", .dflt = "off"},
+    {.name = "statement_timeout", .kind = K_INT,
+     .off = OFF(statement_timeout), .min = 0, .max = 86400000,
+     .zero = "no limit", .dflt = "no limit"},
     /* SQLAlchemy's names, in their own units. */
     {.name = "pool_timeout", .kind = K_SECONDS, .off = OFF(pool_timeout_ms),
      .alias_of = "pool_timeout_ms", .max = 86400000, .zero = "do not wait"},
@@ -154,14 +157,19 @@ static const optdef options[] = {
 
 #define NOPTIONS (sizeof options / sizeof *options)
 
+/* statement_timeout took padding (8-byte pointers) or a reserved slot
+ * (4-byte ones): the struct users compile against keeps its size. */
+_Static_assert(sizeof(void *) < 8 || sizeof(dbconn_options) == 192,
+               "dbconn_options changed size");
+
 #define KNOWN_NAMES                                                             \
     "echo, pool_size, max_overflow, pool_timeout_ms, pool_recycle_s, "          \
     "pool_pre_ping, busy_timeout_ms, journal_mode, isolation_level, "           \
     "statement_cache_size, hide_parameters, synchronous, foreign_keys, "        \
     "begin_mode, execution_policy, logging_name, pragma.NAME, "                 \
-    "pool_idle_timeout_s, pool_use_lifo, hold_warn_ms; SQLAlchemy aliases: "    \
-    "pool_timeout (s), pool_recycle (s), timeout (s); also pool_idle_timeout "  \
-    "(s)"
+    "pool_idle_timeout_s, pool_use_lifo, hold_warn_ms, statement_timeout; "     \
+    "SQLAlchemy aliases: pool_timeout (s), pool_recycle (s), timeout (s); "     \
+    "also pool_idle_timeout (s)"
 
 static const optdef *lookup(const char *key) {
     for (size_t i = 0; i < NOPTIONS; i++)
@@ -738,6 +746,7 @@ static void apply_defaults(dbc_config *cfg, const dbconn_options *o) {
     cfg->foreign_keys = o->foreign_keys != DBCONN_NONE;
     cfg->begin_mode = pick(o->begin_mode, DBCONN_BEGIN_DEFERRED, 0);
     cfg->execution_policy = o->execution_policy; /* 0: the driver decides */
+    cfg->statement_timeout_ms = pick(o->statement_timeout, 0, 0);
     cfg->loop = o->loop;
     cfg->scopefunc = o->scopefunc;
     cfg->scope_data = o->scope_data;

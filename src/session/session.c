@@ -43,6 +43,7 @@ int dbc_session_new(dbconn *db, void *scope_key, dbconn_session **out) {
     if (!s)
         return dbc_nomem();
     s->db = db;
+    dbc_stop_init(&s->stop, db->drv);
     s->errmsg = s->abort_msg = "";
     s->scoped = scope_key != NULL;
     s->scope_key = scope_key;
@@ -170,6 +171,8 @@ static int busy_retry(dbconn_session *s, int rc) {
 /* Gives the connection back and the gate up; the transaction is over. */
 void dbc_session_release(dbconn_session *s, bool discard) {
     dbconn *db = s->db;
+    if (s->pc && s->pc->conn) /* no cancel may follow the connection */
+        dbc_stop_end_all(&s->stop, s->pc->conn);
     /* In an async job the job's completion wakes the loop, which then hands
      * the gate and the connection on: no wake-up per hand-over. */
     if (s->holds_gate) {
@@ -541,20 +544,28 @@ done:
 static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
                size_t nparams, const run_ctx *ctx, bool *check_tx) {
     const dbc_driver *drv = s->db->drv;
+    dbc_conn *conn = s->pc->conn;
     dbc_run rs;
-    int rc = run_bind(s, sql, params, nparams, ctx->key ? ctx->key : sql,
-                      &rs);
+    *check_tx = true;
+    /* A run dbconn_cancel and the statement timeout can stop (stop.c). */
+    int rc = dbc_stop_start(&s->stop, conn, s->db->cfg.statement_timeout_ms);
+    if (rc)
+        return rc;
+    rc = run_bind(s, sql, params, nparams, ctx->key ? ctx->key : sql, &rs);
     if (rc) {
-        *check_tx = true;
-        return busy_retry(s, rc);
+        rc = busy_retry(s, rc);
+    } else {
+        bool want_rows = ctx->out || ctx->each;
+        if (rs.writes && ctx->out)
+            rs.total = drv->total_changes(conn);
+        before_first_step(drv, rs.st, rs.entry,
+                          !rs.writes && want_rows && rs.hit,
+                          ctx->each != NULL);
+        rc = run_rows(s, ctx, &rs, drv->step(rs.st));
+        *check_tx = rs.check_tx;
     }
-    bool want_rows = ctx->out || ctx->each;
-    if (rs.writes && ctx->out)
-        rs.total = drv->total_changes(s->pc->conn);
-    before_first_step(drv, rs.st, rs.entry, !rs.writes && want_rows && rs.hit,
-                      ctx->each != NULL);
-    rc = run_rows(s, ctx, &rs, drv->step(rs.st));
-    *check_tx = rs.check_tx;
+    rc = dbc_stop_code(&s->stop, conn, rc);
+    dbc_stop_end(&s->stop, conn);
     return rc;
 }
 
@@ -763,7 +774,13 @@ int dbconn_exec_script(dbconn_session *s, const char *sql) {
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
     dbc_pconn_note_sql(s->pc, sql, 0);
-    rc = s->db->drv->exec_script(s->pc->conn, sql);
+    dbc_conn *conn = s->pc->conn;
+    if ((rc = dbc_stop_start(&s->stop, conn,
+                             s->db->cfg.statement_timeout_ms)) == 0) {
+        rc = dbc_stop_code(&s->stop, conn,
+                           s->db->drv->exec_script(conn, sql));
+        dbc_stop_end(&s->stop, conn);
+    }
     if (rc) {
         abort_with(s, rc);
         sync_tx(s);
@@ -875,6 +892,23 @@ bool dbconn_in_transaction(const dbconn_session *s) {
     /* An async pipeline aborted before it got a connection has no
      * transaction (it still needs a rollback to clear the aborted state). */
     return s && s->db && s->tx != DBC_TX_IDLE && s->pc;
+}
+
+/* Reads only s->stop (not s->db, which a close on another thread may be
+ * changing): see stop.c. */
+int dbconn_cancel(dbconn_session *s) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_cancel: session is NULL");
+    dbc_stop_cancel(&s->stop);
+    return 0;
+}
+
+int dbconn_session_set_statement_timeout(dbconn_session *s, int ms) {
+    if (!s)
+        return dbc_fail(DBCONN_EINVAL, "dbconn_session_set_statement_timeout: "
+                                       "session is NULL");
+    int rc = dbc_stop_set_timeout(&s->stop, ms);
+    return rc ? dbc_session_fail(s, rc) : 0;
 }
 
 const char *dbconn_session_errmsg(const dbconn_session *s) {

@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/list.h"
 #include "engine/pool.h"
+#include "session/stop.h"
 
 typedef enum dbc_txstate {
     DBC_TX_IDLE = 0,  /* no connection held */
@@ -70,6 +71,7 @@ struct dbconn_session {
     /* What dbconn_session_close does instead of freeing: set by the
      * session's owner (the scoped registry removes its entry). */
     void (*close_hook)(dbconn_session *s);
+    dbc_stop stop;      /* dbconn_cancel's reach and the timeout (stop.h) */
     /* The async layer's state and hooks; NULL until its first call. */
     struct dbc_async_session *async;
     const dbc_session_hooks *hooks;

@@ -33,6 +33,11 @@ int dbc_session_io_send(dbconn_session *s, const char *sql,
         return dbc_session_aborted_error(s, what);
     if (s->tx == DBC_TX_IDLE && (rc = dbc_session_begin_held(s, 0, sql)) != 0)
         return send_failed(s, rc);
+    /* The batch is a run dbconn_cancel can stop: open until it settles;
+     * each statement gets its timeout as it is sent. */
+    if ((rc = dbc_stop_next(&s->stop, s->pc->conn,
+                            s->db->cfg.statement_timeout_ms)) != 0)
+        return send_failed(s, rc);
     dbc_run rs;
     if ((rc = dbc_session_run_bind(s, sql, sql, params, nparams, &rs)) != 0)
         return send_failed(s, rc);
@@ -111,6 +116,7 @@ bool dbc_session_io_settle(dbconn_session *s, bool keep_idle) {
     s->io_abort_sent = false; /* every outcome sent is taken */
     if (!s->pc)
         return false;
+    dbc_stop_end(&s->stop, s->pc->conn);
     if (s->io_end) {
         bool discard = s->io_discard;
         s->io_end = s->io_discard = false;

@@ -10,13 +10,19 @@
 #include <string.h>
 
 #include "util/alloc.h"
-#include "driver/postgres/pg_int.h"
+#include "driver/postgres/pg_pipe.h"
 
 /* NOTICEs (e.g. "relation already exists, skipping") are not failures;
  * libpq would print them on stderr. */
 static void ignore_notice(void *arg, const char *msg) {
     (void)arg;
     (void)msg;
+}
+
+/* What statement_timeout a new server session has: the startup
+ * options'. */
+static int startup_timeout(const dbc_target *t) {
+    return t->statement_timeout > 0 ? t->statement_timeout : -1;
 }
 
 static int open_pg(dbc_target *t, PGconn **out) {
@@ -64,6 +70,7 @@ int dbc_pg_connect(dbc_target *t, dbc_conn **out) {
     }
     c->target = t;
     atomic_init(&c->interrupted, false);
+    c->timeout_now = c->timeout_want = startup_timeout(t);
     int rc = open_pg(t, &c->pg);
     if (!rc && !(c->cancel = PQgetCancel(c->pg)))
         rc = dbc_nomem();
@@ -118,6 +125,8 @@ static int reconnect(dbc_conn *c) {
     dbc_pg_drop_dealloc(c);
     dbc_pg_io_replaced(c);
     atomic_store(&c->interrupted, false);
+    c->timeout_now = startup_timeout(c->target);
+    c->timeout_unsure = c->tx_open = false;
     return 0;
 }
 
@@ -139,6 +148,72 @@ void dbc_pg_interrupt(dbc_conn *c) {
     }
     pthread_mutex_unlock(&c->cancel_lock);
 }
+
+/* ---- statement_timeout ------------------------------------------------- */
+
+/* -1 (never SET: the startup options' value, none unless given) and 0
+ * (none) are the same to a caller asking for 0. */
+static bool timeout_is(const dbc_conn *c, int ms) {
+    return c->timeout_now == ms || (c->timeout_now == -1 && ms == 0);
+}
+
+/* SET statement_timeout = ms: now (blocking), or sent in pipeline mode
+ * (its outcome read by pg_io.c, which forgets the value when it fails). */
+static int set_timeout(dbc_conn *c, int ms) {
+    char sql[48];
+    bool pipelined = dbc_pg_io_active(c);
+    bool in_block = pipelined ? c->tx_open
+                              : PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+    int rc = 0;
+    (void)snprintf(sql, sizeof sql, "SET statement_timeout = %d",
+                   ms > 0 ? ms : 0);
+    if (pipelined) {
+        if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
+            rc = dbc_pg_io_send_failed(c, sql);
+        else
+            rc = dbc_pg_io_sent(c, DBC_PG_IO_SET, NULL);
+    } else {
+        PGresult *r = PQexec(c->pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = dbc_pg_fail(c, r, sql);
+        PQclear(r);
+    }
+    if (rc) {
+        c->timeout_now = DBC_PG_TIMEOUT_UNKNOWN;
+        return rc;
+    }
+    c->timeout_now = ms;
+    c->timeout_unsure |= in_block; /* a ROLLBACK would undo it */
+    return 0;
+}
+
+/* A transaction (or an autocommit run) starts: a SET that a rollback may
+ * have undone is made again (sent, in pipeline mode), outside the block. */
+static int timeout_tx_start(dbc_conn *c) {
+    c->tx_open = false;
+    if (c->timeout_unsure) {
+        c->timeout_unsure = false;
+        c->timeout_now = DBC_PG_TIMEOUT_UNKNOWN;
+    }
+    if (c->timeout_now != DBC_PG_TIMEOUT_UNKNOWN)
+        return 0;
+    return set_timeout(c, c->timeout_want); /* outside a block: it stays */
+}
+
+int dbc_pg_arm(dbc_conn *c, int timeout_ms, bool first) {
+    if (first)
+        atomic_store(&c->interrupted, false);
+    c->timeout_want = timeout_ms;
+    return timeout_is(c, timeout_ms) ? 0 : set_timeout(c, timeout_ms);
+}
+
+/* The server said which (SQLSTATE 57014 and who asked: pg_error.c). */
+int dbc_pg_stop_code(dbc_conn *c, int rc) {
+    (void)c;
+    return rc;
+}
+
+void dbc_pg_disarm(dbc_conn *c) { atomic_store(&c->interrupted, false); }
 
 bool dbc_pg_in_transaction(dbc_conn *c) {
     switch (PQtransactionStatus(c->pg)) {
@@ -236,13 +311,15 @@ int dbc_pg_ready(dbc_conn *c) {
         return rc;
     dbc_pg_flush_dealloc(c);
     c->tx_statements = 0;
-    return 0;
+    return timeout_tx_start(c);
 }
 
 static int begin(dbc_conn *c) {
     const char *sql = c->target->begin;
-    if (dbc_pg_io_active(c)) /* sent with the first statement */
-        return dbc_pg_io_begin(c);
+    if (dbc_pg_io_active(c)) { /* sent with the first statement */
+        int rc = timeout_tx_start(c); /* before BEGIN: outside it */
+        return rc ? rc : dbc_pg_io_begin(c);
+    }
     int rc = dbc_pg_ready(c);
     if (rc)
         return rc;
@@ -257,6 +334,7 @@ static int begin(dbc_conn *c) {
     }
     rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : dbc_pg_fail(c, r, sql);
     PQclear(r);
+    c->tx_open = rc == 0;
     return rc;
 }
 
@@ -287,7 +365,14 @@ int dbc_pg_restart_tx(dbc_conn *c) {
         return rc;
     const char *sql = c->target->begin;
     c->tx_statements = 0;
-    return sql ? simple(c, sql) : 0;
+    if (!sql)
+        return 0;
+    if ((rc = simple(c, sql)) != 0)
+        return rc;
+    /* The ROLLBACK undid a SET of the old transaction: again, in this. */
+    if (c->timeout_unsure)
+        rc = set_timeout(c, c->timeout_want);
+    return rc;
 }
 
 int dbc_pg_control(dbc_conn *c, int what) {
@@ -306,7 +391,7 @@ int dbc_pg_control(dbc_conn *c, int what) {
     case DBC_CTL_AUTOCOMMIT:
         if (dbc_pg_io_active(c)) { /* readied when the mode was entered */
             c->tx_statements = 0;
-            return 0;
+            return timeout_tx_start(c);
         }
         return dbc_pg_ready(c);
     default:

@@ -44,7 +44,13 @@ struct dbc_target {
     size_t nstrings;
     char *url;          /* the URL, password masked, for messages; owned */
     const char *begin;  /* "BEGIN [ISOLATION LEVEL ...]"; NULL: autocommit */
+    int statement_timeout; /* the engine's, in the startup options (0: none
+                              given: the server's own) */
 };
+
+/* dbc_conn.timeout_now when no SET of ours may be trusted (a SET that
+ * failed, or was not run): the next arm() sends one. */
+#define DBC_PG_TIMEOUT_UNKNOWN (-2)
 
 /* One connection.  Used by one thread at a time, except `cancel`, which
  * interrupt() uses from any thread under cancel_lock. */
@@ -65,6 +71,14 @@ struct dbc_conn {
     /* Server-side statements to DEALLOCATE at the next idle moment. */
     char **dealloc;
     size_t ndealloc, capdealloc;
+    /* statement_timeout (pg_conn.c, arm()): the value the server session
+     * has as far as we know (-1: the startup options', never SET by us),
+     * and the one the last arm() asked for.  A SET inside a transaction
+     * block is undone by a ROLLBACK: `timeout_unsure` then makes the next
+     * transaction's start SET it again, outside the block (tx_open: a
+     * BEGIN was sent since the last start). */
+    int timeout_now, timeout_want;
+    bool timeout_unsure, tx_open;
     /* Loop-driven use (pg_io.c): what was sent and awaits its results;
      * NULL until the first such use, `active` while in that mode. */
     struct dbc_pg_io *io;
@@ -78,7 +92,8 @@ enum { DBC_PG_IO_QUERY,   /* a statement's run: the caller's */
        DBC_PG_IO_BEGIN,   /* the driver's own, read by the driver: */
        DBC_PG_IO_PREPARE,
        DBC_PG_IO_DEALLOC,
-       DBC_PG_IO_SYNC };
+       DBC_PG_IO_SYNC,
+       DBC_PG_IO_SET };   /* SET statement_timeout */
 
 /* True while c is in loop-driven (pipeline) mode. */
 bool dbc_pg_io_active(const dbc_conn *c);
@@ -194,6 +209,9 @@ int dbc_pg_connect(dbc_target *t, dbc_conn **out);
 void dbc_pg_disconnect(dbc_conn *c);
 int dbc_pg_ping(dbc_conn *c);
 void dbc_pg_interrupt(dbc_conn *c);
+int dbc_pg_arm(dbc_conn *c, int timeout_ms, bool first);
+int dbc_pg_stop_code(dbc_conn *c, int rc);
+void dbc_pg_disarm(dbc_conn *c);
 int dbc_pg_exec_script(dbc_conn *c, const char *sql);
 bool dbc_pg_in_transaction(dbc_conn *c);
 int dbc_pg_control(dbc_conn *c, int what);

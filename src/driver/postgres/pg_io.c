@@ -84,6 +84,8 @@ int dbc_pg_io_flush(dbc_conn *c) {
 static void own_result(struct dbc_pg_io *io, dbc_conn *c, dbc_pg_item *it,
                        PGresult *r) {
     ExecStatusType st = PQresultStatus(r);
+    if (it->kind == DBC_PG_IO_SET && st != PGRES_COMMAND_OK)
+        c->timeout_now = DBC_PG_TIMEOUT_UNKNOWN; /* not in effect */
     if (st == PGRES_FATAL_ERROR && !io->failed &&
         it->kind != DBC_PG_IO_DEALLOC) {
         io->failed = true;
@@ -112,6 +114,8 @@ static int advance(dbc_conn *c) {
         if (io->broken) { /* every outcome is known: the failure */
             if (caller)
                 return 1;
+            if (it->kind == DBC_PG_IO_SET)
+                c->timeout_now = DBC_PG_TIMEOUT_UNKNOWN;
             dbc_pg_io_pop(io);
             continue;
         }

@@ -59,6 +59,7 @@ int dbc_pg_io_begin(dbc_conn *c) {
         return 0;
     if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
         return dbc_pg_io_send_failed(c, sql);
+    c->tx_open = true;
     return dbc_pg_io_sent(c, DBC_PG_IO_BEGIN, NULL);
 }
 

@@ -397,6 +397,11 @@ static int startup_options(dbc_target *t, const dbc_config *cfg,
     if (cfg->busy_timeout_set) /* 0 would mean "wait forever" there */
         dbc_buf_printf(&b, " -c lock_timeout=%d",
                        cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 1);
+    if (cfg->statement_timeout_ms > 0) /* SET per session only when it
+                                          differs (pg_conn.c) */
+        dbc_buf_printf(&b, " -c statement_timeout=%d",
+                       cfg->statement_timeout_ms);
+    t->statement_timeout = cfg->statement_timeout_ms;
     if (user && *user)
         dbc_buf_printf(&b, " %s", user);
     int rc = b.oom ? dbc_nomem() : add(t, "options", b.data);

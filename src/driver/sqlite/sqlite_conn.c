@@ -126,15 +126,80 @@ int dbc_sqlite_open(dbc_target *t, sqlite3 **out) {
     return code;
 }
 
+/* ---- stopping a run ----------------------------------------------------
+ * A cancel or a deadline stops a statement through the progress handler
+ * (every PROGRESS_OPS virtual-machine steps), not sqlite3_interrupt(): the
+ * handler reads flags of this connection that arm() and disarm() reset,
+ * so a request can neither outlive its run nor reach the next statement
+ * (sqlite3_interrupt's flag would stay set on the handle until a
+ * statement starts, and a prepare meanwhile would fail). */
+enum { PROGRESS_OPS = 1000 };
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int progress(void *arg) {
+    dbc_conn *c = arg;
+    if (atomic_load_explicit(&c->cancel, memory_order_relaxed)) {
+        c->stopped = DBC_SQ_STOP_CANCEL;
+        return 1;
+    }
+    if (c->deadline_ns && now_ns() >= c->deadline_ns) {
+        c->stopped = DBC_SQ_STOP_TIMEOUT;
+        return 1;
+    }
+    return 0;
+}
+
+int dbc_sqlite_arm(dbc_conn *c, int timeout_ms, bool first) {
+    if (first) {
+        atomic_store_explicit(&c->cancel, false, memory_order_relaxed);
+        c->stopped = DBC_SQ_STOP_NONE;
+    }
+    c->timeout_ms = timeout_ms;
+    c->deadline_ns = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000
+                                    : 0;
+    return 0;
+}
+
+void dbc_sqlite_cancel(dbc_conn *c) {
+    atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
+}
+
+int dbc_sqlite_stop_code(dbc_conn *c, int rc) {
+    char msg[DBC_ERRMSG_MAX];
+    if (c->stopped == DBC_SQ_STOP_NONE || rc != DBCONN_ECANCELED ||
+        (dbc_last_native() & 0xff) != SQLITE_INTERRUPT)
+        return rc;
+    (void)snprintf(msg, sizeof msg, "%s", dbc_last_msg());
+    if (c->stopped == DBC_SQ_STOP_TIMEOUT)
+        return dbc_fail_native(DBCONN_ESTMTTIMEOUT, dbc_last_native(),
+                               "statement_timeout: stopped after %d ms (%s)",
+                               c->timeout_ms, msg);
+    return dbc_fail_native(DBCONN_EINTERRUPTED, dbc_last_native(),
+                           "stopped by dbconn_cancel (%s)", msg);
+}
+
+void dbc_sqlite_disarm(dbc_conn *c) {
+    atomic_store_explicit(&c->cancel, false, memory_order_relaxed);
+    c->deadline_ns = 0;
+    c->stopped = DBC_SQ_STOP_NONE;
+}
+
 int dbc_sqlite_connect(dbc_target *t, dbc_conn **out) {
     *out = NULL;
     dbc_conn *c = dbc_calloc(1, sizeof *c);
     if (!c)
         return dbc_nomem();
     c->target = t;
+    atomic_init(&c->cancel, false);
     int rc = dbc_sqlite_open(t, &c->db);
     if (!rc) {
         sqlite3_busy_handler(c->db, busy_handler, c);
+        sqlite3_progress_handler(c->db, PROGRESS_OPS, progress, c);
         rc = dbc_sqlite_setup(t, c->db);
     }
     if (rc) {

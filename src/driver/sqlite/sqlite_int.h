@@ -40,6 +40,15 @@ struct dbc_conn {
     bool nonblocking; /* an async job: SQLITE_BUSY at once, never sleep */
     sqlite3_stmt *ctl[DBC_CTL_COUNT]; /* BEGIN / COMMIT / ROLLBACK, prepared
                                           at first use */
+    /* Stopping a run (dbc_driver.arm .. disarm): the progress handler
+     * checks both.  `cancel` is set from any thread; the rest belongs to
+     * the thread running the statement. */
+    atomic_bool cancel;
+    int64_t deadline_ns;   /* CLOCK_MONOTONIC; 0: no limit */
+    int timeout_ms;        /* the limit armed, for the message */
+    int stopped;           /* why the handler stopped it: DBC_SQ_STOP_* */
 };
+
+enum { DBC_SQ_STOP_NONE = 0, DBC_SQ_STOP_TIMEOUT, DBC_SQ_STOP_CANCEL };
 
 #endif
