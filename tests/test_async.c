@@ -16,11 +16,11 @@ typedef struct fx {
 
 static int open_fx(fx *f, const char *query) {
     char url[4400];
+    tu_fresh(NULL);
     if (uv_loop_init(&f->loop))
         return -1;
     f->dir = tu_tmpdir();
-    snprintf(url, sizeof url, "%s%s", tu_file_url(f->dir, "a.db"),
-             query ? query : "");
+    snprintf(url, sizeof url, "%s", tu_db_url(f->dir, "a.db", query));
     dbconn_options o = {.loop = &f->loop};
     if (dbconn_open(&f->db, url, &o))
         return -1;
@@ -421,7 +421,7 @@ static void memdb_commit_waits_for_reader(int policy, bool reader_finishes) {
     assert_int_equal(uv_loop_init(&loop), 0);
     dbconn_options o = {.loop = &loop, .busy_timeout_ms = 300,
                         .execution_policy = policy};
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_session_open(db, &reader));
     tu_ok(dbconn_session_open(db, &writer));
     tu_ok(dbconn_exec(writer, "CREATE TABLE m (x)", NULL, 0, NULL));
@@ -902,13 +902,13 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions_run_in_parallel, setup,
                                         teardown),
-        cmocka_unit_test(test_pool_wait_parks_not_blocks),
-        cmocka_unit_test(test_pool_wait_times_out),
+        tu_test(test_pool_wait_parks_not_blocks),
+        tu_test(test_pool_wait_times_out),
         cmocka_unit_test_setup_teardown(test_gate_wait_parks_then_runs, setup,
                                         teardown),
-        cmocka_unit_test(test_gate_wait_times_out_ebusy),
-        cmocka_unit_test(test_memdb_lock_waits_on_timer_threadpool),
-        cmocka_unit_test(test_memdb_lock_waits_on_timer_inline),
+        tu_test(test_gate_wait_times_out_ebusy),
+        tu_test(test_memdb_lock_waits_on_timer_threadpool),
+        tu_test(test_memdb_lock_waits_on_timer_inline),
         cmocka_unit_test_setup_teardown(test_callback_runs_in_submitting_task,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
@@ -923,9 +923,9 @@ int main(void) {
             test_init_db_async_failure_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_call_on_busy_session_is_einval,
                                         setup, teardown),
-        cmocka_unit_test(test_inline_policy_defers_callbacks),
-        cmocka_unit_test(test_inline_policy_hands_connection_to_waiter),
-        cmocka_unit_test(test_stress_1000_tasks),
+        tu_test(test_inline_policy_defers_callbacks),
+        tu_test(test_inline_policy_hands_connection_to_waiter),
+        tu_test(test_stress_1000_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

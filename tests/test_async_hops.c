@@ -24,12 +24,12 @@ static void capture(void *data, int level, const char *line) {
 }
 
 static void open_fx(fx *f, const char *query) {
+    tu_fresh(NULL);
     memset(f, 0, sizeof *f);
     char url[4400];
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->dir = tu_tmpdir();
-    snprintf(url, sizeof url, "%s%s", tu_file_url(f->dir, "h.db"),
-             query ? query : "");
+    snprintf(url, sizeof url, "%s", tu_db_url(f->dir, "h.db", query));
     dbconn_options o = {.loop = &f->loop, .echo = 1, .log = capture,
                         .log_data = f};
     tu_ok(dbconn_open(&f->db, url, &o));
@@ -224,7 +224,7 @@ static void test_autocommit_option_spellings(void **state) {
     dbconn_options o = {0};
     tu_ok(dbconn_options_set(&o, "isolation_level", "AUTOCOMMIT"));
     dbconn *db;
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_close(db, NULL));
     assert_int_equal(dbconn_open(&db, "sqlite://?isolation_level=autocommits",
                                  NULL),
@@ -234,11 +234,11 @@ static void test_autocommit_option_spellings(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_and_its_commit_take_one_hop),
-        cmocka_unit_test(test_read_rollback_on_the_loop),
-        cmocka_unit_test(test_autocommit_sync),
-        cmocka_unit_test(test_autocommit_async_one_hop_per_statement),
-        cmocka_unit_test(test_autocommit_option_spellings),
+        tu_test(test_read_and_its_commit_take_one_hop),
+        tu_test(test_read_rollback_on_the_loop),
+        tu_test(test_autocommit_sync),
+        tu_test(test_autocommit_async_one_hop_per_statement),
+        tu_test(test_autocommit_option_spellings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,9 +34,10 @@ typedef struct fx {
 } fx;
 
 static int setup(void **state) {
+    tu_fresh(NULL);
     static fx f;
     memset(&f, 0, sizeof f);
-    if (dbconn_open(&f.db, "sqlite://", NULL) ||
+    if (dbconn_open(&f.db, tu_url(), NULL) ||
         dbconn_session_open(f.db, &f.s) ||
         dbconn_exec(f.s,
                     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, "
@@ -205,7 +206,7 @@ static void test_echo_escapes_hostile_values(void **state) {
     dbconn *db;
     dbconn_session *s;
     dbconn_options o = {.echo = 1, .log = collect, .log_data = &l};
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_session_open(db, &s));
     tu_ok(dbconn_exec(s, "SELECT ?",
                       DBCONN_PARAMS(DBCONN_TEXT("a'\nCOMMIT\n\x1b[2J")), NULL));
@@ -265,7 +266,7 @@ static void test_hostile_index_names_round_trip(void **state) {
     tu_ok(dbconn_base_new(&b));
     tu_ok(dbconn_base_add(b, &victim_model));
     tu_ok(dbconn_base_add(b, &hostile_model));
-    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_open(&db, tu_url(), NULL));
     tu_ok(dbconn_init_db(db, b));
     tu_ok(dbconn_init_db(db, b)); /* idempotent with these names too */
     tu_ok(dbconn_session_open(db, &s));
@@ -565,13 +566,13 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stacked_statements_are_refused,
                                         setup, teardown),
-        cmocka_unit_test(test_echo_escapes_hostile_values),
-        cmocka_unit_test(test_hostile_index_names_round_trip),
-        cmocka_unit_test(test_huge_urls),
-        cmocka_unit_test(test_control_characters_and_bad_utf8_in_urls),
-        cmocka_unit_test(test_hostile_option_values),
-        cmocka_unit_test(test_uri_parameters_cannot_smuggle),
-        cmocka_unit_test(test_path_metacharacters_name_a_file),
+        tu_test(test_echo_escapes_hostile_values),
+        tu_test(test_hostile_index_names_round_trip),
+        tu_test(test_huge_urls),
+        tu_test(test_control_characters_and_bad_utf8_in_urls),
+        tu_test(test_hostile_option_values),
+        tu_test(test_uri_parameters_cannot_smuggle),
+        tu_test(test_path_metacharacters_name_a_file),
         cmocka_unit_test_setup_teardown(test_savepoint_injection_is_refused,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_savepoint_named_like_a_keyword,

@@ -210,7 +210,7 @@ static void test_indexes_are_created(void **state) {
     dbconn_base *b = dbconn_active_record_base();
     tu_ok(dbconn_base_add(b, &user_model));
     tu_ok(dbconn_base_add(b, &team_model));
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
     tu_ok(dbconn_init_db(db, b));
     dbconn_result *r = query(db,
                              "SELECT name, sql FROM sqlite_master WHERE type = "
@@ -242,7 +242,7 @@ static void test_hostile_identifiers_round_trip(void **state) {
     dbconn_base *b;
     tu_ok(dbconn_base_new(&b));
     tu_ok(dbconn_base_add(b, &hostile_model));
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
     tu_ok(dbconn_init_db(db, b));
 
     dbconn_result *r = query(db,
@@ -283,7 +283,7 @@ static void test_self_reference(void **state) {
     (void)state;
     dbconn_base *b = dbconn_active_record_base();
     tu_ok(dbconn_base_add(b, &node_model));
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
     tu_ok(dbconn_init_db(db, NULL));
     dbconn_result *r = query(db, "INSERT INTO nodes (id, parent) VALUES (1, "
                                  "NULL), (2, 1) RETURNING id", NULL, 0);
@@ -324,7 +324,7 @@ static const dbconn_model orphan_model = {
 static void test_plan_errors_create_nothing(void **state) {
     (void)state;
     dbconn_base *b = dbconn_active_record_base();
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
 
     tu_ok(dbconn_base_add(b, &team_model));
     tu_ok(dbconn_base_add(b, &orphan_model));
@@ -360,7 +360,7 @@ static const dbconn_model bad_model = {.table = "third", .columns = bad_columns,
 static void test_failure_is_atomic(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
-    const char *url = tu_file_url(dir, "atomic.db");
+    const char *url = tu_db_url(dir, "atomic.db", NULL);
     dbconn_base *b;
     tu_ok(dbconn_base_new(&b));
     tu_ok(dbconn_base_add(b, &team_model));
@@ -400,7 +400,7 @@ static void test_one_immediate_transaction(void **state) {
     dbc_buf log = DBC_BUF_INIT;
     dbconn_options o = {.echo = 1, .log = collect, .log_data = &log};
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     dbconn_base *b = dbconn_active_record_base();
     tu_ok(dbconn_base_add(b, &user_model));
     tu_ok(dbconn_base_add(b, &team_model));
@@ -420,7 +420,7 @@ static void test_one_immediate_transaction(void **state) {
     tu_ok(dbconn_close(db, NULL));
     tu_ok(dbconn_base_clear(b));
 
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_base_add(b, &team_model));
     tu_ok(dbconn_base_add(b, &bad_model));
     dbc_buf_reset(&log);
@@ -443,7 +443,7 @@ static const dbconn_model ixc_model = {.table = "t", .columns = ixc_columns,
 
 static void test_index_failure_names_index(void **state) {
     (void)state;
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
     dbconn_result_free(query(db, "CREATE TABLE ix_t_c (x)", NULL, 0));
     dbconn_base *b = dbconn_active_record_base();
     tu_ok(dbconn_base_add(b, &team_model));
@@ -461,7 +461,7 @@ static void test_index_failure_names_index(void **state) {
 static void test_idempotent(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
-    const char *url = tu_file_url(dir, "idem.db");
+    const char *url = tu_db_url(dir, "idem.db", NULL);
     dbconn_base *b = dbconn_active_record_base();
     tu_ok(dbconn_base_add(b, &grant_model));
     tu_ok(dbconn_base_add(b, &user_model));
@@ -499,7 +499,7 @@ static void test_custom_base_bind_unbind(void **state) {
     dbconn_base *b;
     tu_ok(dbconn_base_new(&b));
     tu_ok(dbconn_base_add(b, &team_model));
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
     dbconn_session *s = (dbconn_session *)b;
     assert_null(dbconn_base_bound(b));
     assert_int_equal(dbconn_base_session(b, &s), DBCONN_ECLOSED);
@@ -573,7 +573,7 @@ static void test_close_unbinds_only_its_bases(void **state) {
     tu_ok(dbconn_base_add(b2, &node_model));
     tu_ok(dbconn_base_add(other, &team_model));
     tu_ok(dbconn_base_add(dbconn_active_record_base(), &node_model));
-    dbconn *db = open_db("sqlite://"), *db2 = open_db("sqlite://");
+    dbconn *db = open_db(tu_url()), *db2 = open_db(tu_url());
     tu_ok(dbconn_init_db(db, b1));
     tu_ok(dbconn_init_db(db, b2));
     tu_ok(dbconn_init_db(db, NULL));
@@ -601,7 +601,7 @@ static void test_base_ddl_matches_init_db(void **state) {
     dbconn_base *b = dbconn_active_record_base();
     tu_ok(dbconn_base_add(b, &user_model));
     tu_ok(dbconn_base_add(b, &team_model));
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
     char *ddl = NULL;
     tu_ok(dbconn_base_ddl(db, NULL, &ddl));
     assert_string_equal(
@@ -616,7 +616,7 @@ static void test_base_ddl_matches_init_db(void **state) {
         "(\"email\");\n");
     /* The rendered script is what init_db runs: running it by hand gives
      * the same schema. */
-    dbconn *db2 = open_db("sqlite://");
+    dbconn *db2 = open_db(tu_url());
     dbconn_session *s;
     tu_ok(dbconn_session_open(db2, &s));
     tu_ok(dbconn_exec_script(s, ddl));
@@ -637,7 +637,7 @@ static void test_base_ddl_matches_init_db(void **state) {
 
 static void test_empty_base(void **state) {
     (void)state;
-    dbconn *db = open_db("sqlite://");
+    dbconn *db = open_db(tu_url());
     char *ddl = NULL;
     tu_ok(dbconn_base_ddl(db, NULL, &ddl));
     assert_string_equal(ddl, "");
@@ -650,7 +650,7 @@ static void test_empty_base(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_teardown(f, teardown_default)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_fresh, teardown_default)
     const struct CMUnitTest tests[] = {
         T(test_null_db),
         T(test_default_base_end_to_end),

@@ -101,7 +101,7 @@ static void test_asking_leaves_the_connection_alone(void **state) {
 
 /* An in-memory engine and a session that ran `script` (committed). */
 static void open_with(const char *script, dbconn **db, dbconn_session **s) {
-    tu_ok(dbconn_open(db, "sqlite://", NULL));
+    tu_ok(dbconn_open(db, tu_url(), NULL));
     tu_ok(dbconn_session_open(*db, s));
     tu_ok(dbconn_exec_script(*s, script));
     tu_ok(dbconn_commit(*s));
@@ -259,13 +259,13 @@ static void test_each_and_first_agree(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lookups_by_key_are_one_row),
-        cmocka_unit_test(test_anything_else_is_not),
-        cmocka_unit_test(test_asking_leaves_the_connection_alone),
-        cmocka_unit_test(test_schema_change_asks_again),
-        cmocka_unit_test(test_lookup_stops_at_its_row),
-        cmocka_unit_test(test_recompiled_every_run_stops_asking),
-        cmocka_unit_test(test_each_and_first_agree),
+        tu_test(test_lookups_by_key_are_one_row),
+        tu_test(test_anything_else_is_not),
+        tu_test(test_asking_leaves_the_connection_alone),
+        tu_test(test_schema_change_asks_again),
+        tu_test(test_lookup_stops_at_its_row),
+        tu_test(test_recompiled_every_run_stops_asking),
+        tu_test(test_each_and_first_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,9 +10,10 @@ typedef struct fx {
 } fx;
 
 static int setup(void **state) {
+    tu_fresh(NULL);
     static fx f;
     memset(&f, 0, sizeof f);
-    if (dbconn_open(&f.db, "sqlite://", NULL) ||
+    if (dbconn_open(&f.db, tu_url(), NULL) ||
         dbconn_session_open(f.db, &f.s) ||
         dbconn_exec(f.s,
                     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT "
@@ -246,7 +247,7 @@ static void test_result_outlives_session_and_db(void **state) {
     dbconn *db;
     dbconn_session *s;
     dbconn_result *r;
-    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_open(&db, tu_url(), NULL));
     tu_ok(dbconn_session_open(db, &s));
     tu_ok(dbconn_exec(s, "SELECT 'kept' AS v, x'00ff' AS b", NULL, 0, &r));
     dbconn_session_close(s);
@@ -259,7 +260,7 @@ static void test_result_outlives_session_and_db(void **state) {
 static void test_closed_session_after_dbconn_close(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
-    const char *url = tu_file_url(dir, "c.db");
+    const char *url = tu_db_url(dir, "c.db", NULL);
     dbconn *db;
     dbconn_session *a, *b;
     tu_ok(dbconn_open(&db, url, NULL));
@@ -541,7 +542,7 @@ static void test_exec_first_closed_session(void **state) {
     dbconn *db;
     dbconn_session *s;
     dbconn_result *r = (dbconn_result *)&r;
-    tu_ok(dbconn_open(&db, "sqlite://", NULL));
+    tu_ok(dbconn_open(&db, tu_url(), NULL));
     tu_ok(dbconn_session_open(db, &s));
     tu_ok(dbconn_exec_first(s, "SELECT 1", NULL, 0, NULL));
     tu_ok(dbconn_close(db, NULL));
@@ -664,7 +665,7 @@ static void test_exec_first_echo(void **state) {
     dbconn_session *s;
     dbconn_options o = {.log = keep_line, .log_data = &l};
     tu_ok(dbconn_options_set(&o, "echo", "debug"));
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_session_open(db, &s));
     dbconn_result *r;
     tu_ok(dbconn_exec_first(s,
@@ -842,8 +843,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_misuse_is_an_error, setup,
                                         teardown),
-        cmocka_unit_test(test_result_outlives_session_and_db),
-        cmocka_unit_test(test_closed_session_after_dbconn_close),
+        tu_test(test_result_outlives_session_and_db),
+        tu_test(test_closed_session_after_dbconn_close),
         cmocka_unit_test_setup_teardown(test_exec_each_streams, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_large_result_grows, setup,
@@ -858,12 +859,12 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_first_errors, setup,
                                         teardown),
-        cmocka_unit_test(test_exec_first_closed_session),
+        tu_test(test_exec_first_closed_session),
         cmocka_unit_test_setup_teardown(test_exec_first_write_returning, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_exec_first_statement_reused,
                                         setup, teardown),
-        cmocka_unit_test(test_exec_first_echo),
+        tu_test(test_exec_first_echo),
         cmocka_unit_test_setup_teardown(test_big_values_grow_the_arena, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_results_of_alternating_shapes,

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,9 +76,75 @@ const char *tu_url(void) {
 
 bool tu_is_sqlite(void) { return strncmp(tu_url(), "sqlite", 6) == 0; }
 
+/* The program's schema: tu_ and its name, lower case, [a-z0-9_] only. */
+static const char *schema_name(void) {
+    static char name[64];
+    if (!name[0]) {
+        const char *p = program_invocation_short_name;
+        size_t n = snprintf(name, sizeof name, "tu_");
+        for (; *p && n + 1 < sizeof name; p++) {
+            char c = *p;
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            name[n++] = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+                            ? c
+                            : '_';
+        }
+        name[n] = '\0';
+    }
+    return name;
+}
+
+int tu_fresh(void **state) {
+    (void)state;
+    if (tu_is_sqlite())
+        return 0;
+    static bool pointed;
+    const char *schema = schema_name();
+    if (!pointed) {
+        char opts[512];
+        const char *old = getenv("PGOPTIONS");
+        snprintf(opts, sizeof opts, "%s%s-c search_path=%s",
+                 old && *old ? old : "", old && *old ? " " : "", schema);
+        if (setenv("PGOPTIONS", opts, 1) != 0)
+            fail_msg("setenv PGOPTIONS failed");
+        pointed = true;
+    }
+    /* A test that failed half way may have left a connection holding a
+     * lock on the schema: wait 10 s at most, not forever. */
+    dbconn_options o = {.busy_timeout_ms = 10000};
+    dbconn *db;
+    dbconn_session *s;
+    char sql[256];
+    tu_ok(dbconn_open(&db, tu_url(), &o));
+    tu_ok(dbconn_session_open(db, &s));
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+    tu_ok(dbconn_exec(s, sql, NULL, 0, NULL));
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    tu_ok(dbconn_exec(s, sql, NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    dbconn_close(db, NULL);
+    return 0;
+}
+
 const char *tu_file_url(const char *dir, const char *name) {
     char *u = next_slot();
     snprintf(u, 4096, "sqlite:///%s/%s", dir, name);
+    return u;
+}
+
+const char *tu_db_url(const char *dir, const char *name, const char *query) {
+    char *u = next_slot();
+    const char *base = tu_is_sqlite() ? tu_file_url(dir, name) : tu_url();
+    const char *sep = "";
+    if (!query)
+        query = "";
+    if (query[0] == '?' && strchr(base, '?')) {
+        query++;
+        sep = "&";
+    }
+    snprintf(u, 4096, "%s%s%s", base, sep, query);
     return u;
 }
 
