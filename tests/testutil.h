@@ -30,6 +30,13 @@ bool tu_is_sqlite(void);
  * A static buffer slot, as tu_file_url. */
 const char *tu_db_url(const char *dir, const char *name, const char *query);
 
+/* `sql` (CREATE TABLE as SQLite spells it) for the engine of tu_url(): on a
+ * server "INTEGER PRIMARY KEY" becomes a BIGINT identity key (as SQLite's
+ * rowid alias, it numbers rows inserted without one), INTEGER BIGINT (64
+ * bits, as SQLite's), REAL DOUBLE PRECISION and BLOB BYTEA.  A static
+ * buffer slot, as tu_file_url. */
+const char *tu_ddl(const char *sql);
+
 /* A CMocka setup that gives the test an empty database, as sqlite:// does.
  * On SQLite it does nothing.  On a server (which keeps tables between tests
  * and is shared by suites running in parallel) the program works in a schema
