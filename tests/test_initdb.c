@@ -496,7 +496,11 @@ static void test_index_failure_names_index(void **state) {
     assert_int_equal(dbconn_init_db(db, NULL), DBCONN_EDB);
     assert_msg_has("init_db: creating index \"ix_t_c\" on table \"t\" "
                    "failed: ");
-    assert_msg_has("already a table named ix_t_c");
+    /* SQLite refuses the index itself; PostgreSQL's IF NOT EXISTS skips
+     * it, and init_db's check of the name reports it */
+    assert_msg_has(tu_is_sqlite() ? "already a table named ix_t_c"
+                                  : "already taken by a relation that is not "
+                                    "an index on this table");
     assert_msg_has("CREATE INDEX IF NOT EXISTS \"ix_t_c\" ON \"t\" (\"c\")");
     assert_int_equal(table_count(db), 1); /* only the one made by hand */
     assert_null(dbconn_base_bound(b));

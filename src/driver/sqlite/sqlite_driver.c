@@ -32,6 +32,7 @@ static const dbc_dialect sqlite_dialect = {
     .inline_integer_pk = true,
     .integer_pk = NULL,  /* INTEGER PRIMARY KEY: the rowid alias assigns */
     .default_sql = NULL, /* defaults are sqlite's own spelling */
+    .index_taken_sql = NULL, /* CREATE INDEX fails on a table of the name */
 };
 
 static const char *const sqlite_aliases[] = {"aiosqlite", "pysqlite", NULL};
