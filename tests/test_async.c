@@ -26,8 +26,8 @@ static int open_fx(fx *f, const char *query) {
         return -1;
     dbconn_session *s;
     if (dbconn_session_open(f->db, &s) ||
-        dbconn_exec(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, "
-                       "n INTEGER UNIQUE)",
+        dbconn_exec(s, tu_ddl("CREATE TABLE t (id INTEGER PRIMARY KEY, v "
+                              "TEXT, n INTEGER UNIQUE)"),
                     NULL, 0, NULL) ||
         dbconn_commit(s))
         return -1;
@@ -177,7 +177,9 @@ static void test_result_owned_null_on_failure(void **state) {
     assert_int_equal(bad.status, DBCONN_EDB);
     assert_false(bad.had_result);
     assert_int_equal(rb.status, 0);
-    assert_non_null(strstr(dbconn_session_errmsg(s), "no such table: nope"));
+    assert_non_null(strstr(dbconn_session_errmsg(s),
+                           tu_is_sqlite() ? "no such table: nope"
+                                          : "relation \"nope\" does not exist"));
     dbconn_session_close(s);
 }
 
@@ -213,7 +215,9 @@ static void test_failure_aborts_pipeline_until_rollback(void **state) {
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(a.status, 0);
     assert_int_equal(p.status, DBCONN_ECONSTRAINT);
-    assert_non_null(strstr(p.msg, "UNIQUE")); /* dbconn_errmsg in callback */
+    /* dbconn_errmsg in callback */
+    assert_non_null(strstr(p.msg, tu_is_sqlite() ? "UNIQUE"
+                                                 : "unique constraint"));
     assert_int_equal(b.status, DBCONN_EABORTED);
     assert_int_equal(c.status, DBCONN_EABORTED);
     assert_int_equal(rb.status, 0);

@@ -35,7 +35,8 @@ static void open_fx(fx *f, const char *query) {
     tu_ok(dbconn_open(&f->db, url, &o));
     dbconn_session *s;
     tu_ok(dbconn_session_open(f->db, &s));
-    tu_ok(dbconn_exec(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+    tu_ok(dbconn_exec(s, tu_ddl("CREATE TABLE t (id INTEGER PRIMARY KEY, v "
+                                "INTEGER)"),
                       NULL, 0, NULL));
     tu_ok(dbconn_exec(s, "INSERT INTO t (v) VALUES (1)", NULL, 0, NULL));
     tu_ok(dbconn_commit(s));

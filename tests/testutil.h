@@ -41,8 +41,10 @@ const char *tu_ddl(const char *sql);
  * On SQLite it does nothing.  On a server (which keeps tables between tests
  * and is shared by suites running in parallel) the program works in a schema
  * of its own, "tu_<program name>": the first call points every connection
- * of the process at it (PGOPTIONS, -c search_path), and each call drops and
- * recreates it, so the test starts with no tables.  state is unused. */
+ * of the process at it (PGOPTIONS, -c search_path; PGAPPNAME, the same
+ * name), and each call ends the program's other connections to the server
+ * (those a failed test left behind), drops the schema and creates it
+ * again, so the test starts with no tables.  state is unused. */
 int tu_fresh(void **state);
 /* A test with tu_fresh as its setup. */
 #define tu_test(f) cmocka_unit_test_setup(f, tu_fresh)
