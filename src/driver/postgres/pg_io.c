@@ -59,6 +59,17 @@ int dbc_pg_io_send_control(dbc_conn *c, int what) {
                                                  : NULL;
     if (!sql)
         return dbc_fail(DBCONN_EINVAL, "unknown transaction control %d", what);
+    /* A ROLLBACK opens a segment of its own: in the segment of the
+     * statements before it, one of them failing would make the server skip
+     * it (PGRES_PIPELINE_ABORTED), and the transaction it is there to end
+     * would stay open and aborted. */
+    struct dbc_pg_io *io = c->io;
+    if (what == DBC_CTL_ROLLBACK && io->n &&
+        io->items[(io->head + io->n - 1) % io->cap].kind != DBC_PG_IO_SYNC) {
+        int rc = dbc_pg_io_sync(c);
+        if (rc)
+            return rc;
+    }
     if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
         return dbc_pg_io_send_failed(c, sql);
     return dbc_pg_io_sent(c, DBC_PG_IO_CONTROL, sql);
