@@ -239,15 +239,15 @@ int dbc_pg_ready(dbc_conn *c) {
     return 0;
 }
 
+/* DBC_CTL_BEGIN: a transaction, also under isolation_level AUTOCOMMIT
+ * (dbconn_begin; the autobegin of its statements is DBC_CTL_AUTOCOMMIT). */
 static int begin(dbc_conn *c) {
-    const char *sql = c->target->begin;
+    const char *sql = DBC_PG_BEGIN_SQL(c);
     if (dbc_pg_io_active(c)) /* sent with the first statement */
         return dbc_pg_io_begin(c);
     int rc = dbc_pg_ready(c);
     if (rc)
         return rc;
-    if (!sql) /* isolation_level AUTOCOMMIT: every statement commits */
-        return 0;
     PGresult *r = PQexec(c->pg, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && dbc_pg_conn_lost(c, r)) {
         PQclear(r);
@@ -285,9 +285,8 @@ int dbc_pg_restart_tx(dbc_conn *c) {
     int rc = simple(c, "ROLLBACK");
     if (rc)
         return rc;
-    const char *sql = c->target->begin;
     c->tx_statements = 0;
-    return sql ? simple(c, sql) : 0;
+    return simple(c, DBC_PG_BEGIN_SQL(c)); /* (only inside a transaction) */
 }
 
 int dbc_pg_control(dbc_conn *c, int what) {

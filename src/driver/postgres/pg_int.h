@@ -92,6 +92,10 @@ void dbc_pg_io_replaced(dbc_conn *c);
 int dbc_pg_io_sent(dbc_conn *c, int kind, const char *name);
 /* In pipeline mode: BEGIN sent for the transaction (no waiting). */
 int dbc_pg_io_begin(dbc_conn *c);
+/* What begins a transaction on c: the isolation level's BEGIN; "BEGIN"
+ * under isolation_level AUTOCOMMIT, where only an explicit dbconn_begin
+ * opens one (its statements' autobegin sends nothing). */
+#define DBC_PG_BEGIN_SQL(c) ((c)->target->begin ? (c)->target->begin : "BEGIN")
 /* The failure of a run: the one a command before it in the pipeline had
  * (PGRES_PIPELINE_ABORTED: it was not run), recorded as the thread's
  * failure; the run's statement `name` ("" for none) is reported when its

@@ -99,7 +99,7 @@ static void own_result(struct dbc_pg_io *io, dbc_conn *c, dbc_pg_item *it,
         it->kind != DBC_PG_IO_DEALLOC) {
         io->failed = true;
         io->fail_rc = dbc_pg_fail(c, r, it->kind == DBC_PG_IO_BEGIN
-                                            ? c->target->begin
+                                            ? DBC_PG_BEGIN_SQL(c)
                                             : NULL);
         io->fail_native = dbc_last_native();
         (void)snprintf(io->fail_state, sizeof io->fail_state, "%s",
