@@ -168,8 +168,12 @@ static int fail_and_roll_back(void *data, const dbconn_result *row) {
     (void)row;
     if (++c->rows == 3) {
         /* OR ROLLBACK: the constraint failure rolls the whole transaction
-         * back inside SQLite, behind the session's back. */
-        c->insert_rc = dbconn_exec(c->s, "INSERT OR ROLLBACK INTO u VALUES (7)",
+         * back inside SQLite, behind the session's back.  PostgreSQL has no
+         * such clause: any failure aborts the server's transaction. */
+        c->insert_rc = dbconn_exec(c->s,
+                                   tu_is_sqlite()
+                                       ? "INSERT OR ROLLBACK INTO u VALUES (7)"
+                                       : "INSERT INTO u VALUES (7)",
                                    NULL, 0, NULL);
         /* The connection is still the iteration's: give the waiting thread
          * every chance to be handed it. */

@@ -68,6 +68,9 @@ struct dbc_conn {
     /* Loop-driven use (pg_io.c): what was sent and awaits its results;
      * NULL until the first such use, `active` while in that mode. */
     struct dbc_pg_io *io;
+    /* The statement whose streamed rows are still coming in on the
+     * connection (dbc_pg_unstream reads them before another command). */
+    dbc_stmt *streaming;
 };
 
 /* ---- pg_pipe.c: the commands sent in pipeline mode ---------------------- */
@@ -225,6 +228,11 @@ int dbc_pg_prepare(dbc_conn *c, const char *sql, size_t len, dbc_stmt **out);
 void dbc_pg_finalize(dbc_stmt *s);
 int dbc_pg_bind(dbc_stmt *s, const dbconn_value *p, size_t n);
 void dbc_pg_stream(dbc_stmt *s);
+/* Before any other command on c: the rows of a statement still streaming
+ * on it are read into that statement (which goes on serving them), for
+ * libpq would otherwise discard them -- a row callback of
+ * dbconn_exec_each may run statements on its session. */
+void dbc_pg_unstream(dbc_conn *c);
 int dbc_pg_step(dbc_stmt *s);
 void dbc_pg_reset(dbc_stmt *s);
 int dbc_pg_finish(dbc_stmt *s);
