@@ -122,7 +122,7 @@ static int reconnect(dbc_conn *c) {
 }
 
 int dbc_pg_ping(dbc_conn *c) {
-    dbc_pg_unstream(c);
+    dbc_pg_conn_unstream(c);
     PGresult *r = PQexec(c->pg, "");
     int rc = PQresultStatus(r) == PGRES_EMPTY_QUERY ? 0
                                                      : dbc_pg_fail(c, r, NULL);
@@ -169,7 +169,7 @@ void dbc_pg_end_copy(dbc_conn *c, const PGresult *r) {
 
 /* Runs SQL with the simple query protocol (one or more statements). */
 static int simple(dbc_conn *c, const char *sql) {
-    dbc_pg_unstream(c);
+    dbc_pg_conn_unstream(c);
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
@@ -209,7 +209,7 @@ bool dbc_pg_queue_dealloc(dbc_conn *c, const char *name) {
 }
 
 void dbc_pg_flush_dealloc(dbc_conn *c) {
-    dbc_pg_unstream(c);
+    dbc_pg_conn_unstream(c);
     /* Only between transactions: a DEALLOCATE that fails (the user ran
      * DEALLOCATE ALL) must not abort a transaction of the user's. */
     if (!c->ndealloc || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
@@ -293,7 +293,7 @@ int dbc_pg_restart_tx(dbc_conn *c) {
 }
 
 int dbc_pg_control(dbc_conn *c, int what) {
-    dbc_pg_unstream(c);
+    dbc_pg_conn_unstream(c);
     if (dbc_pg_io_active(c) && (what == DBC_CTL_COMMIT ||
                                 what == DBC_CTL_ROLLBACK))
         return dbc_fail(DBCONN_EINVAL, "postgresql: %s on a connection in "

@@ -71,7 +71,17 @@ struct dbc_conn {
     /* The statement whose streamed rows are still coming in on the
      * connection (dbc_pg_unstream reads them before another command). */
     dbc_stmt *streaming;
+    /* What reads them (dbc_pg_unstream, set with `streaming`: reached
+     * through this pointer, the connection's files do not call the
+     * statement's, which call theirs). */
+    void (*unstream)(dbc_conn *c);
 };
+
+/* Before any other command on c: see dbc_pg_unstream. */
+static inline void dbc_pg_conn_unstream(dbc_conn *c) {
+    if (c->streaming && c->unstream)
+        c->unstream(c);
+}
 
 /* ---- pg_pipe.c: the commands sent in pipeline mode ---------------------- */
 

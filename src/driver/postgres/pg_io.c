@@ -19,7 +19,7 @@
 #include "driver/postgres/pg_pipe.h"
 
 int dbc_pg_io_enter(dbc_conn *c) {
-    dbc_pg_unstream(c);
+    dbc_pg_conn_unstream(c);
     if (PQstatus(c->pg) != CONNECTION_OK || dbc_pg_io_poisoned(c))
         return DBC_IO_BLOCKING; /* reconnecting blocks: prepare() first */
     if (!c->io && !(c->io = dbc_calloc(1, sizeof *c->io)))

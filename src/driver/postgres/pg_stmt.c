@@ -201,6 +201,7 @@ static int send(dbc_stmt *s, PGresult **out) {
             return ok ? dbc_fail(DBCONN_EDB, "libpq refused single-row mode")
                       : dbc_pg_fail(c, NULL, s->sql);
         c->streaming = s;
+        c->unstream = dbc_pg_unstream;
         *out = PQgetResult(c->pg);
     } else if (s->named) {
         *out = PQexecPrepared(c->pg, s->name, p->n, p->values, p->lengths,
