@@ -177,12 +177,39 @@ static void async_batch(uv_loop_t *loop, int64_t bob) {
            (long long)more[2].id);
 }
 
-int main(void) {
+/* The database: argv[1], else $DATABASE_URL, else the example's own. */
+static const char *database_url(int argc, char **argv, const char *own) {
+    const char *env = getenv("DATABASE_URL");
+    if (argc > 1 && argv[1][0])
+        return argv[1];
+    return env && *env ? env : own;
+}
+
+/* A server keeps its tables between runs: the example starts without
+ * them (DROP TABLE IF EXISTS, a no-op in a new SQLite database). */
+static int drop_tables(dbconn *db, const char *const *tables, size_t n) {
+    dbconn_session *s;
+    int rc = dbconn_session_open(db, &s);
+    char sql[128];
+    for (size_t i = 0; i < n && !rc; i++) {
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", tables[i]);
+        rc = dbconn_exec(s, sql, NULL, 0, NULL);
+    }
+    if (!rc)
+        rc = dbconn_commit(s);
+    dbconn_session_close(s);
+    return rc;
+}
+
+/* ./active_record [URL]: sqlite+aiosqlite:// unless a URL is given. */
+int main(int argc, char **argv) {
+    static const char *const tables[] = {"notes", "users"}; /* referrer first */
     uv_loop_t loop;
     dbconn *db;
     uv_loop_init(&loop);
-    CHECK(dbconn_open(&db, "sqlite+aiosqlite://",
+    CHECK(dbconn_open(&db, database_url(argc, argv, "sqlite+aiosqlite://"),
                       &(dbconn_options){.loop = &loop}));
+    CHECK(drop_tables(db, tables, 2));
     dbconn_base *base = dbconn_active_record_base();
     CHECK(dbconn_base_add(base, &user_model));
     CHECK(dbconn_base_add(base, &note_model));

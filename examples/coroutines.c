@@ -370,7 +370,18 @@ static int64_t count_rows(void) {
     return n;
 }
 
-int main(void) {
+/* The database: argv[1], else $DATABASE_URL, else the example's own. */
+static const char *database_url(int argc, char **argv, const char *own) {
+    const char *env = getenv("DATABASE_URL");
+    if (argc > 1 && argv[1][0])
+        return argv[1];
+    return env && *env ? env : own;
+}
+
+/* ./coroutines [URL]: a new SQLite file in a temporary directory unless a
+ * URL is given. */
+int main(int argc, char **argv) {
+    const char *given = database_url(argc, argv, NULL);
     const char *tmp = getenv("TMPDIR");
     char dir[4096], url[4200];
     uv_loop_t loop;
@@ -384,6 +395,8 @@ int main(void) {
         return 1;
     }
     snprintf(url, sizeof url, "sqlite:///%s/notes.db?synchronous=normal", dir);
+    if (given)
+        snprintf(url, sizeof url, "%s", given);
     if (uv_loop_init(&loop) != 0) {
         remove_dir(dir);
         return 1;
@@ -403,6 +416,8 @@ int main(void) {
     }
     dbconn_session *setup;
     if (dbconn_session_open(db, &setup) != 0 ||
+        /* a server keeps its tables between runs */
+        dbconn_exec(setup, "DROP TABLE IF EXISTS notes", NULL, 0, NULL) != 0 ||
         dbconn_exec(setup, "CREATE TABLE notes (id INTEGER PRIMARY KEY, "
                            "author INTEGER NOT NULL)",
                     NULL, 0, NULL) != 0 ||

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <dbconn.h>
 
@@ -115,7 +116,36 @@ static int show(dbconn_base *base, const char *label, const char *sql) {
     return 0;
 }
 
-int main(void) {
+/* The database: argv[1], else $DATABASE_URL, else the example's own. */
+static const char *database_url(int argc, char **argv, const char *own) {
+    const char *env = getenv("DATABASE_URL");
+    if (argc > 1 && argv[1][0])
+        return argv[1];
+    return env && *env ? env : own;
+}
+
+/* A server keeps its tables between runs: the example starts without
+ * them (DROP TABLE IF EXISTS, a no-op in a new SQLite database). */
+static int drop_tables(dbconn *db, const char *const *tables, size_t n) {
+    dbconn_session *s;
+    int rc = dbconn_session_open(db, &s);
+    char sql[128];
+    for (size_t i = 0; i < n && !rc; i++) {
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", tables[i]);
+        rc = dbconn_exec(s, sql, NULL, 0, NULL);
+    }
+    if (!rc)
+        rc = dbconn_commit(s);
+    dbconn_session_close(s);
+    return rc;
+}
+
+/* ./custom_base [URL]: two private in-memory databases unless a URL is
+ * given; then both engines open it (on a server: the same database, so
+ * the audit engine sees the catalog's table too). */
+int main(int argc, char **argv) {
+    static const char *const tables[] = {"products", "events"};
+    const char *url = database_url(argc, argv, NULL);
     dbconn_base *catalog = NULL, *audit = NULL;
     dbconn *shop = NULL, *log = NULL;
     int rc, status = 1;
@@ -129,17 +159,20 @@ int main(void) {
         status = fail("dbconn_base_add", rc);
         goto out;
     }
-    /* Two engines, each its own private in-memory database.  The shop's
-     * is named in its log lines (logging_name) and runs a pragma on every
-     * pooled connection (pragma.NAME; the URL could say
-     * ?pragma.cache_size=-8000 too).  Values set by name that are copied
-     * are released with dbconn_options_clear once dbconn_open has run. */
+    /* Two engines, each its own private in-memory database (or, given a
+     * URL, the same server database).  The shop's is named in its log
+     * lines (logging_name) and, on SQLite, runs a pragma on every pooled
+     * connection (pragma.NAME; the URL could say ?pragma.cache_size=-8000
+     * too).  Values set by name that are copied are released with
+     * dbconn_options_clear once dbconn_open has run. */
     dbconn_options o = {0};
     if ((rc = dbconn_options_set(&o, "logging_name", "shop")) ||
-        (rc = dbconn_options_set(&o, "pragma.cache_size", "-8000")) ||
-        (rc = dbconn_open(&shop, "sqlite://", &o)) ||
-        (rc = dbconn_open(&log, "sqlite+aiosqlite://?logging_name=audit",
-                          NULL))) {
+        (!url && (rc = dbconn_options_set(&o, "pragma.cache_size", "-8000"))) ||
+        (rc = dbconn_open(&shop, url ? url : "sqlite://", &o)) ||
+        (rc = dbconn_open(&log, url ? url
+                                    : "sqlite+aiosqlite://?logging_name=audit",
+                          NULL)) ||
+        (rc = drop_tables(shop, tables, 2))) {
         dbconn_options_clear(&o);
         status = fail("dbconn_open", rc);
         goto out;
@@ -174,32 +207,38 @@ int main(void) {
         status = fail("select", rc);
         goto out;
     }
-    /* Each database has only its own base's table. */
+    /* Each in-memory database has only its own base's table (a query of
+     * the other's fails: no such table). */
     dbconn_session *s;
-    dbconn_result *r = NULL;
-    if ((rc = dbconn_base_session(audit, &s)) ||
-        (rc = dbconn_exec(s, "SELECT count(*) FROM sqlite_master WHERE name = "
-                             "'products'", NULL, 0, &r))) {
+    if ((rc = dbconn_base_session(audit, &s))) {
         status = fail("check", rc);
         goto out;
     }
-    printf("audit database has a products table: %s\n",
-           dbconn_result_int(r, 0, 0) ? "yes" : "no");
-    dbconn_result_free(r);
-    dbconn_commit(s);
-    /* The shop's connections run PRAGMA cache_size=-8000 when they open. */
-    r = NULL;
-    if ((rc = dbconn_base_session(catalog, &s)) ||
-        (rc = dbconn_exec(s, "PRAGMA cache_size", NULL, 0, &r)) ||
-        dbconn_result_int(r, 0, 0) != -8000) {
-        dbconn_result_free(r);
-        status = fail("pragma.cache_size", rc ? rc : DBCONN_EDB);
+    int has = dbconn_exec(s, "SELECT 1 FROM products LIMIT 1", NULL, 0,
+                          NULL) == 0;
+    printf("audit database has a products table: %s\n", has ? "yes" : "no");
+    dbconn_rollback(s);
+    if (has != (url != NULL)) {
+        fprintf(stderr, "FAIL: expected %s products table there\n",
+                url ? "the shared" : "no");
         goto out;
     }
-    printf("shop connections' cache_size: %lld\n",
-           (long long)dbconn_result_int(r, 0, 0));
-    dbconn_result_free(r);
-    dbconn_commit(s);
+    /* The shop's SQLite connections run PRAGMA cache_size=-8000 when they
+     * open. */
+    dbconn_result *r = NULL;
+    if (!url) {
+        if ((rc = dbconn_base_session(catalog, &s)) ||
+            (rc = dbconn_exec(s, "PRAGMA cache_size", NULL, 0, &r)) ||
+            dbconn_result_int(r, 0, 0) != -8000) {
+            dbconn_result_free(r);
+            status = fail("pragma.cache_size", rc ? rc : DBCONN_EDB);
+            goto out;
+        }
+        printf("shop connections' cache_size: %lld\n",
+               (long long)dbconn_result_int(r, 0, 0));
+        dbconn_result_free(r);
+        dbconn_commit(s);
+    }
     status = 0;
 
 out:

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <dbconn.h>
 
@@ -35,13 +36,41 @@ static const dbconn_model user_model = {
     .ncolumns = sizeof user_columns / sizeof *user_columns,
     .struct_size = sizeof(user)};
 
+/* The database: argv[1], else $DATABASE_URL, else the example's own. */
+static const char *database_url(int argc, char **argv, const char *own) {
+    const char *env = getenv("DATABASE_URL");
+    if (argc > 1 && argv[1][0])
+        return argv[1];
+    return env && *env ? env : own;
+}
+
+/* A server keeps its tables between runs: the example starts without
+ * them (DROP TABLE IF EXISTS, a no-op in a new SQLite database). */
+static int drop_tables(dbconn *db, const char *const *tables, size_t n) {
+    dbconn_session *s;
+    int rc = dbconn_session_open(db, &s);
+    char sql[128];
+    for (size_t i = 0; i < n && !rc; i++) {
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", tables[i]);
+        rc = dbconn_exec(s, sql, NULL, 0, NULL);
+    }
+    if (!rc)
+        rc = dbconn_commit(s);
+    dbconn_session_close(s);
+    return rc;
+}
+
 static int fail(const char *what, int rc) {
     fprintf(stderr, "%s: %s: %s\n", what, dbconn_err_name(rc),
             dbconn_errmsg(NULL));
     return 1;
 }
 
-int main(void) {
+/* ./quickstart [URL]: sqlite+aiosqlite:// (a private in-memory database)
+ * unless a URL is given, e.g. postgresql://user@host/db. */
+int main(int argc, char **argv) {
+    const char *url = database_url(argc, argv, "sqlite+aiosqlite://");
+    static const char *const tables[] = {"users"};
     dbconn *db = NULL;
     dbconn_query *q = NULL;
     dbconn_rows *rows = NULL;
@@ -49,9 +78,13 @@ int main(void) {
     int rc;
 
     /* DBConnection('sqlite+aiosqlite://', echo=False) */
-    if ((rc = dbconn_open(&db, "sqlite+aiosqlite://",
-                          &(dbconn_options){.echo = 0})))
+    if ((rc = dbconn_open(&db, url, &(dbconn_options){.echo = 0})))
         return fail("dbconn_open", rc);
+    if ((rc = drop_tables(db, tables, 1))) {
+        fail("drop_tables", rc);
+        dbconn_close(db, NULL);
+        return 1;
+    }
 
     /* The users model on the default base, then init_db(). */
     dbconn_base *base = dbconn_active_record_base();

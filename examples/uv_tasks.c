@@ -25,6 +25,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, and what <uv.h> needs */
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +170,18 @@ static int64_t count_rows(dbconn *db) {
     return n;
 }
 
-int main(void) {
+/* The database: argv[1], else $DATABASE_URL, else the example's own. */
+static const char *database_url(int argc, char **argv, const char *own) {
+    const char *env = getenv("DATABASE_URL");
+    if (argc > 1 && argv[1][0])
+        return argv[1];
+    return env && *env ? env : own;
+}
+
+/* ./uv_tasks [URL]: a new SQLite file in a temporary directory unless a
+ * URL is given. */
+int main(int argc, char **argv) {
+    const char *given = database_url(argc, argv, NULL);
     const char *tmp = getenv("TMPDIR");
     char dir[4096], url[4200];
     uv_loop_t loop;
@@ -184,6 +196,8 @@ int main(void) {
     }
     /* An absolute path: "sqlite:///" + "/tmp/..." */
     snprintf(url, sizeof url, "sqlite:///%s/tasks.db", dir);
+    if (given)
+        snprintf(url, sizeof url, "%s", given);
     if (uv_loop_init(&loop) != 0) {
         remove_dir(dir);
         return 1;
@@ -200,6 +214,9 @@ int main(void) {
     }
     dbconn_session *setup;
     if ((rc = dbconn_session_open(a.db, &setup)) != 0 ||
+        /* a server keeps its tables between runs */
+        (rc = dbconn_exec(setup, "DROP TABLE IF EXISTS jobs", NULL, 0,
+                          NULL)) != 0 ||
         (rc = dbconn_exec(setup, "CREATE TABLE jobs (id INTEGER PRIMARY KEY, "
                                  "name TEXT NOT NULL)",
                           NULL, 0, NULL)) != 0 ||
@@ -256,7 +273,12 @@ int main(void) {
         fprintf(stderr, "FAIL: %zu scoped session(s) left\n", left);
         bad = 1;
     }
-    if (st.async_peak == 0 || st.async_peak > threads || st.size > 4) {
+    /* On SQLite the statements ran on the thread pool; PostgreSQL's
+     * default (loop) policy sends them from the loop thread: no job needed
+     * there, and never more in flight than the pool has threads. */
+    bool threadpool = strncmp(url, "sqlite", 6) == 0;
+    if ((threadpool && st.async_peak == 0) || st.async_peak > threads ||
+        st.size > 4) {
         fprintf(stderr, "FAIL: %llu jobs in flight, %d connections\n",
                 (unsigned long long)st.async_peak, st.size);
         bad = 1;

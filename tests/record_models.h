@@ -141,7 +141,7 @@ static inline void rm_on_log(void *data, int level, const char *line) {
 }
 
 /* Opens tu_url() (echo into *echo when not NULL, on `loop` when not NULL),
- * drops what an earlier run left on a server engine, adds the models to
+ * on a server engine first empties the program's schema (tu_fresh), adds the models to
  * the default base and runs dbconn_init_db. */
 static inline dbconn *rm_open(rm_echo *echo, uv_loop_t *loop) {
     dbconn *db;
@@ -151,15 +151,8 @@ static inline dbconn *rm_open(rm_echo *echo, uv_loop_t *loop) {
         o.log = rm_on_log;
         o.log_data = echo;
     }
+    tu_fresh(NULL); /* on a server: this program's own, empty schema */
     tu_ok(dbconn_open(&db, tu_url(), &o));
-    if (!tu_is_sqlite()) {
-        dbconn_session *s;
-        tu_ok(dbconn_session_open(db, &s));
-        tu_ok(dbconn_exec_script(s, "DROP TABLE IF EXISTS notes, categories, "
-                                    "users, nodes CASCADE"));
-        tu_ok(dbconn_commit(s));
-        dbconn_session_close(s);
-    }
     dbconn_base *b = dbconn_active_record_base();
     tu_ok(dbconn_base_add(b, &rm_user_model));
     tu_ok(dbconn_base_add(b, &rm_category_model));

@@ -28,7 +28,7 @@ static void test_echo_lines(void **state) {
     dbconn *db;
     dbconn_session *s;
     dbconn_options o = {.echo = 1, .log = capture_log, .log_data = &c};
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_session_open(db, &s));
     tu_ok(dbconn_exec(s, "CREATE TABLE t (id INTEGER, name TEXT)", NULL, 0,
                       NULL));
@@ -80,7 +80,7 @@ static void test_echo_debug_rows_and_hidden_params(void **state) {
     dbconn_options o = {.log = capture_log, .log_data = &c};
     tu_ok(dbconn_options_set(&o, "echo", "debug"));
     tu_ok(dbconn_options_set(&o, "hide_parameters", "true"));
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_session_open(db, &s));
     dbconn_result *r;
     tu_ok(dbconn_exec(s, "SELECT ? AS secret, 2 AS n",
@@ -111,7 +111,7 @@ static void test_echo_off_logs_nothing(void **state) {
     dbconn *db;
     dbconn_session *s;
     dbconn_options o = {.log = capture_log, .log_data = &c};
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_session_open(db, &s));
     tu_ok(dbconn_exec(s, "SELECT 1", NULL, 0, NULL));
     tu_ok(dbconn_commit(s));
@@ -126,7 +126,7 @@ static void test_close_warns_about_open_scoped_sessions(void **state) {
     dbconn *db;
     dbconn_session *s;
     dbconn_options o = {.log = capture_log, .log_data = &c}; /* echo off */
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     tu_ok(dbconn_scoped_session(db, &s));
     tu_ok(dbconn_close(db, NULL));
     assert_int_equal(c.n, 1);
@@ -145,11 +145,11 @@ static void test_url_password_masked(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo_lines),
-        cmocka_unit_test(test_echo_debug_rows_and_hidden_params),
-        cmocka_unit_test(test_echo_off_logs_nothing),
-        cmocka_unit_test(test_close_warns_about_open_scoped_sessions),
-        cmocka_unit_test(test_url_password_masked),
+        tu_test(test_echo_lines),
+        tu_test(test_echo_debug_rows_and_hidden_params),
+        tu_test(test_echo_off_logs_nothing),
+        tu_test(test_close_warns_about_open_scoped_sessions),
+        tu_test(test_url_password_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

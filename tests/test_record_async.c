@@ -69,6 +69,11 @@ static void on_count(int status, int64_t n, void *data) {
     s->n = n;
 }
 
+/* The hops one async record call makes: one thread-pool job on SQLite; none
+ * on PostgreSQL, whose default (loop) policy sends the statements from the
+ * loop thread and counts no job. */
+static uint64_t one_hop(void) { return tu_is_sqlite() ? 1 : 0; }
+
 static void run(fixture *f) { uv_run(&f->loop, UV_RUN_DEFAULT); }
 
 static uint64_t hops(fixture *f) {
@@ -89,7 +94,7 @@ static void create_get_save_delete(void **state) {
     assert_int_equal(s.calls, 1);
     tu_ok(s.status);
     assert_true(u.id > 0 && u.created_at > 0);
-    assert_int_equal(hops(f) - h0, 1); /* INSERT and COMMIT in one hop */
+    assert_int_equal(hops(f) - h0, one_hop()); /* INSERT and COMMIT in one hop */
     assert_true(uv_thread_equal(&s.thread, &(uv_thread_t){uv_thread_self()}));
 
     seen g = {0};
@@ -155,7 +160,7 @@ static void insert_many_in_one_hop_all_or_nothing(void **state) {
                                           on_done, &s));
     run(f);
     tu_ok(s.status);
-    assert_int_equal(hops(f) - h0, 1);
+    assert_int_equal(hops(f) - h0, one_hop());
     assert_int_equal(tu_count_rows(f->db, "users", NULL), N);
     for (int i = 1; i < N; i++)
         assert_true(us[i].id > us[i - 1].id);
@@ -253,7 +258,7 @@ static void queries(void **state) {
     dbconn_query_free(q); /* copied at the call */
     run(f);
     tu_ok(s.status);
-    assert_int_equal(hops(f) - h0, 1);
+    assert_int_equal(hops(f) - h0, one_hop());
     assert_int_equal(f->echo.selects, 2);
     assert_int_equal(dbconn_rows_count(s.rows), 3);
     void *first;

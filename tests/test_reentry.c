@@ -21,7 +21,7 @@ static dbconn *open_200(int pool_size, int max_overflow) {
     tu_ok(dbconn_options_set(&o, "max_overflow", v));
     tu_ok(dbconn_options_set(&o, "pool_timeout_ms", "10000"));
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     dbconn_session *s = NULL;
     tu_ok(dbconn_session_open(db, &s));
     tu_ok(dbconn_exec_script(
@@ -168,8 +168,12 @@ static int fail_and_roll_back(void *data, const dbconn_result *row) {
     (void)row;
     if (++c->rows == 3) {
         /* OR ROLLBACK: the constraint failure rolls the whole transaction
-         * back inside SQLite, behind the session's back. */
-        c->insert_rc = dbconn_exec(c->s, "INSERT OR ROLLBACK INTO u VALUES (7)",
+         * back inside SQLite, behind the session's back.  PostgreSQL has no
+         * such clause: any failure aborts the server's transaction. */
+        c->insert_rc = dbconn_exec(c->s,
+                                   tu_is_sqlite()
+                                       ? "INSERT OR ROLLBACK INTO u VALUES (7)"
+                                       : "INSERT INTO u VALUES (7)",
                                    NULL, 0, NULL);
         /* The connection is still the iteration's: give the waiting thread
          * every chance to be handed it. */
@@ -372,7 +376,7 @@ static void test_each_refuses_async_work_on_its_session(void **state) {
     assert_int_equal(uv_loop_init(&loop), 0);
     dbconn_options o = {.loop = &loop};
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     dbconn_session *s = NULL;
     tu_ok(dbconn_session_open(db, &s));
     async_ctx c = {.s = s};
@@ -420,7 +424,7 @@ static void test_log_callback_cannot_call_back_in(void **state) {
     (void)state;
     sink_ctx c = {0};
     dbconn_options o = {.echo = 1, .log = reentering_sink, .log_data = &c};
-    tu_ok(dbconn_open(&c.db, "sqlite://", &o));
+    tu_ok(dbconn_open(&c.db, tu_url(), &o));
     tu_ok(dbconn_session_open(c.db, &c.s));
     tu_ok(dbconn_exec(c.s, "SELECT 1", NULL, 0, NULL)); /* lines 0 and 1 */
     tu_ok(dbconn_exec(c.s, "SELECT 2", NULL, 0, NULL)); /* line 2 calls in */
@@ -451,7 +455,7 @@ static void test_scopefunc_cannot_call_back_in(void **state) {
     (void)state;
     scope_ctx c = {0};
     dbconn_options o = {.scopefunc = reentering_scopefunc, .scope_data = &c};
-    tu_ok(dbconn_open(&c.db, "sqlite://", &o));
+    tu_ok(dbconn_open(&c.db, tu_url(), &o));
     dbconn_session *s = NULL;
     tu_ok(dbconn_scoped_session(c.db, &s));
     assert_int_equal(c.rc, DBCONN_EINVAL);
@@ -477,7 +481,7 @@ static void test_allocator_hook_cannot_call_back_in(void **state) {
     (void)state;
     dbconn_options o = {0};
     tu_ok(dbconn_options_set(&o, "pool_size", "1"));
-    tu_ok(dbconn_open(&alloc_db, "sqlite://", &o));
+    tu_ok(dbconn_open(&alloc_db, tu_url(), &o));
     dbconn_session *s = NULL, *t = NULL;
     tu_ok(dbconn_session_open(alloc_db, &s));
     tu_ok(dbconn_session_open(alloc_db, &t));
@@ -499,19 +503,19 @@ static void test_allocator_hook_cannot_call_back_in(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_each_cannot_end_the_transaction),
-        cmocka_unit_test(test_each_runs_statements_in_the_transaction),
-        cmocka_unit_test(
+        tu_test(test_each_cannot_end_the_transaction),
+        tu_test(test_each_runs_statements_in_the_transaction),
+        tu_test(
             test_each_failure_that_rolls_back_keeps_the_connection),
-        cmocka_unit_test(test_each_recovers_with_a_savepoint),
-        cmocka_unit_test(test_each_closing_the_session),
-        cmocka_unit_test(test_each_removing_the_scoped_session),
-        cmocka_unit_test(test_each_closing_the_dbconn),
-        cmocka_unit_test(test_each_closing_the_dbconn_of_a_factory_session),
-        cmocka_unit_test(test_each_refuses_async_work_on_its_session),
-        cmocka_unit_test(test_log_callback_cannot_call_back_in),
-        cmocka_unit_test(test_scopefunc_cannot_call_back_in),
-        cmocka_unit_test(test_allocator_hook_cannot_call_back_in),
+        tu_test(test_each_recovers_with_a_savepoint),
+        tu_test(test_each_closing_the_session),
+        tu_test(test_each_removing_the_scoped_session),
+        tu_test(test_each_closing_the_dbconn),
+        tu_test(test_each_closing_the_dbconn_of_a_factory_session),
+        tu_test(test_each_refuses_async_work_on_its_session),
+        tu_test(test_log_callback_cannot_call_back_in),
+        tu_test(test_scopefunc_cannot_call_back_in),
+        tu_test(test_allocator_hook_cannot_call_back_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ static void quiet(void *data, int level, const char *line) {
 
 static dbconn *open_mem(void) {
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, "sqlite://", &(dbconn_options){.log = quiet}));
+    tu_ok(dbconn_open(&db, tu_url(), &(dbconn_options){.log = quiet}));
     return db;
 }
 
@@ -32,7 +32,7 @@ static dbconn *open_keyed(void **slot) {
     dbconn *db = NULL;
     dbconn_options o = {.scopefunc = key_from_data, .scope_data = slot,
                         .log = quiet};
-    tu_ok(dbconn_open(&db, "sqlite://", &o));
+    tu_ok(dbconn_open(&db, tu_url(), &o));
     return db;
 }
 
@@ -304,7 +304,7 @@ static void test_close_closes_scoped_sessions(void **state) {
     log_capture cap = {0};
     dbconn_options o = {.log = capture, .log_data = &cap};
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "close.db"), &o));
+    tu_ok(dbconn_open(&db, tu_db_url(dir, "close.db", NULL), &o));
     create_table(db);
     int t1, t2;
     dbconn_session *s = NULL;
@@ -319,7 +319,7 @@ static void test_close_closes_scoped_sessions(void **state) {
     tu_ok(dbconn_close(db, NULL));
     assert_int_equal(cap.warns, 1);
     assert_non_null(strstr(cap.last, "closed 3 scoped sessions"));
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "close.db"), NULL));
+    tu_ok(dbconn_open(&db, tu_db_url(dir, "close.db", NULL), NULL));
     assert_int_equal(count_rows(db), 1); /* the uncommitted row is gone */
     tu_ok(dbconn_close(db, NULL));
     tu_rmdir(dir);
@@ -602,22 +602,22 @@ static void test_hashmap_matches_reference(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_null_arguments),
-        cmocka_unit_test(test_same_scope_same_session),
-        cmocka_unit_test(test_tasks_get_their_own_sessions),
-        cmocka_unit_test(test_threads_get_their_own_sessions),
-        cmocka_unit_test(test_remove_current),
-        cmocka_unit_test(test_remove_by_key),
-        cmocka_unit_test(test_session_close_removes_from_registry),
-        cmocka_unit_test(test_custom_scopefunc),
-        cmocka_unit_test(test_scopefunc_null_key),
-        cmocka_unit_test(test_close_closes_scoped_sessions),
-        cmocka_unit_test(test_close_all_then_closed),
-        cmocka_unit_test(test_100000_live_scopes),
-        cmocka_unit_test(test_concurrent_distinct_keys),
-        cmocka_unit_test(test_concurrent_shared_keys),
-        cmocka_unit_test(test_scoped_session_out_of_memory),
-        cmocka_unit_test(test_hashmap_matches_reference),
+        tu_test(test_null_arguments),
+        tu_test(test_same_scope_same_session),
+        tu_test(test_tasks_get_their_own_sessions),
+        tu_test(test_threads_get_their_own_sessions),
+        tu_test(test_remove_current),
+        tu_test(test_remove_by_key),
+        tu_test(test_session_close_removes_from_registry),
+        tu_test(test_custom_scopefunc),
+        tu_test(test_scopefunc_null_key),
+        tu_test(test_close_closes_scoped_sessions),
+        tu_test(test_close_all_then_closed),
+        tu_test(test_100000_live_scopes),
+        tu_test(test_concurrent_distinct_keys),
+        tu_test(test_concurrent_shared_keys),
+        tu_test(test_scoped_session_out_of_memory),
+        tu_test(test_hashmap_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,31 @@ const char *tu_url(void);
 /* True when tu_url() is a SQLite URL. */
 bool tu_is_sqlite(void);
 
+/* The database a test shares between several handles: on SQLite the file
+ * <dir>/<name> (tu_file_url), on a server tu_url() itself; `query` (NULL,
+ * or "?k=v&k2=v2" as on a SQLite URL) is appended with the right separator.
+ * A static buffer slot, as tu_file_url. */
+const char *tu_db_url(const char *dir, const char *name, const char *query);
+
+/* `sql` (CREATE TABLE as SQLite spells it) for the engine of tu_url(): on a
+ * server "INTEGER PRIMARY KEY" becomes a BIGINT identity key (as SQLite's
+ * rowid alias, it numbers rows inserted without one), INTEGER BIGINT (64
+ * bits, as SQLite's), REAL DOUBLE PRECISION and BLOB BYTEA.  A static
+ * buffer slot, as tu_file_url. */
+const char *tu_ddl(const char *sql);
+
+/* A CMocka setup that gives the test an empty database, as sqlite:// does.
+ * On SQLite it does nothing.  On a server (which keeps tables between tests
+ * and is shared by suites running in parallel) the program works in a schema
+ * of its own, "tu_<program name>": the first call points every connection
+ * of the process at it (PGOPTIONS, -c search_path; PGAPPNAME, the same
+ * name), and each call ends the program's other connections to the server
+ * (those a failed test left behind), drops the schema and creates it
+ * again, so the test starts with no tables.  state is unused. */
+int tu_fresh(void **state);
+/* A test with tu_fresh as its setup. */
+#define tu_test(f) cmocka_unit_test_setup(f, tu_fresh)
+
 /* A fresh private directory under $TMPDIR (or /tmp); removed with
  * tu_rmdir().  Returns a static buffer per call slot (8 slots). */
 const char *tu_tmpdir(void);

@@ -130,8 +130,10 @@ void dbc_async_schedule(dbc_async_session *as) {
     if (as->state == AS_IO && !dbc_async_io_more(as))
         return; /* more of its pipeline to come */
     schedule_ops(as);
-    if (as->state != AS_IO && !as->s->pc)
-        dbc_async_io_quiet(as); /* its connection went back to the pool */
+    /* Idle (no job of its own or another's runs it, so s->pc is the loop
+     * thread's to read): its connection may have gone back to the pool. */
+    if (as->state == AS_IDLE && !as->s->pc)
+        dbc_async_io_quiet(as);
 }
 
 static void schedule_ops(dbc_async_session *as) {

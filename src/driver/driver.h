@@ -76,6 +76,14 @@ typedef struct dbc_dialect {
      * lock.  NULL: always create. */
     const char *table_exists_sql;
     const char *index_exists_sql;
+    /* A query init_db runs after each CREATE INDEX IF NOT EXISTS, with the
+     * index name and the table name as its two parameters: its first cell
+     * is nonzero when the name is held by something other than an index on
+     * that table, which the dialect's IF NOT EXISTS skipped silently
+     * (postgresql skips for any relation of that name).  NULL: the engine
+     * reports such a clash itself (sqlite: "there is already a table named
+     * ..."). */
+    const char *index_taken_sql;
 } dbc_dialect;
 
 /* Every function that can fail returns 0 or a DBCONN_E* code and records the

@@ -71,12 +71,37 @@ static int failure_fail(dbconn_session *s, failure *f, int rc) {
     return dbc_session_fail(s, rc);
 }
 
+/* After CREATE INDEX IF NOT EXISTS: 1 when the dialect's check says the
+ * index's name is held by something else (the statement was skipped), 0
+ * when not, else the failure. */
+static int index_taken(dbconn_session *s, const dbc_ddl_stmt *st) {
+    const char *sql = s->db->drv->dialect->index_taken_sql;
+    if (!sql || !st->index)
+        return 0;
+    dbconn_value p[2] = {DBCONN_TEXT(st->index), DBCONN_TEXT(st->table)};
+    dbconn_result *r = NULL;
+    int rc = dbc_session_exec_held(s, NULL, sql, p, 2, &r, "dbconn_init_db");
+    if (rc == 0)
+        rc = dbconn_result_int(r, 0, 0) != 0;
+    dbconn_result_free(r);
+    return rc;
+}
+
 int dbc_initdb_run_held(dbconn_session *s, const dbc_ddl *ddl) {
     failure f;
     for (size_t i = 0; i < ddl->n; i++) {
         const dbc_ddl_stmt *st = &ddl->stmts[i];
         int rc = dbc_session_exec_held(s, NULL, st->sql, NULL, 0, NULL,
                                        "dbconn_init_db");
+        if (rc == 0 && (rc = index_taken(s, st)) == 1) {
+            (void)dbc_session_rollback_tx(s);
+            return dbc_session_fail(
+                s, dbc_initdb_stmt_failed(
+                       st, DBCONN_EDB, 0,
+                       "the name is already taken by a relation that is "
+                       "not an index on this table (IF NOT EXISTS skipped "
+                       "the statement)"));
+        }
         if (rc == 0)
             continue;
         if (rc == DBC_RETRY) { /* another connection's lock: later */

@@ -429,9 +429,11 @@ static inline int take_row(dbconn_session *s, const run_ctx *ctx,
 }
 
 /* The statement for sql, from the cache (or prepared); *age (when age)
- * for echo. */
+ * for echo.  count: the lookup is reported to the cache statistics (not
+ * when it takes back a statement already counted at its sending). */
 static inline int run_lookup(dbconn_session *s, const char *sql,
-                             const void *key, dbc_run *rs, double *age) {
+                             const void *key, dbc_run *rs, double *age,
+                             bool count) {
     dbc_pconn *pc = s->pc;
     int rc;
     rs->st = NULL;
@@ -444,7 +446,7 @@ static inline int run_lookup(dbconn_session *s, const char *sql,
         (rc = dbc_stmtcache_get(&pc->cache, pc->conn, key, sql, &rs->st,
                                 &rs->entry, &rs->hit, age)) != 0)
         return rc; /* preparing may read the schema */
-    if (pc->cache.capacity)
+    if (count && pc->cache.capacity)
         dbc_pconn_count_cache(pc, rs->hit);
     dbc_pconn_note_sql(pc, sql, rs->entry ? rs->entry->hash : 0);
     rs->writes =
@@ -465,7 +467,7 @@ static inline int run_bind(dbconn_session *s, const char *sql,
     double age = 0;
     bool echo = DBC_ECHO(db);
     use_conn(s);
-    if ((rc = run_lookup(s, sql, key, rs, echo ? &age : NULL)) != 0)
+    if ((rc = run_lookup(s, sql, key, rs, echo ? &age : NULL, true)) != 0)
         return rc;
     if ((rs->writes && (rc = take_gate(s)) != 0) ||
         (rc = drv->bind(rs->st, params, nparams)) != 0) {
@@ -577,7 +579,8 @@ int dbc_session_run_bind(dbconn_session *s, const void *key, const char *sql,
 
 int dbc_session_run_take(dbconn_session *s, const void *key, const char *sql,
                          dbc_run *rs) {
-    int rc = run_lookup(s, sql, key, rs, NULL);
+    /* the loop policy's second half: its sending counted the lookup */
+    int rc = run_lookup(s, sql, key, rs, NULL, false);
     rs->echo_rows = DBC_ECHO(s->db) && s->db->cfg.echo > 1;
     return rc;
 }

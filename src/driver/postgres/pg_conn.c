@@ -131,6 +131,7 @@ static int reconnect(dbc_conn *c) {
 }
 
 int dbc_pg_ping(dbc_conn *c) {
+    dbc_pg_conn_unstream(c);
     PGresult *r = PQexec(c->pg, "");
     int rc = PQresultStatus(r) == PGRES_EMPTY_QUERY ? 0
                                                      : dbc_pg_fail(c, r, NULL);
@@ -243,6 +244,7 @@ void dbc_pg_end_copy(dbc_conn *c, const PGresult *r) {
 
 /* Runs SQL with the simple query protocol (one or more statements). */
 static int simple(dbc_conn *c, const char *sql) {
+    dbc_pg_conn_unstream(c);
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
@@ -282,6 +284,7 @@ bool dbc_pg_queue_dealloc(dbc_conn *c, const char *name) {
 }
 
 void dbc_pg_flush_dealloc(dbc_conn *c) {
+    dbc_pg_conn_unstream(c);
     /* Only between transactions: a DEALLOCATE that fails (the user ran
      * DEALLOCATE ALL) must not abort a transaction of the user's. */
     if (!c->ndealloc || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
@@ -314,8 +317,10 @@ int dbc_pg_ready(dbc_conn *c) {
     return timeout_tx_start(c);
 }
 
+/* DBC_CTL_BEGIN: a transaction, also under isolation_level AUTOCOMMIT
+ * (dbconn_begin; the autobegin of its statements is DBC_CTL_AUTOCOMMIT). */
 static int begin(dbc_conn *c) {
-    const char *sql = c->target->begin;
+    const char *sql = DBC_PG_BEGIN_SQL(c);
     if (dbc_pg_io_active(c)) { /* sent with the first statement */
         int rc = timeout_tx_start(c); /* before BEGIN: outside it */
         return rc ? rc : dbc_pg_io_begin(c);
@@ -323,8 +328,6 @@ static int begin(dbc_conn *c) {
     int rc = dbc_pg_ready(c);
     if (rc)
         return rc;
-    if (!sql) /* isolation_level AUTOCOMMIT: every statement commits */
-        return 0;
     PGresult *r = PQexec(c->pg, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && dbc_pg_conn_lost(c, r)) {
         PQclear(r);
@@ -363,11 +366,9 @@ int dbc_pg_restart_tx(dbc_conn *c) {
     int rc = simple(c, "ROLLBACK");
     if (rc)
         return rc;
-    const char *sql = c->target->begin;
     c->tx_statements = 0;
-    if (!sql)
-        return 0;
-    if ((rc = simple(c, sql)) != 0)
+    /* (only inside a transaction: a plain BEGIN under AUTOCOMMIT) */
+    if ((rc = simple(c, DBC_PG_BEGIN_SQL(c))) != 0)
         return rc;
     /* The ROLLBACK undid a SET of the old transaction: again, in this. */
     if (c->timeout_unsure)
@@ -376,6 +377,7 @@ int dbc_pg_restart_tx(dbc_conn *c) {
 }
 
 int dbc_pg_control(dbc_conn *c, int what) {
+    dbc_pg_conn_unstream(c);
     if (dbc_pg_io_active(c) && (what == DBC_CTL_COMMIT ||
                                 what == DBC_CTL_ROLLBACK))
         return dbc_fail(DBCONN_EINVAL, "postgresql: %s on a connection in "

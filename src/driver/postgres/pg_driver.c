@@ -94,6 +94,9 @@ static const char *pg_default_sql(int type, const char *expr) {
     "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON "   \
     "n.oid = c.relnamespace WHERE n.nspname = pg_catalog.current_schema() "    \
     "AND c.relname = ?"
+/* An index of that name (another relation holding it is not: the write
+ * path then runs, and index_taken_sql reports the clash). */
+#define PG_INDEX_EXISTS PG_RELATION_EXISTS " AND c.relkind IN ('i', 'I')"
 
 static const dbc_dialect pg_dialect = {
     .type_name = pg_type_name,
@@ -105,7 +108,16 @@ static const dbc_dialect pg_dialect = {
      * name is in the schema an unqualified CREATE uses: the first of the
      * search path that exists. */
     .table_exists_sql = PG_RELATION_EXISTS,
-    .index_exists_sql = PG_RELATION_EXISTS,
+    .index_exists_sql = PG_INDEX_EXISTS,
+    /* CREATE INDEX IF NOT EXISTS skips when any relation of the table's
+     * schema has the name (a table, a view, another table's index): the
+     * model's index would silently not exist. */
+    .index_taken_sql =
+        "SELECT count(*) FROM pg_class c WHERE c.relname = ?1 AND "
+        "c.relnamespace = (SELECT t.relnamespace FROM pg_class t WHERE "
+        "t.oid = to_regclass(quote_ident(?2))) AND NOT EXISTS (SELECT 1 "
+        "FROM pg_index i WHERE i.indexrelid = c.oid AND i.indrelid = "
+        "to_regclass(quote_ident(?2)))",
 };
 
 static const char *const pg_aliases[] = {"asyncpg", "psycopg", "psycopg2",

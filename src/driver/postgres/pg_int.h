@@ -82,7 +82,20 @@ struct dbc_conn {
     /* Loop-driven use (pg_io.c): what was sent and awaits its results;
      * NULL until the first such use, `active` while in that mode. */
     struct dbc_pg_io *io;
+    /* The statement whose streamed rows are still coming in on the
+     * connection (dbc_pg_unstream reads them before another command). */
+    dbc_stmt *streaming;
+    /* What reads them (dbc_pg_unstream, set with `streaming`: reached
+     * through this pointer, the connection's files do not call the
+     * statement's, which call theirs). */
+    void (*unstream)(dbc_conn *c);
 };
+
+/* Before any other command on c: see dbc_pg_unstream. */
+static inline void dbc_pg_conn_unstream(dbc_conn *c) {
+    if (c->streaming && c->unstream)
+        c->unstream(c);
+}
 
 /* ---- pg_pipe.c: the commands sent in pipeline mode ---------------------- */
 
@@ -107,6 +120,10 @@ void dbc_pg_io_replaced(dbc_conn *c);
 int dbc_pg_io_sent(dbc_conn *c, int kind, const char *name);
 /* In pipeline mode: BEGIN sent for the transaction (no waiting). */
 int dbc_pg_io_begin(dbc_conn *c);
+/* What begins a transaction on c: the isolation level's BEGIN; "BEGIN"
+ * under isolation_level AUTOCOMMIT, where only an explicit dbconn_begin
+ * opens one (its statements' autobegin sends nothing). */
+#define DBC_PG_BEGIN_SQL(c) ((c)->target->begin ? (c)->target->begin : "BEGIN")
 /* The failure of a run: the one a command before it in the pipeline had
  * (PGRES_PIPELINE_ABORTED: it was not run), recorded as the thread's
  * failure; the run's statement `name` ("" for none) is reported when its
@@ -239,6 +256,11 @@ int dbc_pg_prepare(dbc_conn *c, const char *sql, size_t len, dbc_stmt **out);
 void dbc_pg_finalize(dbc_stmt *s);
 int dbc_pg_bind(dbc_stmt *s, const dbconn_value *p, size_t n);
 void dbc_pg_stream(dbc_stmt *s);
+/* Before any other command on c: the rows of a statement still streaming
+ * on it are read into that statement (which goes on serving them), for
+ * libpq would otherwise discard them -- a row callback of
+ * dbconn_exec_each may run statements on its session. */
+void dbc_pg_unstream(dbc_conn *c);
 int dbc_pg_step(dbc_stmt *s);
 void dbc_pg_reset(dbc_stmt *s);
 int dbc_pg_finish(dbc_stmt *s);

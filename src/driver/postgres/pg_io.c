@@ -19,6 +19,7 @@
 #include "driver/postgres/pg_pipe.h"
 
 int dbc_pg_io_enter(dbc_conn *c) {
+    dbc_pg_conn_unstream(c);
     if (PQstatus(c->pg) != CONNECTION_OK || dbc_pg_io_poisoned(c))
         return DBC_IO_BLOCKING; /* reconnecting blocks: prepare() first */
     if (!c->io && !(c->io = dbc_calloc(1, sizeof *c->io)))
@@ -59,6 +60,17 @@ int dbc_pg_io_send_control(dbc_conn *c, int what) {
                                                  : NULL;
     if (!sql)
         return dbc_fail(DBCONN_EINVAL, "unknown transaction control %d", what);
+    /* A ROLLBACK opens a segment of its own: in the segment of the
+     * statements before it, one of them failing would make the server skip
+     * it (PGRES_PIPELINE_ABORTED), and the transaction it is there to end
+     * would stay open and aborted. */
+    struct dbc_pg_io *io = c->io;
+    if (what == DBC_CTL_ROLLBACK && io->n &&
+        io->items[(io->head + io->n - 1) % io->cap].kind != DBC_PG_IO_SYNC) {
+        int rc = dbc_pg_io_sync(c);
+        if (rc)
+            return rc;
+    }
     if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
         return dbc_pg_io_send_failed(c, sql);
     return dbc_pg_io_sent(c, DBC_PG_IO_CONTROL, sql);
@@ -90,7 +102,7 @@ static void own_result(struct dbc_pg_io *io, dbc_conn *c, dbc_pg_item *it,
         it->kind != DBC_PG_IO_DEALLOC) {
         io->failed = true;
         io->fail_rc = dbc_pg_fail(c, r, it->kind == DBC_PG_IO_BEGIN
-                                            ? c->target->begin
+                                            ? DBC_PG_BEGIN_SQL(c)
                                             : NULL);
         io->fail_native = dbc_last_native();
         (void)snprintf(io->fail_state, sizeof io->fail_state, "%s",

@@ -38,6 +38,12 @@ struct dbc_stmt {
     unsigned generation;  /* +1 whenever the server-side statement changes */
     /* The run in progress. */
     bool active, streaming, drained;
+    /* A streamed run's results read ahead (dbc_pg_unstream): served from
+     * here, oldest at spill_head; spilled: all of them are here. */
+    PGresult **spill;
+    size_t nspill, spill_head;
+    bool spilled;
+    int spill_rc;         /* no memory to keep them: the run's failure */
     PGresult *res;
     int row, nrows;
     int64_t last_key;     /* streaming: key of the last row of an INSERT */
@@ -166,6 +172,7 @@ static int send(dbc_stmt *s, PGresult **out) {
     dbc_conn *c = s->c;
     const dbc_pg_params *p = &s->params;
     *out = NULL;
+    dbc_pg_unstream(c);
     if (c->ndealloc) /* between transactions only (autocommit) */
         dbc_pg_flush_dealloc(c);
     if (s->named && s->epoch != c->epoch)
@@ -193,6 +200,8 @@ static int send(dbc_stmt *s, PGresult **out) {
         if (!ok || !PQsetSingleRowMode(c->pg))
             return ok ? dbc_fail(DBCONN_EDB, "libpq refused single-row mode")
                       : dbc_pg_fail(c, NULL, s->sql);
+        c->streaming = s;
+        c->unstream = dbc_pg_unstream;
         *out = PQgetResult(c->pg);
     } else if (s->named) {
         *out = PQexecPrepared(c->pg, s->name, p->n, p->values, p->lengths,
@@ -204,6 +213,60 @@ static int send(dbc_stmt *s, PGresult **out) {
     return 0;
 }
 
+/* The next result of a streamed run: read ahead, or from the connection;
+ * NULL at its end. */
+static PGresult *next_result(dbc_stmt *s) {
+    if (!s->spilled)
+        return PQgetResult(s->c->pg);
+    return s->spill_head < s->nspill ? s->spill[s->spill_head++] : NULL;
+}
+
+/* The run's results are all read (from the connection): it is free. */
+static void stream_ended(dbc_stmt *s) {
+    if (s->c->streaming == s)
+        s->c->streaming = NULL;
+}
+
+void dbc_pg_unstream(dbc_conn *c) {
+    dbc_stmt *s = c->streaming;
+    if (!s)
+        return;
+    c->streaming = NULL;
+    if (s->drained || s->spilled)
+        return;
+    PGresult *r;
+    size_t cap = 0;
+    s->nspill = s->spill_head = 0;
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        if (s->nspill == cap && !s->spill_rc) {
+            size_t ncap = cap ? cap * 2 : 64;
+            PGresult **n = dbc_realloc(s->spill, ncap * sizeof *n);
+            if (n) {
+                s->spill = n;
+                cap = ncap;
+            } else {
+                s->spill_rc = DBCONN_ENOMEM;
+            }
+        }
+        if (s->spill_rc)
+            PQclear(r); /* the run fails: nothing more to keep */
+        else
+            s->spill[s->nspill++] = r;
+    }
+    s->spilled = true;
+}
+
+/* Frees what was read ahead and not served. */
+static void spill_free(dbc_stmt *s) {
+    while (s->spill_head < s->nspill)
+        PQclear(s->spill[s->spill_head++]);
+    dbc_free(s->spill);
+    s->spill = NULL;
+    s->nspill = s->spill_head = 0;
+    s->spilled = false;
+    s->spill_rc = 0;
+}
+
 /* Reads and drops what is left of a streamed run; the first failure met
  * is recorded and returned when `report`. */
 static int drain(dbc_stmt *s, bool report) {
@@ -211,11 +274,15 @@ static int drain(dbc_stmt *s, bool report) {
     PGresult *r;
     if (!s->streaming || s->drained)
         return 0;
-    while ((r = PQgetResult(s->c->pg)) != NULL) {
+    while ((r = next_result(s)) != NULL) {
         if (report && !rc && PQresultStatus(r) == PGRES_FATAL_ERROR)
             rc = dbc_pg_fail(s->c, r, s->sql);
         PQclear(r);
     }
+    if (report && !rc && s->spill_rc)
+        rc = dbc_nomem();
+    spill_free(s);
+    stream_ended(s);
     s->drained = true;
     return rc;
 }
@@ -288,6 +355,7 @@ static int first_result(dbc_stmt *s, PGresult *r) {
     case PGRES_COPY_OUT: {
         s->res = r;
         dbc_pg_end_copy(s->c, r);
+        stream_ended(s);
         s->drained = true;
         return dbc_fail(DBCONN_EINVAL,
                         "COPY ... FROM STDIN / TO STDOUT is not supported: "
@@ -401,8 +469,18 @@ static int next_streamed(dbc_stmt *s) {
         return DBC_STEP_DONE;
     PQclear(s->res);
     s->res = NULL;
-    PGresult *r = PQgetResult(s->c->pg);
+    if (s->spill_rc) { /* the rows read ahead could not be kept */
+        drain(s, false);
+        return dbc_fail(DBCONN_ENOMEM,
+                        "out of memory keeping the rest of a streamed "
+                        "result while the row callback ran a statement: "
+                        "\"%.200s\"",
+                        s->sql);
+    }
+    PGresult *r = next_result(s);
     if (!r) {
+        spill_free(s);
+        stream_ended(s);
         s->drained = true;
         return DBC_STEP_DONE;
     }
@@ -437,6 +515,7 @@ int dbc_pg_step(dbc_stmt *s) {
 
 void dbc_pg_reset(dbc_stmt *s) {
     (void)drain(s, false);
+    stream_ended(s);
     PQclear(s->res);
     s->res = NULL;
     s->active = s->streaming = s->drained = false;

@@ -38,6 +38,7 @@ static const dbc_dialect sqlite_dialect = {
                         "'table' AND name = ? COLLATE NOCASE",
     .index_exists_sql = "SELECT 1 FROM main.sqlite_master WHERE type = "
                         "'index' AND name = ? COLLATE NOCASE",
+    .index_taken_sql = NULL, /* CREATE INDEX fails on a table of the name */
 };
 
 static const char *const sqlite_aliases[] = {"aiosqlite", "pysqlite", NULL};
