@@ -216,17 +216,19 @@ static int take_gate(dbconn_session *s) {
 }
 
 /* May the transaction for `sql` begin lazily (dbc_driver.lazy_begin)?  A
- * synchronous session's deferred autobegin for a query: the query runs
- * before any BEGIN and keeps its snapshot for the transaction (see run).
- * Not with isolation_level AUTOCOMMIT (no BEGIN anyway). */
+ * synchronous session's deferred autobegin for a cached query: the query
+ * runs before any BEGIN and keeps its snapshot for the transaction (see
+ * run, which checks the statement itself again).  Not with
+ * isolation_level AUTOCOMMIT (no BEGIN anyway).  The cache's recent table
+ * answers without lexing the SQL; a statement not found there begins as
+ * always. */
 static bool may_begin_lazily(const dbconn_session *s, const char *sql) {
     const dbconn *db = s->db;
     if (!db->drv->lazy_begin || db->cfg.autocommit || s->nonblocking)
         return false;
-    dbc_verb v = dbc_sql_verb(sql);
+    const dbc_centry *e = dbc_stmtcache_peek_recent(&s->pc->cache, sql);
     int mode = s->begin_mode ? s->begin_mode : db->cfg.begin_mode;
-    return (v == DBC_VERB_SELECT || v == DBC_VERB_WITH) &&
-           mode == DBCONN_BEGIN_DEFERRED;
+    return e && e->keeps_tx && !e->writes && mode == DBCONN_BEGIN_DEFERRED;
 }
 
 /* Autobegin: check a connection out and open the transaction.  `sql`: the
@@ -624,7 +626,7 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
      * key, or dbconn_exec_first; not a row iteration (its callback may run
      * anything). */
     if (s->lazy &&
-        (ctx->each ||
+        (ctx->each || !rs.entry->keeps_tx ||
          !(ctx->first || rs.entry->plan == DBC_PLAN_ONE_ROW)) &&
         (rc = dbc_session_settle(s)) != 0) {
         dbc_stmtcache_put(&s->pc->cache, rs.entry, rs.st);
