@@ -705,13 +705,24 @@ int dbc_session_exec_held(dbconn_session *s, const void *key,
 #  define SLOW_PATH
 #endif
 
+/* Autobegin for an idle session that passed exec_common's checks (the
+ * start of every autocommit-style statement): out of line, so the exec
+ * path inside a transaction stays small. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int autobegin(dbconn_session *s, const char *sql) {
+    int rc = ensure_tx(s, 0, sql, true);
+    return rc ? dbc_session_fail(s, rc) : 0;
+}
+
 /* Every check of an exec, in order, each failure with its message; then
  * autobegin. */
 SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
                                 const dbconn_value *params, size_t nparams,
                                 const char *what) {
-    int rc = dbc_session_check(s, what);
-    if (rc)
+    int rc;
+    if ((rc = dbc_session_check(s, what)) != 0)
         return rc;
     if (!sql)
         return dbc_session_fail(s, dbc_fail(DBCONN_EINVAL, "%s: sql is NULL",
@@ -741,11 +752,14 @@ static inline int exec_common(dbconn_session *s, const char *sql,
     /* The common case -- an open session with no async state, inside its
      * transaction, valid arguments -- passes every check of exec_ready at
      * the cost of these loads; anything else takes the full path. */
-    if (!(s->db && !s->async && s->tx == DBC_TX_ACTIVE && sql &&
+    if (!(s->db && !s->async && s->tx != DBC_TX_ABORTED && sql &&
           (params || !nparams) && !iterating(s) && !dbc_in_callout() &&
-          !atomic_load(&s->db->closing)) &&
-        (rc = exec_ready(s, sql, params, nparams, what)) != 0)
-        return rc;
+          !atomic_load(&s->db->closing))) {
+        if ((rc = exec_ready(s, sql, params, nparams, what)) != 0)
+            return rc;
+    } else if (s->tx == DBC_TX_IDLE && (rc = autobegin(s, sql)) != 0) {
+        return rc; /* the checks passed: only the autobegin was due */
+    }
     bool check_tx = true;
     /* A row iteration from here to its end (counted around run, so the
      * statement's own end of transaction below is seen). */
@@ -958,6 +972,12 @@ bool dbc_session_cheap_end(const dbconn_session *s) {
 }
 
 int dbconn_commit(dbconn_session *s) {
+    /* The common case: an open transaction of a session with no async
+     * state, outside any iteration (what dbc_session_check and the checks
+     * below would pass). */
+    if (s && s->db && !s->async && s->tx == DBC_TX_ACTIVE && !iterating(s) &&
+        !dbc_in_callout() && !atomic_load(&s->db->closing))
+        return commit_held(s);
     int rc = dbc_session_check(s, "dbconn_commit");
     if (rc)
         return rc;
