@@ -6,7 +6,9 @@
  * synchronous=NORMAL:
  *   insert  N inserts in one transaction
  *   select  N point selects by random primary key (one transaction; every
- *           column read, text copied), libdbconn through dbconn_exec
+ *           column read: in place on the raw side -- prepared once, reset,
+ *           sqlite3_column_* pointers used, no copy --, libdbconn's result
+ *           holds its own copy), libdbconn through dbconn_exec
  *   first   the same point selects, libdbconn through dbconn_exec_first (no
  *           step to the end: what the raw side does); the raw side is the
  *           same as for select
@@ -23,12 +25,14 @@
  * new file and with the WAL at its working size (at least 15 rounds; the
  * ratio is the median of each round's ratio).
  *
- * usage: bench_sync [--runs R] [--n N] [--raw-memdb] [--workload WORKLOAD]
- *                   [--only raw|lib WORKLOAD MEDIUM]
+ * usage: bench_sync [--runs R] [--n N] [--raw-memdb] [--plain-memory]
+ *                   [--workload WORKLOAD] [--only raw|lib WORKLOAD MEDIUM]
  *   --workload compares one workload (both media) and skips contention;
  *     "--workload contention" runs only the contention workload;
  *   --only runs one side once (for callgrind; see bench/callgrind.sh);
- *   --raw-memdb gives the raw side the memdb VFS libdbconn uses in memory.
+ *   --raw-memdb gives the raw side the memdb VFS libdbconn uses in memory;
+ *   --plain-memory gives libdbconn's in-memory engine a plain :memory:
+ *     database and a pool of one connection (memdb=false).
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -45,6 +49,9 @@ static int N = 20000;
  * uses), or with --raw-memdb the memdb VFS that libdbconn's in-memory
  * engines use, to separate the library's cost from the VFS's. */
 static const char *raw_memory = ":memory:";
+/* libdbconn's in-memory URL: the memdb VFS (the default), or with
+ * --plain-memory a plain :memory: database on a pool of one connection. */
+static const char *lib_memory = "sqlite://";
 static int RUNS = 5;
 static const int SHORT_TX = 1000;
 static char dir[512];
@@ -294,7 +301,7 @@ static double time_lib(int w, int medium, int run) {
         file_path(path, sizeof path, "lib", run);
         snprintf(url, sizeof url, "sqlite:///%s?synchronous=normal", path);
     } else {
-        snprintf(url, sizeof url, "sqlite://");
+        snprintf(url, sizeof url, "%s", lib_memory);
     }
     CHECK(dbconn_open(&db, url, NULL) == 0);
     CHECK(dbconn_session_open(db, &s) == 0);
@@ -467,6 +474,8 @@ int main(int argc, char **argv) {
                 only_w = work = NWORK;
         } else if (strcmp(argv[i], "--raw-memdb") == 0)
             raw_memory = "file:/dbconn-bench-raw?vfs=memdb";
+        else if (strcmp(argv[i], "--plain-memory") == 0)
+            lib_memory = "sqlite://?memdb=false&pool_size=1&max_overflow=0";
         else if (strcmp(argv[i], "--only") == 0 && i + 3 < argc) {
             only = argv[++i];
             const char *w = argv[++i], *m = argv[++i];
@@ -481,6 +490,7 @@ int main(int argc, char **argv) {
     }
     if (RUNS < 1 || N < 1 || only_w < 0 || only_m < 0) {
         fprintf(stderr, "usage: bench_sync [--runs R] [--n N] [--raw-memdb] "
+                        "[--plain-memory] "
                         "[--workload insert|select|first|shorttx|autocommit|contention] "
                         "[--only raw|lib insert|select|first|shorttx|autocommit "
                         "memory|file]\n");

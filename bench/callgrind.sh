@@ -2,11 +2,11 @@
 # Instruction-count ratios (libdbconn / raw SQLite) for bench_sync's
 # workloads, from valgrind --tool=callgrind counting only the timed function
 # of each side (run_raw / run_lib).  Deterministic on a noisy machine.
-#   usage: bench/callgrind.sh <build>/bench/bench_sync [N] [--raw-memdb]
+#   usage: bench/callgrind.sh <build>/bench/bench_sync [N] [--raw-memdb | --plain-memory]...
 set -eu
 bin=${1:?usage: bench/callgrind.sh path/to/bench_sync [N] [--raw-memdb]}
 n=${2:-20000}
-extra=${3:-}
+shift; [ $# -gt 0 ] && shift; extra="$*"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 count() { # side workload medium

@@ -119,6 +119,101 @@ static void test_busy_snapshot_and_begin_immediate(void **state) {
     tu_rmdir(dir);
 }
 
+/* v of row id as session s reads it with dbconn_exec_first (as a
+ * transaction's first statement: it runs before BEGIN) or dbconn_exec;
+ * "" when there is no such row. */
+static const char *read_v(dbconn_session *s, int first, int64_t id,
+                          char *buf, size_t n) {
+    dbconn_result *r = NULL;
+    tu_ok((first ? dbconn_exec_first : dbconn_exec)(
+        s, "SELECT v FROM t WHERE id = ?", DBCONN_PARAMS(DBCONN_INT(id)),
+        &r));
+    snprintf(buf, n, "%s",
+             dbconn_result_nrows(r) ? dbconn_result_text(r, 0, 0) : "");
+    dbconn_result_free(r);
+    return buf;
+}
+
+/* A deferred transaction that begins with a read sends its BEGIN after
+ * that read (or never, when it ends there): the transaction still reads
+ * from the snapshot of its first read, and a write after it is still in
+ * the same transaction (SQLITE_BUSY_SNAPSHOT after another commit). */
+static void test_lazy_begin_keeps_the_first_snapshot(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dbconn *db;
+    dbconn_session *a, *b;
+    char v[32];
+    tu_ok(dbconn_open(&db, tu_file_url(dir, "lazy.db"), NULL));
+    tu_ok(dbconn_session_open(db, &a));
+    tu_ok(dbconn_session_open(db, &b));
+    tu_ok(dbconn_exec_script(a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v);"
+                                "INSERT INTO t VALUES (1, 'old')"));
+    tu_ok(dbconn_commit(a));
+    /* Warm: cached, and known to be a lookup by key (dbconn_exec stops at
+     * its row too, so it runs before BEGIN as well). */
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(read_v(a, 0, 1, v, sizeof v), "old");
+        tu_ok(dbconn_commit(a));
+    }
+    for (int first = 0; first < 2; first++) {
+        tu_ok(dbconn_exec(b, "UPDATE t SET v = 'old' WHERE id = 1", NULL, 0,
+                          NULL));
+        tu_ok(dbconn_exec(b, "DELETE FROM t WHERE id > 1", NULL, 0, NULL));
+        tu_ok(dbconn_commit(b));
+        /* The snapshot of the first read holds for the whole transaction. */
+        assert_string_equal(read_v(a, first, 1, v, sizeof v), "old");
+        assert_true(dbconn_in_transaction(a));
+        tu_ok(dbconn_exec(b, "UPDATE t SET v = 'new' WHERE id = 1", NULL, 0,
+                          NULL));
+        tu_ok(dbconn_exec(b, "INSERT INTO t VALUES (2, 'two')", NULL, 0,
+                          NULL));
+        tu_ok(dbconn_commit(b));
+        assert_string_equal(read_v(a, first, 1, v, sizeof v), "old");
+        assert_string_equal(read_v(a, 1, 2, v, sizeof v), "");
+        tu_ok(dbconn_commit(a));
+        assert_string_equal(read_v(a, first, 1, v, sizeof v), "new");
+        assert_string_equal(read_v(a, first, 2, v, sizeof v), "two");
+        tu_ok(dbconn_rollback(a));
+    }
+    /* A first read that finds no row: still the transaction's snapshot. */
+    assert_string_equal(read_v(a, 1, 3, v, sizeof v), "");
+    tu_ok(dbconn_exec(b, "INSERT INTO t VALUES (3, 'three')", NULL, 0, NULL));
+    tu_ok(dbconn_commit(b));
+    assert_string_equal(read_v(a, 1, 3, v, sizeof v), "");
+    tu_ok(dbconn_commit(a));
+    assert_string_equal(read_v(a, 1, 3, v, sizeof v), "three");
+    tu_ok(dbconn_commit(a));
+    /* Read, someone commits, write: one transaction, so it cannot write on
+     * its old snapshot. */
+    assert_string_equal(read_v(a, 1, 1, v, sizeof v), "new");
+    tu_ok(dbconn_exec(b, "UPDATE t SET v = 'b' WHERE id = 1", NULL, 0, NULL));
+    tu_ok(dbconn_commit(b));
+    assert_int_equal(dbconn_exec(a, "UPDATE t SET v = 'a' WHERE id = 1", NULL,
+                                 0, NULL),
+                     DBCONN_EBUSY);
+    assert_int_equal(dbconn_session_db_errcode(a), SQLITE_BUSY_SNAPSHOT);
+    tu_ok(dbconn_rollback(a));
+    /* Read, then write with nobody in between: both in one transaction,
+     * undone together by a rollback. */
+    assert_string_equal(read_v(a, 0, 1, v, sizeof v), "b");
+    tu_ok(dbconn_exec(a, "UPDATE t SET v = 'a' WHERE id = 1", NULL, 0, NULL));
+    tu_ok(dbconn_savepoint(a, "sp"));
+    tu_ok(dbconn_rollback(a));
+    assert_string_equal(read_v(b, 0, 1, v, sizeof v), "b");
+    tu_ok(dbconn_commit(b));
+    /* A session closed (and its dbconn) while its first read is held. */
+    assert_string_equal(read_v(a, 1, 1, v, sizeof v), "b");
+    dbconn_session_close(a);
+    assert_string_equal(read_v(b, 1, 1, v, sizeof v), "b");
+    dbconn_stats st;
+    dbconn_pool_stats(db, &st);
+    assert_int_equal(st.busy_handler_calls, 0);
+    tu_ok(dbconn_close(db, NULL));
+    dbconn_session_close(b);
+    tu_rmdir(dir);
+}
+
 typedef struct begins {
     char first[64]; /* the first BEGIN line echo wrote */
 } begins;
@@ -253,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_other_process_lock_is_ebusy),
         cmocka_unit_test(test_in_process_writers_use_the_gate),
         cmocka_unit_test(test_busy_snapshot_and_begin_immediate),
+        cmocka_unit_test(test_lazy_begin_keeps_the_first_snapshot),
         cmocka_unit_test(test_write_first_begins_immediate),
         cmocka_unit_test(test_async_write_first_begins_immediate),
         cmocka_unit_test(test_write_first_timeout_leaves_session_idle),

@@ -293,6 +293,70 @@ static void test_freed_parameter_buffers_are_not_read(void **state) {
     tu_ok(dbconn_close(db, NULL)); /* finalizes the cached statements */
 }
 
+/* memdb=false: a plain :memory: database for an engine whose pool holds
+ * one connection; refused (naming the problem) anywhere else. */
+static void test_plain_memory_one_connection(void **state) {
+    (void)state;
+    static const struct {
+        const char *url, *says;
+    } bad[] = {
+        {"sqlite://?memdb=false", "pool_size=1 and max_overflow=0"},
+        {"sqlite://?memdb=false&pool_size=1", "max_overflow 10"},
+        {"sqlite://?memdb=false&pool_size=2&max_overflow=0", "pool_size 2"},
+        {"sqlite://?memdb=false&pool_size=0&max_overflow=0&pool_size=1&"
+         "max_overflow=-1",
+         "any number"},
+        {"sqlite://?memdb=maybe&pool_size=1&max_overflow=0", "\"memdb\""},
+        {"sqlite:///x.db?memdb=false&pool_size=1&max_overflow=0",
+         "names a file"},
+        {"sqlite://?memdb=false&pool_size=1&max_overflow=0&cache=shared",
+         "with memdb=false"},
+    };
+    dbconn *db;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(dbconn_open(&db, bad[i].url, NULL), DBCONN_EOPTION);
+        assert_null(db);
+        if (!strstr(dbconn_errmsg(NULL), bad[i].says))
+            fail_msg("%s: %s", bad[i].url, dbconn_errmsg(NULL));
+    }
+    tu_ok(dbconn_open(&db, "sqlite://?memdb=false&pool_size=1&max_overflow=0"
+                           "&pool_timeout_ms=0",
+                      NULL));
+    dbconn *other;
+    tu_ok(dbconn_open(&other, "sqlite://?memdb=no&pool_size=1&max_overflow=0",
+                      NULL));
+    dbconn_session *a, *b, *c;
+    tu_ok(dbconn_session_open(db, &a));
+    tu_ok(dbconn_session_open(db, &b));
+    tu_ok(dbconn_session_open(other, &c));
+    /* Not the memdb VFS: the main database has no file name. */
+    expect_pragma(a, "SELECT file FROM pragma_database_list WHERE name = "
+                     "'main'", "");
+    tu_ok(dbconn_exec(a, "CREATE TABLE t (x)", NULL, 0, NULL));
+    tu_ok(dbconn_exec(a, "INSERT INTO t VALUES (1)", NULL, 0, NULL));
+    /* Sessions take turns: b cannot have the connection while a's
+     * transaction holds it (pool_timeout_ms=0: at once). */
+    assert_int_equal(dbconn_exec(b, "SELECT count(*) FROM t", NULL, 0, NULL),
+                     DBCONN_ETIMEOUT);
+    tu_ok(dbconn_rollback(b));
+    tu_ok(dbconn_commit(a));
+    tu_ok(dbconn_exec(b, "INSERT INTO t VALUES (2)", NULL, 0, NULL));
+    tu_ok(dbconn_rollback(b));
+    expect_pragma(b, "SELECT count(*) FROM t", "1"); /* kept across turns */
+    /* Another engine's is another database. */
+    assert_int_equal(dbconn_exec(c, "SELECT count(*) FROM t", NULL, 0, NULL),
+                     DBCONN_EDB);
+    tu_ok(dbconn_rollback(c));
+    dbconn_stats st;
+    dbconn_pool_stats(db, &st);
+    assert_int_equal(st.size, 1);
+    dbconn_session_close(a);
+    dbconn_session_close(b);
+    dbconn_session_close(c);
+    tu_ok(dbconn_close(other, NULL));
+    tu_ok(dbconn_close(db, NULL));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_defaults_wal_fk_on),
@@ -305,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_statement_cache_hits),
         cmocka_unit_test(test_cache_stats_outlive_connections),
         cmocka_unit_test(test_freed_parameter_buffers_are_not_read),
+        cmocka_unit_test(test_plain_memory_one_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,6 +142,14 @@ typedef struct dbc_driver {
      * to wait for), so the async layer may end one on the loop thread
      * instead of spending a thread-pool hop on it. */
     bool cheap_read_end;
+    /* A deferred transaction may begin without BEGIN: its first statement,
+     * when a read, runs in the connection's own autocommit mode, and a
+     * BEGIN (control(DBC_CTL_BEGIN + DBCONN_BEGIN_DEFERRED)) sent while
+     * that statement is still stopped at a row (stepped, not reset) makes
+     * the transaction that goes on from the snapshot the read took; a
+     * transaction that ends after that one read sends neither BEGIN nor
+     * COMMIT (resetting the read ends it).  False: BEGIN first, always. */
+    bool lazy_begin;
     bool serialize_writers;     /* take the engine's write gate before the
                                    first write of a transaction */
     /* last_insert_id() is known only from an INSERT ... RETURNING whose

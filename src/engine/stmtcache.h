@@ -101,6 +101,15 @@ static inline dbc_centry *dbc_stmtcache_take_recent(dbc_stmtcache *c,
     return e;
 }
 
+/* The entry a recent call with this key found, without taking anything
+ * out and without comparing the text (a hint: the caller checks the
+ * entry again when it has the statement); NULL when none. */
+static inline const dbc_centry *dbc_stmtcache_peek_recent(
+    const dbc_stmtcache *c, const void *key) {
+    size_t rs = dbc_stmtcache_recent_slot(key);
+    return c->recent[rs].ptr == key ? c->recent[rs].e : NULL;
+}
+
 /* Resets st and gives it back to its entry (finalizes it when uncached). */
 static inline void dbc_stmtcache_put(dbc_stmtcache *c, dbc_centry *entry,
                                      dbc_stmt *st) {

@@ -45,7 +45,8 @@ static int run(dbconn_session *s, const char *what, const char *verb,
                                                                  <= 64 */
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
-    rc = s->db->drv->exec_script(s->pc->conn, sql);
+    if ((rc = dbc_session_settle(s)) == 0)
+        rc = s->db->drv->exec_script(s->pc->conn, sql);
     if (rc) {
         dbc_session_fail(s, rc);
         if (!recover)

@@ -182,6 +182,12 @@ void dbc_session_release(dbconn_session *s, bool discard) {
             dbc_gate_release(&db->gate, s);
         s->holds_gate = false;
     }
+    if (s->held) { /* its reset ends the read, and the transaction */
+        dbc_stmtcache_put(&s->pc->cache, s->held_entry, s->held);
+        s->held = NULL;
+        s->held_entry = NULL;
+    }
+    s->lazy = false;
     if (s->pc) {
         if (s->pc->conn)
             db->drv->set_nonblocking(s->pc->conn, false);
@@ -214,10 +220,28 @@ static int take_gate(dbconn_session *s) {
     return rc;
 }
 
+/* May the transaction for `sql` begin lazily (dbc_driver.lazy_begin)?  A
+ * synchronous session's deferred autobegin for a cached query: the query
+ * runs before any BEGIN and keeps its snapshot for the transaction (see
+ * run, which checks the statement itself again).  Not with
+ * isolation_level AUTOCOMMIT (no BEGIN anyway).  The cache's recent table
+ * answers without lexing the SQL; a statement not found there begins as
+ * always. */
+static bool may_begin_lazily(const dbconn_session *s, const char *sql) {
+    const dbconn *db = s->db;
+    if (!db->drv->lazy_begin || db->cfg.autocommit || s->nonblocking)
+        return false;
+    const dbc_centry *e = dbc_stmtcache_peek_recent(&s->pc->cache, sql);
+    int mode = s->begin_mode ? s->begin_mode : db->cfg.begin_mode;
+    return e && e->keeps_tx && !e->writes && mode == DBCONN_BEGIN_DEFERRED;
+}
+
 /* Autobegin: check a connection out and open the transaction.  `sql`: the
  * statement it is for (NULL: none), which may make it begin IMMEDIATE
- * (begin_mode). */
-static int ensure_tx(dbconn_session *s, int mode, const char *sql) {
+ * (begin_mode), or -- `lazy`, the synchronous exec path -- begin without
+ * BEGIN (may_begin_lazily). */
+static int ensure_tx(dbconn_session *s, int mode, const char *sql,
+                     bool lazy) {
     if (s->tx == DBC_TX_ACTIVE)
         return 0;
     if (s->tx == DBC_TX_ABORTED)
@@ -225,9 +249,34 @@ static int ensure_tx(dbconn_session *s, int mode, const char *sql) {
     int rc = dbc_pool_checkout(s->db->pool, &s->pc);
     if (rc)
         return rc;
+    if (lazy && !mode && may_begin_lazily(s, sql)) {
+        if (DBC_ECHO(s->db))
+            dbc_log_line(&s->db->log, DBCONN_LOG_INFO, "BEGIN (implicit)");
+        s->tx = DBC_TX_ACTIVE;
+        s->lazy = true;
+        return 0;
+    }
     rc = dbc_session_begin_held(s, mode, sql);
     if (rc)
         dbc_session_release(s, false);
+    return rc;
+}
+
+int dbc_session_settle(dbconn_session *s) {
+    if (!s->lazy)
+        return 0;
+    s->lazy = false;
+    use_conn(s);
+    /* While the held read still stands at its row: the transaction goes on
+     * from its snapshot.  Then the read goes back to the cache. */
+    int rc = busy_retry(s, s->db->drv->control(
+                               s->pc->conn,
+                               DBC_CTL_BEGIN + DBCONN_BEGIN_DEFERRED));
+    if (s->held) {
+        dbc_stmtcache_put(&s->pc->cache, s->held_entry, s->held);
+        s->held = NULL;
+        s->held_entry = NULL;
+    }
     return rc;
 }
 
@@ -304,7 +353,8 @@ void dbc_session_abort(dbconn_session *s) {
 static void sync_tx(dbconn_session *s) {
     /* An iteration still steps on the connection: the outermost one gives
      * it back when it ends. */
-    if (s->pc && !iterating(s) && !s->db->drv->in_transaction(s->pc->conn))
+    if (s->pc && !iterating(s) && !s->lazy &&
+        !s->db->drv->in_transaction(s->pc->conn))
         dbc_session_release(s, false);
 }
 
@@ -439,6 +489,10 @@ static inline int run_lookup(dbconn_session *s, const char *sql,
     rs->st = NULL;
     rs->hit = 1;
     rs->total = 0;
+    /* The second statement of a lazily begun transaction: BEGIN first (the
+     * held read may be this very SQL's cached statement). */
+    if (s->held && (rc = dbc_session_settle(s)) != 0)
+        return rc;
     /* echo wants the statement's age: the full lookup reports it. */
     if ((age ||
          !(rs->entry = dbc_stmtcache_take_recent(&pc->cache, key, sql,
@@ -469,7 +523,10 @@ static inline int run_bind(dbconn_session *s, const char *sql,
     use_conn(s);
     if ((rc = run_lookup(s, sql, key, rs, echo ? &age : NULL, true)) != 0)
         return rc;
-    if ((rs->writes && (rc = take_gate(s)) != 0) ||
+    /* Only a cached read may run before BEGIN (see run). */
+    if ((s->lazy && (rs->writes || !rs->entry) &&
+         (rc = dbc_session_settle(s)) != 0) ||
+        (rs->writes && (rc = take_gate(s)) != 0) ||
         (rc = drv->bind(rs->st, params, nparams)) != 0) {
         rs->check_tx = true;
         dbc_stmtcache_put(&pc->cache, rs->entry, rs->st);
@@ -504,6 +561,15 @@ static inline int run_rows(dbconn_session *s, const run_ctx *ctx,
          * to the end would only confirm). */
         stop_at_first |= !writes && nrc == 1;
     }
+    /* A lazily begun transaction's read that would step on to its end
+     * (and end its snapshot there): BEGIN now, while it stands at a row. */
+    if (s->lazy && rc == DBC_STEP_ROW && !stop_at_first) {
+        int src = dbc_session_settle(s);
+        if (src) {
+            rc = src;
+            goto done;
+        }
+    }
     for (; rc == DBC_STEP_ROW; rc = drv->step(st)) {
         if (want_rows) {
             int took = take_row(s, ctx, r, st, rs->echo_rows);
@@ -531,7 +597,14 @@ static inline int run_rows(dbconn_session *s, const run_ctx *ctx,
         set_counts(drv, pc->conn, r, rs->total);
 done:
     rs->check_tx = !(rs->entry && rs->entry->keeps_tx);
-    dbc_stmtcache_put(&pc->cache, rs->entry, st);
+    if (s->lazy && rc == 0) {
+        /* Stopped at its row before any BEGIN: kept as it is, its snapshot
+         * is the transaction's (see dbc_session_settle). */
+        s->held = st;
+        s->held_entry = rs->entry;
+    } else {
+        dbc_stmtcache_put(&pc->cache, rs->entry, st);
+    }
     if (rc == 0 && ctx->out) {
         *ctx->out = r;
         r = NULL;
@@ -556,16 +629,38 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
     rc = run_bind(s, sql, params, nparams, ctx->key ? ctx->key : sql, &rs);
     if (rc) {
         rc = busy_retry(s, rc);
-    } else {
-        bool want_rows = ctx->out || ctx->each;
-        if (rs.writes && ctx->out)
-            rs.total = drv->total_changes(conn);
-        before_first_step(drv, rs.st, rs.entry,
-                          !rs.writes && want_rows && rs.hit,
-                          ctx->each != NULL);
-        rc = run_rows(s, ctx, &rs, drv->step(rs.st));
-        *check_tx = rs.check_tx;
+        goto out;
     }
+    bool want_rows = ctx->out || ctx->each;
+    if (rs.writes && ctx->out)
+        rs.total = drv->total_changes(conn);
+    before_first_step(drv, rs.st, rs.entry, !rs.writes && want_rows && rs.hit,
+                      ctx->each != NULL);
+    /* A lazily begun transaction's first statement runs before BEGIN only
+     * when it will stop at its row (run_rows keeps it there): a lookup by
+     * key, or dbconn_exec_first; not a row iteration (its callback may run
+     * anything). */
+    if (s->lazy &&
+        (ctx->each || !rs.entry->keeps_tx ||
+         !(ctx->first || rs.entry->plan == DBC_PLAN_ONE_ROW)) &&
+        (rc = dbc_session_settle(s)) != 0) {
+        dbc_stmtcache_put(&s->pc->cache, rs.entry, rs.st);
+        goto out;
+    }
+    int first = drv->step(rs.st);
+    if (s->lazy && first == DBC_STEP_DONE) {
+        /* No row: the read ended, its snapshot with it.  BEGIN, and read
+         * again inside the transaction. */
+        drv->reset(rs.st);
+        if ((rc = dbc_session_settle(s)) != 0) {
+            dbc_stmtcache_put(&s->pc->cache, rs.entry, rs.st);
+            goto out;
+        }
+        first = drv->step(rs.st);
+    }
+    rc = run_rows(s, ctx, &rs, first);
+    *check_tx = rs.check_tx;
+out:
     rc = dbc_stop_code(&s->stop, conn, rc);
     dbc_stop_end(&s->stop, conn);
     return rc;
@@ -574,13 +669,21 @@ static int run(dbconn_session *s, const char *sql, const dbconn_value *params,
 int dbc_session_run_bind(dbconn_session *s, const void *key, const char *sql,
                          const dbconn_value *params, size_t nparams,
                          dbc_run *rs) {
+    int rc = dbc_session_settle(s); /* the caller steps: no lazy read */
+    if (rc) {
+        rs->check_tx = true;
+        return rc;
+    }
     return run_bind(s, sql, params, nparams, key, rs);
 }
 
 int dbc_session_run_take(dbconn_session *s, const void *key, const char *sql,
                          dbc_run *rs) {
+    int rc = dbc_session_settle(s);
+    if (rc)
+        return rc;
     /* the loop policy's second half: its sending counted the lookup */
-    int rc = run_lookup(s, sql, key, rs, NULL, false);
+    rc = run_lookup(s, sql, key, rs, NULL, false);
     rs->echo_rows = DBC_ECHO(s->db) && s->db->cfg.echo > 1;
     return rc;
 }
@@ -619,13 +722,24 @@ int dbc_session_exec_held(dbconn_session *s, const void *key,
 #  define SLOW_PATH
 #endif
 
+/* Autobegin for an idle session that passed exec_common's checks (the
+ * start of every autocommit-style statement): out of line, so the exec
+ * path inside a transaction stays small. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int autobegin(dbconn_session *s, const char *sql) {
+    int rc = ensure_tx(s, 0, sql, true);
+    return rc ? dbc_session_fail(s, rc) : 0;
+}
+
 /* Every check of an exec, in order, each failure with its message; then
  * autobegin. */
 SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
                                 const dbconn_value *params, size_t nparams,
                                 const char *what) {
-    int rc = dbc_session_check(s, what);
-    if (rc)
+    int rc;
+    if ((rc = dbc_session_check(s, what)) != 0)
         return rc;
     if (!sql)
         return dbc_session_fail(s, dbc_fail(DBCONN_EINVAL, "%s: sql is NULL",
@@ -638,7 +752,7 @@ SLOW_PATH static int exec_ready(dbconn_session *s, const char *sql,
         return refuse_in_iteration(s, what, "run transaction control");
     if (s->tx == DBC_TX_ABORTED)
         return dbc_session_aborted_error(s, what);
-    if ((rc = ensure_tx(s, 0, sql)) != 0)
+    if ((rc = ensure_tx(s, 0, sql, true)) != 0)
         return dbc_session_fail(s, rc);
     return 0;
 }
@@ -655,11 +769,14 @@ static inline int exec_common(dbconn_session *s, const char *sql,
     /* The common case -- an open session with no async state, inside its
      * transaction, valid arguments -- passes every check of exec_ready at
      * the cost of these loads; anything else takes the full path. */
-    if (!(s->db && !s->async && s->tx == DBC_TX_ACTIVE && sql &&
+    if (!(s->db && !s->async && s->tx != DBC_TX_ABORTED && sql &&
           (params || !nparams) && !iterating(s) && !dbc_in_callout() &&
-          !atomic_load(&s->db->closing)) &&
-        (rc = exec_ready(s, sql, params, nparams, what)) != 0)
-        return rc;
+          !atomic_load(&s->db->closing))) {
+        if ((rc = exec_ready(s, sql, params, nparams, what)) != 0)
+            return rc;
+    } else if (s->tx == DBC_TX_IDLE && (rc = autobegin(s, sql)) != 0) {
+        return rc; /* the checks passed: only the autobegin was due */
+    }
     bool check_tx = true;
     /* A row iteration from here to its end (counted around run, so the
      * statement's own end of transaction below is seen). */
@@ -770,9 +887,10 @@ int dbconn_exec_script(dbconn_session *s, const char *sql) {
         return rc;
     if (s->tx == DBC_TX_ABORTED)
         return dbc_session_aborted_error(s, "dbconn_exec_script");
-    if ((rc = ensure_tx(s, 0, NULL)) != 0)
+    if ((rc = ensure_tx(s, 0, NULL, false)) != 0)
         return dbc_session_fail(s, rc);
-    if ((rc = take_gate(s)) != 0) /* scripts may write: the gate first */
+    if ((rc = dbc_session_settle(s)) != 0 ||
+        (rc = take_gate(s)) != 0) /* scripts may write: the gate first */
         return abort_with(s, rc);
     if (DBC_ECHO(s->db))
         dbc_log_line(&s->db->log, DBCONN_LOG_INFO, sql);
@@ -812,7 +930,7 @@ int dbconn_begin(dbconn_session *s, int mode) {
     /* An explicit transaction, also with isolation_level AUTOCOMMIT. */
     if (!mode)
         mode = s->begin_mode ? s->begin_mode : s->db->cfg.begin_mode;
-    rc = ensure_tx(s, mode, NULL);
+    rc = ensure_tx(s, mode, NULL, false);
     return rc ? dbc_session_fail(s, rc) : 0;
 }
 
@@ -821,6 +939,10 @@ static int commit_held(dbconn_session *s) {
     dbconn *db = s->db;
     if (DBC_ECHO(db))
         dbc_log_line(&db->log, DBCONN_LOG_INFO, "COMMIT");
+    if (s->lazy) { /* only a read ran, before any BEGIN: its reset ends it */
+        dbc_session_release(s, false);
+        return 0;
+    }
     use_conn(s);
     int rc = busy_retry(s, db->drv->control(s->pc->conn, DBC_CTL_COMMIT));
     if (rc == DBC_RETRY)
@@ -843,7 +965,7 @@ static int rollback_held(dbconn_session *s) {
         dbc_log_line(&db->log, DBCONN_LOG_INFO, "ROLLBACK");
     /* An async session may hold a slot it has not connected yet (the job
      * connects it): nothing to roll back there. */
-    if (s->pc->conn && db->drv->in_transaction(s->pc->conn))
+    if (s->pc->conn && !s->lazy && db->drv->in_transaction(s->pc->conn))
         rc = db->drv->control(s->pc->conn, DBC_CTL_ROLLBACK);
     /* A connection that cannot roll back is not given to anyone else. */
     dbc_session_release(s, rc != 0);
@@ -874,6 +996,12 @@ bool dbc_session_cheap_end(const dbconn_session *s) {
 }
 
 int dbconn_commit(dbconn_session *s) {
+    /* The common case: an open transaction of a session with no async
+     * state, outside any iteration (what dbc_session_check and the checks
+     * below would pass). */
+    if (s && s->db && !s->async && s->tx == DBC_TX_ACTIVE && !iterating(s) &&
+        !dbc_in_callout() && !atomic_load(&s->db->closing))
+        return commit_held(s);
     int rc = dbc_session_check(s, "dbconn_commit");
     if (rc)
         return rc;

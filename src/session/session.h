@@ -41,6 +41,16 @@ struct dbconn_session {
     bool auto_tx;       /* isolation_level AUTOCOMMIT: no BEGIN was sent,
                            the statement running is the transaction */
     bool nonblocking;   /* async worker: the gate is tried, never waited for */
+    /* Autobegun without BEGIN (dbc_driver.lazy_begin): the transaction's
+     * first statement, a read, runs in the connection's own autocommit
+     * mode; BEGIN follows (dbc_session_settle) before anything else runs,
+     * while that read still holds its snapshot -- or never, when the
+     * transaction ends after it. */
+    bool lazy;
+    /* While lazy: that first read, stopped at its row and not reset (so
+     * its snapshot is still held), and its cache entry. */
+    dbc_stmt *held;
+    dbc_centry *held_entry;
     /* Loop-driven statements (session_io.c): a COMMIT or ROLLBACK was
      * received, the connection goes back (discarded when io_discard) once
      * nothing is in flight. */
@@ -107,6 +117,12 @@ int dbc_session_fail(dbconn_session *s, int code); /* copies the thread msg */
  * NULL: unknown) writes, IMMEDIATE; with isolation_level AUTOCOMMIT no
  * BEGIN at all (the statement is its own transaction). */
 int dbc_session_begin_held(dbconn_session *s, int mode, const char *first_sql);
+/* A lazily begun transaction (s->lazy) sends its BEGIN now, while the
+ * read it began with still holds its snapshot, and that read's statement
+ * goes back to the cache: 0, or a failure (recorded on the thread only).
+ * Call it before anything but a read that stops at its row runs on the
+ * connection. */
+int dbc_session_settle(dbconn_session *s);
 /* Usable for a synchronous call (open, not closing, no async work queued)?
  * Records the failure on the thread and the session. */
 int dbc_session_check(dbconn_session *s, const char *what);

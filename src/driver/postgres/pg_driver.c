@@ -143,6 +143,9 @@ const dbc_driver dbc_driver_postgres = {
     .aliases = pg_aliases,
     .other_names = pg_other_names,
     .serialize_writers = false, /* the server orders writers itself */
+    /* A BEGIN sent after a statement would not give that statement's
+     * snapshot to the transaction (and costs the same round trip). */
+    .lazy_begin = false,
     .insert_id_from_returning = true,
     .dialect = &pg_dialect,
     .io = &pg_io,

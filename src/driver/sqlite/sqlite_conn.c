@@ -196,6 +196,22 @@ int dbc_sqlite_connect(dbc_target *t, dbc_conn **out) {
         return dbc_nomem();
     c->target = t;
     atomic_init(&c->cancel, false);
+    if (t->plain_memory) {
+        /* The database is the anchor's; one connection uses it at a time
+         * (the pool holds one).  A previous connection not yet given back
+         * to the target is refused rather than shared. */
+        if (atomic_exchange(&t->anchor_lent, true)) {
+            dbc_free(c);
+            return dbc_fail(DBCONN_EBUSY,
+                            "the in-memory database (memdb=false) is still "
+                            "used by its previous connection");
+        }
+        c->db = t->anchor;
+        c->borrowed = true;
+        sqlite3_busy_handler(c->db, busy_handler, c);
+        *out = c;
+        return 0;
+    }
     int rc = dbc_sqlite_open(t, &c->db);
     if (!rc) {
         sqlite3_busy_handler(c->db, busy_handler, c);
@@ -216,7 +232,12 @@ void dbc_sqlite_disconnect(dbc_conn *c) {
         return;
     for (int i = 0; i < DBC_CTL_COUNT; i++)
         sqlite3_finalize(c->ctl[i]);
-    sqlite3_close_v2(c->db);
+    if (c->borrowed) {
+        sqlite3_busy_timeout(c->db, c->target->busy_timeout_ms);
+        atomic_store(&c->target->anchor_lent, false);
+    } else {
+        sqlite3_close_v2(c->db);
+    }
     dbc_free(c);
 }
 

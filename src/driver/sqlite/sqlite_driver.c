@@ -49,6 +49,10 @@ const dbc_driver dbc_driver_sqlite = {
     .other_names = NULL,
     .serialize_writers = true,
     .cheap_read_end = true,
+    /* BEGIN (OP_AutoCommit) only clears the connection's autocommit flag,
+     * also while a read is active; the read's snapshot then stays with the
+     * transaction instead of ending when the read is reset. */
+    .lazy_begin = true,
     .insert_id_from_returning = false, /* sqlite3_last_insert_rowid */
     .dialect = &sqlite_dialect,
     .target_open = dbc_sqlite_target_open,

@@ -14,6 +14,11 @@ struct dbc_target {
     char *filename;         /* path or URI for sqlite3_open_v2; owned */
     int flags;              /* SQLITE_OPEN_* */
     bool memory;            /* memdb: the anchor keeps the database alive */
+    /* memdb=false: a plain ":memory:" database, which is the anchor's own;
+     * the pool's one connection uses the anchor's handle (connect never
+     * opens another: it would be another, empty database). */
+    bool plain_memory;
+    atomic_bool anchor_lent; /* a dbc_conn uses the anchor's handle now */
     /* Open for the engine's life, for memdb (the database lives as long as
      * a connection does) and WAL files (so the WAL and its shared-memory
      * index stay open: when the last connection holding them closes, the
@@ -38,6 +43,8 @@ struct dbc_conn {
     sqlite3 *db;
     dbc_target *target;
     bool nonblocking; /* an async job: SQLITE_BUSY at once, never sleep */
+    bool borrowed;    /* db is the target's anchor (plain_memory): not ours
+                         to close */
     sqlite3_stmt *ctl[DBC_CTL_COUNT]; /* BEGIN / COMMIT / ROLLBACK, prepared
                                           at first use */
     /* Stopping a run (dbc_driver.arm .. disarm): the progress handler

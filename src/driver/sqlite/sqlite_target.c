@@ -41,7 +41,7 @@ static bool one_of(const char *v, const char *const *set) {
 
 /* An unknown key, with the nearest sqlite or engine option suggested. */
 static int unknown_key(const char *key, const dbc_config *cfg) {
-    static const char *const own[] = {"uri", "check_same_thread", NULL};
+    static const char *const own[] = {"uri", "check_same_thread", "memdb", NULL};
     char k[80], hint[96] = "";
     const char *best = NULL;
     size_t dist = SIZE_MAX;
@@ -56,7 +56,7 @@ static int unknown_key(const char *key, const dbc_config *cfg) {
     return dbc_fail(DBCONN_EOPTION,
                     "unknown option \"%s\"%s: not an engine option and not a "
                     "sqlite driver option (mode, cache, immutable, nolock, "
-                    "psow, vfs, uri, check_same_thread, pragma.NAME)",
+                    "psow, vfs, uri, check_same_thread, memdb, pragma.NAME)",
                     dbc_show(key, k, sizeof k), hint);
 }
 
@@ -69,6 +69,11 @@ static int check_param(const dbc_qparam *p, const dbc_config *cfg,
     bool b;
     if (strcmp(p->key, "uri") == 0) {
         if (!parse_bool(p->value, uri))
+            goto bad_bool;
+        return 0;
+    }
+    if (strcmp(p->key, "memdb") == 0) {
+        if (!parse_bool(p->value, &b))
             goto bad_bool;
         return 0;
     }
@@ -141,11 +146,18 @@ static int build_filename(dbc_target *t, const dbconn_url *url,
         nuri += is_uri_param(q[i].key);
     if (t->memory) {
         for (size_t i = 0; i < nq; i++)
-            if (is_uri_param(q[i].key) && strcmp(q[i].key, "cache") != 0)
+            if (is_uri_param(q[i].key) &&
+                (strcmp(q[i].key, "cache") != 0 || t->plain_memory))
                 return dbc_fail(DBCONN_EOPTION,
                                 "sqlite option \"%s\" has no meaning for an "
-                                "in-memory database",
-                                q[i].key);
+                                "in-memory database%s",
+                                q[i].key,
+                                t->plain_memory ? " with memdb=false" : "");
+        if (t->plain_memory) { /* the anchor's own private database */
+            dbc_buf_puts(&b, ":memory:");
+            t->filename = dbc_buf_take(&b);
+            return t->filename ? 0 : dbc_nomem();
+        }
         /* A name unique among live engines: the pid and this target's
          * address (the memdb vanishes with its last connection, before the
          * address can be reused).  The leading '/' shares it between the
@@ -234,6 +246,44 @@ static int check_config(dbc_target *t, const dbc_config *cfg) {
     return 0;
 }
 
+/* memdb=false: a plain ":memory:" database instead of the memdb VFS.  It
+ * is one connection's own, so it is offered only to an engine whose pool
+ * holds one connection: its sessions take turns on it, each transaction
+ * isolated by having the database to itself. */
+static int check_memdb(dbc_target *t, const dbc_config *cfg,
+                       const dbc_qparam *q, size_t nq) {
+    bool memdb = true;
+    const char *given = NULL;
+    for (size_t i = 0; i < nq; i++)
+        if (strcmp(q[i].key, "memdb") == 0) {
+            given = q[i].value;
+            (void)parse_bool(given, &memdb); /* checked by check_param */
+        }
+    if (!given)
+        return 0;
+    if (!t->memory)
+        return dbc_fail(DBCONN_EOPTION,
+                        "sqlite option \"memdb\": only an in-memory database "
+                        "(sqlite://) has a choice of VFS; this URL names a "
+                        "file");
+    if (memdb)
+        return 0;
+    if (cfg->pool_size < 0 || cfg->max_overflow < 0 ||
+        cfg->pool_size + cfg->max_overflow > 1)
+        return dbc_fail(DBCONN_EOPTION,
+                        "sqlite option \"memdb\": false (a plain :memory: "
+                        "database, one connection's own) needs a pool of one "
+                        "connection: pool_size=1 and max_overflow=0 (this "
+                        "engine's pool could hold %s: pool_size %d, "
+                        "max_overflow %d)",
+                        cfg->pool_size < 0 || cfg->max_overflow < 0
+                            ? "any number"
+                            : "more than one",
+                        cfg->pool_size, cfg->max_overflow);
+    t->plain_memory = true;
+    return 0;
+}
+
 static bool is_wal(const dbc_target *t) {
     return t->journal_mode && strcmp(t->journal_mode, "wal") == 0;
 }
@@ -276,6 +326,8 @@ int dbc_sqlite_target_open(dbc_target **out, const dbconn_url *url,
     t->flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                SQLITE_OPEN_NOMUTEX;
     int rc = check_config(t, cfg);
+    if (!rc)
+        rc = check_memdb(t, cfg, q, nq);
     if (!rc)
         rc = build_filename(t, url, q, nq, uri);
     if (!rc && (t->memory || is_wal(t)))
