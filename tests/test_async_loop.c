@@ -384,6 +384,55 @@ static void test_sync_call_refused_while_in_flight(void **state) {
     env_close(&e);
 }
 
+/* One connection goes from session a to session b; a is closed while b's
+ * statement is in flight on it.  libuv takes a socket out of epoll for
+ * every watcher of it when any watcher of it is closed: a watcher that
+ * outlived a's hold on the connection would leave b waiting for ever
+ * (the coroutines example hung so with 50 sessions over a pool of 4). */
+static bool handover_hung;
+static void handover_timeout(uv_timer_t *t) {
+    handover_hung = true;
+    uv_stop(t->loop);
+}
+
+static void test_connection_handed_on_then_closed(void **state) {
+    env e;
+    static rec r;
+    memset(&r, 0, sizeof r);
+    setup_slots();
+    handover_hung = false;
+    assert_int_equal(uv_loop_init(&e.loop), 0);
+    dbconn_options o = {.loop = &e.loop, .pool_size = 1,
+                        .max_overflow = DBCONN_NONE,
+                        .execution_policy = *(int *)*state};
+    tu_ok(dbconn_open(&e.db, tu_pg_url(), &o));
+    dbconn_session *a, *b;
+    tu_ok(dbconn_session_open(e.db, &a)); /* connects: a's batches run on */
+    tu_ok(dbconn_exec(a, "SELECT 1", NULL, 0, NULL)); /* the loop from now */
+    tu_ok(dbconn_commit(a));
+    e.s = a;
+    exec_async(&e, &r, "SELECT 1", 0, NULL);
+    tu_ok(dbconn_commit_async(a, on_done, next_slot(&r)));
+    assert_int_equal(uv_run(&e.loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(r.n, 2); /* a gave the connection back */
+    tu_ok(dbconn_session_open(e.db, &b));
+    e.s = b;
+    exec_async(&e, &r, "SELECT 7 FROM pg_sleep(0.05)", 0, NULL);
+    uv_run(&e.loop, UV_RUN_NOWAIT); /* b's statement goes out */
+    dbconn_session_close(a); /* while b's result is on its way */
+    uv_timer_t t;
+    assert_int_equal(uv_timer_init(&e.loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, handover_timeout, 5000, 0), 0);
+    while (r.n < 3 && !handover_hung)
+        uv_run(&e.loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    assert_false(handover_hung);
+    assert_int_equal(r.status[2], 0);
+    assert_int_equal(r.value[2], 7);
+    tu_ok(dbconn_commit(b));
+    env_close(&e);
+}
+
 #define BOTH(fn)                                                                \
     cmocka_unit_test_prestate(fn, &policies[0]),                              \
         cmocka_unit_test_prestate(fn, &policies[1])
@@ -399,6 +448,7 @@ int main(void) {
         BOTH(test_connection_lost_mid_pipeline),
         BOTH(test_echo),
         BOTH(test_sync_call_refused_while_in_flight),
+        BOTH(test_connection_handed_on_then_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

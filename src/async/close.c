@@ -78,11 +78,11 @@ static int closing(dbconn_session *s) {
 /* A connection given back on the loop thread (a synchronous statement
  * run from a callback ended the transaction, or a kept one went back):
  * its socket is not s's to watch any more -- another session may take it
- * in this same turn, and libuv allows one watcher per socket.  A job gives
- * it back on a worker: its watcher was stopped when the job started. */
+ * in this same turn (dbc_async_io_forget).  A job gives it back on a
+ * worker: its watcher was closed when the job started. */
 static void released(dbconn_session *s) {
     if (s->async && !s->nonblocking)
-        dbc_async_io_quiet(s->async);
+        dbc_async_io_forget(s->async);
 }
 
 const dbc_session_hooks dbc_async_session_hooks = {

@@ -178,7 +178,7 @@ static bool batch_done(dbc_async_session *as) {
     if (s->pc) /* still its: the next batch finds the watcher armed */
         uv_unref((uv_handle_t *)as->poll);
     else
-        dbc_async_io_quiet(as);
+        dbc_async_io_forget(as);
     return true;
 }
 
@@ -192,9 +192,7 @@ void dbc_async_io_release_kept(dbc_async *a) {
         }
         *pp = as->kept_next;
         as->release_due = false;
-        dbc_session_io_release(as->s);
-        if (!as->s->pc)
-            dbc_async_io_quiet(as);
+        dbc_session_io_release(as->s); /* (the released hook forgets) */
     }
 }
 
@@ -202,6 +200,11 @@ void dbc_async_io_quiet(dbc_async_session *as) {
     if (!as->poll || !as->poll_events)
         return;
     uv_poll_stop(as->poll);
+    as->poll_events = 0;
+}
+
+void dbc_async_io_forget(dbc_async_session *as) {
+    dbc_async_close_poll(as);
     as->poll_events = 0;
 }
 
@@ -221,8 +224,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     as->a->cbs.after_io(as, batch_done(as));
 }
 
-/* The watcher of fd: as's own, made anew when its connection's socket is
- * another one. */
+/* The watcher of fd: as's own, made anew when it has none (a session has
+ * one only while it holds the connection: dbc_async_io_forget). */
 static bool watch(dbc_async_session *as, int fd) {
     if (as->poll && as->poll_fd == fd)
         return true;

@@ -16,12 +16,19 @@ bool dbc_async_io_start(dbc_async_session *as);
 /* Sends what was queued on an AS_IO session since (when the pipeline
  * allows it now); true when that ended the batch (as is AS_IDLE). */
 bool dbc_async_io_more(dbc_async_session *as);
-/* Stops watching as's socket (it stays watched, unreferenced, between
- * batches while as holds the connection -- an awaited chain re-arms
- * nothing): before a job may use the connection on a worker, and once
- * the connection went back to the pool, where another session's watcher
- * may take its socket.  A no-op when nothing is watched. */
+/* Stops watching as's socket: it stays watched, unreferenced, between
+ * batches while as holds the connection (an awaited chain re-arms
+ * nothing).  A no-op when nothing is watched. */
 void dbc_async_io_quiet(dbc_async_session *as);
+/* Closes as's watcher: before a job may use (and give back) the
+ * connection, and the moment the connection goes back to the pool on the
+ * loop thread -- before another session can watch the same socket.  A
+ * session's watcher exists only while it holds the connection on the
+ * loop, because libuv allows one watcher per socket and closing (or
+ * stopping) any watcher of a socket takes the socket out of epoll for
+ * every watcher of it: a late close would leave the next owner's batch
+ * waiting for ever. */
+void dbc_async_io_forget(dbc_async_session *as);
 /* Gives back the connections that sessions kept after an autocommit
  * batch and did not use again (end of a loop callback's work). */
 void dbc_async_io_release_kept(dbc_async *a);

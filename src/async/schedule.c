@@ -89,7 +89,8 @@ static void turn_done(dbc_async *a);
 
 static void start_job(dbc_async_session *as) {
     dbc_async *a = as->a;
-    dbc_async_io_quiet(as); /* the job may use the connection */
+    dbc_async_io_forget(as); /* the job may use and give back the
+                                  connection */
     if (a->inline_policy) {
         uv_mutex_lock(&a->lock);
         dbc_async_count_job_locked(a);
@@ -133,7 +134,7 @@ void dbc_async_schedule(dbc_async_session *as) {
     /* Idle (no job of its own or another's runs it, so s->pc is the loop
      * thread's to read): its connection may have gone back to the pool. */
     if (as->state == AS_IDLE && !as->s->pc)
-        dbc_async_io_quiet(as);
+        dbc_async_io_forget(as);
 }
 
 static void schedule_ops(dbc_async_session *as) {
@@ -281,6 +282,9 @@ static void turn_done(dbc_async *a) {
     uv_mutex_unlock(&a->lock);
     if (idle) /* nothing for the idle phase to do: no extra loop turn */
         uv_idle_stop(&a->starter);
+    else /* a quiet hand-over on the loop thread (a loop-policy batch's
+            check-in) started no idle phase of its own: this one runs it */
+        dbc_async_kick(a);
 }
 
 /* The loop policy took outcomes of as (io.c); `idle`: its batch is over. */
