@@ -135,84 +135,106 @@ static void put_bool_param(dbc_buf *b, const dbc_qparam *p) {
     dbc_buf_printf(b, "%s=%d", p->key, v ? 1 : 0);
 }
 
+/* The per-engine memdb name, or ":memory:" under memdb=false; URI
+ * parameters other than cache= mean nothing there. */
+static int memory_filename(dbc_target *t, dbc_buf *b, const dbc_qparam *q,
+                           size_t nq) {
+    for (size_t i = 0; i < nq; i++)
+        if (is_uri_param(q[i].key) &&
+            (strcmp(q[i].key, "cache") != 0 || t->plain_memory))
+            return dbc_fail(DBCONN_EOPTION,
+                            "sqlite option \"%s\" has no meaning for an "
+                            "in-memory database%s",
+                            q[i].key,
+                            t->plain_memory ? " with memdb=false" : "");
+    if (t->plain_memory) { /* the anchor's own private database */
+        dbc_buf_puts(b, ":memory:");
+        return 0;
+    }
+    /* A name unique among live engines: the pid and this target's address
+     * (the memdb vanishes with its last connection, before the address can
+     * be reused).  The leading '/' shares it between the engine's
+     * connections. */
+    dbc_buf_printf(b, "file:/dbconn-%ld-%p?vfs=memdb", (long)getpid(),
+                   (void *)t);
+    t->flags |= SQLITE_OPEN_URI;
+    return 0;
+}
+
+/* Appends the URI parameters of q after `sep` ('?' or '&'); `raw`: the
+ * values as given, percent-encoded (the database part was a URI), else
+ * the mode/cache/vfs words as they are and the booleans as 0/1. */
+static void put_uri_params(dbc_buf *b, char sep, const dbc_qparam *q,
+                           size_t nq, bool raw) {
+    for (size_t i = 0; i < nq; i++) {
+        if (!is_uri_param(q[i].key))
+            continue;
+        dbc_buf_putc(b, sep);
+        sep = '&';
+        if (raw) {
+            dbc_buf_puts(b, q[i].key);
+            dbc_buf_putc(b, '=');
+            put_uri_encoded(b, q[i].value);
+        } else if (strcmp(q[i].key, "mode") == 0 ||
+                   strcmp(q[i].key, "cache") == 0 ||
+                   strcmp(q[i].key, "vfs") == 0) {
+            dbc_buf_printf(b, "%s=%s", q[i].key, q[i].value);
+        } else {
+            put_bool_param(b, &q[i]);
+        }
+    }
+}
+
+/* A path: absolute (a relative one resolved against the working
+ * directory), made a "file:" URI when SQLite URI parameters were given. */
+static int path_filename(dbc_target *t, dbc_buf *b, const char *db,
+                         const dbc_qparam *q, size_t nq) {
+    char cwd[PATH_MAX];
+    bool relative = db[0] != '/';
+    size_t nuri = 0;
+    for (size_t i = 0; i < nq; i++)
+        nuri += is_uri_param(q[i].key);
+    if (relative && !getcwd(cwd, sizeof cwd))
+        return dbc_fail(DBCONN_EURL,
+                        "cannot resolve relative sqlite path \"%s\": the "
+                        "working directory is not accessible",
+                        db);
+    if (!nuri) {
+        if (relative)
+            dbc_buf_printf(b, "%s/", cwd);
+        dbc_buf_puts(b, db);
+        return 0;
+    }
+    dbc_buf_puts(b, "file:");
+    if (relative) {
+        put_uri_encoded(b, cwd);
+        dbc_buf_putc(b, '/');
+    }
+    put_uri_encoded(b, db);
+    put_uri_params(b, '?', q, nq, false);
+    t->flags |= SQLITE_OPEN_URI;
+    return 0;
+}
+
 /* Builds the filename: a plain absolute path, or a URI when SQLite URI
  * parameters were given (or uri=true), or the per-engine memdb name. */
 static int build_filename(dbc_target *t, const dbconn_url *url,
                           const dbc_qparam *q, size_t nq, bool uri) {
     dbc_buf b = DBC_BUF_INIT;
     const char *db = dbconn_url_database(url);
-    size_t nuri = 0;
-    for (size_t i = 0; i < nq; i++)
-        nuri += is_uri_param(q[i].key);
+    int rc = 0;
     if (t->memory) {
-        for (size_t i = 0; i < nq; i++)
-            if (is_uri_param(q[i].key) &&
-                (strcmp(q[i].key, "cache") != 0 || t->plain_memory))
-                return dbc_fail(DBCONN_EOPTION,
-                                "sqlite option \"%s\" has no meaning for an "
-                                "in-memory database%s",
-                                q[i].key,
-                                t->plain_memory ? " with memdb=false" : "");
-        if (t->plain_memory) { /* the anchor's own private database */
-            dbc_buf_puts(&b, ":memory:");
-            t->filename = dbc_buf_take(&b);
-            return t->filename ? 0 : dbc_nomem();
-        }
-        /* A name unique among live engines: the pid and this target's
-         * address (the memdb vanishes with its last connection, before the
-         * address can be reused).  The leading '/' shares it between the
-         * engine's connections. */
-        dbc_buf_printf(&b, "file:/dbconn-%ld-%p?vfs=memdb", (long)getpid(),
-                       (void *)t);
-        t->flags |= SQLITE_OPEN_URI;
-    } else if (uri) {
-        /* The database part is already a URI ("file:path"). */
+        rc = memory_filename(t, &b, q, nq);
+    } else if (uri) { /* the database part is already a URI ("file:path") */
         dbc_buf_puts(&b, db);
-        char sep = strchr(db, '?') ? '&' : '?';
-        for (size_t i = 0; i < nq; i++) {
-            if (!is_uri_param(q[i].key))
-                continue;
-            dbc_buf_putc(&b, sep);
-            sep = '&';
-            dbc_buf_puts(&b, q[i].key);
-            dbc_buf_putc(&b, '=');
-            put_uri_encoded(&b, q[i].value);
-        }
+        put_uri_params(&b, strchr(db, '?') ? '&' : '?', q, nq, true);
         t->flags |= SQLITE_OPEN_URI;
     } else {
-        char cwd[PATH_MAX];
-        bool relative = db[0] != '/';
-        if (relative && !getcwd(cwd, sizeof cwd))
-            return dbc_fail(DBCONN_EURL,
-                            "cannot resolve relative sqlite path \"%s\": the "
-                            "working directory is not accessible",
-                            db);
-        if (nuri) {
-            dbc_buf_puts(&b, "file:");
-            if (relative) {
-                put_uri_encoded(&b, cwd);
-                dbc_buf_putc(&b, '/');
-            }
-            put_uri_encoded(&b, db);
-            char sep = '?';
-            for (size_t i = 0; i < nq; i++) {
-                if (!is_uri_param(q[i].key))
-                    continue;
-                dbc_buf_putc(&b, sep);
-                sep = '&';
-                if (strcmp(q[i].key, "mode") == 0 ||
-                    strcmp(q[i].key, "cache") == 0 ||
-                    strcmp(q[i].key, "vfs") == 0)
-                    dbc_buf_printf(&b, "%s=%s", q[i].key, q[i].value);
-                else
-                    put_bool_param(&b, &q[i]);
-            }
-            t->flags |= SQLITE_OPEN_URI;
-        } else {
-            if (relative)
-                dbc_buf_printf(&b, "%s/", cwd);
-            dbc_buf_puts(&b, db);
-        }
+        rc = path_filename(t, &b, db, q, nq);
+    }
+    if (rc) {
+        dbc_buf_free(&b);
+        return rc;
     }
     t->filename = dbc_buf_take(&b);
     return t->filename ? 0 : dbc_nomem();
