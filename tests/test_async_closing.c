@@ -13,7 +13,11 @@
  *     once forever (libuv re-runs a timer re-armed at 0 ms in the same
  *     pass: the loop hung);
  *   - a job that cannot connect its slot after the loop gave it the write
- *     gate: the gate must be given up, not kept by nobody. */
+ *     gate: the gate must be given up, not kept by nobody.
+ * SQLite only (not in DBCONN_BOTH_ENGINES): each case is made by a writer
+ * parked on the write gate, which a server has not, or by moving the
+ * database file's directory away.  Closing with work in flight on a server
+ * is test_async's (both engines) and test_async_loop's. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 /* Task tracking (dbconn_current_task / task_enter / task_leave), the
  * per-thread fallback key, and the thread-exit cleanup of the sessions a
- * thread created under its own key. */
+ * thread created under its own key.  Runs on both engines. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +195,7 @@ static void *worker_main(void *arg) {
 static void test_thread_exit_closes_sessions(void **state) {
     (void)state;
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, "sqlite://", &quiet_opts));
+    tu_ok(dbconn_open(&db, tu_url(), &quiet_opts));
     worker w = {.db = {db}, .ndb = 1};
     run_thread(worker_main, &w);
     tu_ok(w.rc);
@@ -213,7 +213,7 @@ static void test_thread_exit_rolls_back_file_db(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "exit.db"), NULL));
+    tu_ok(dbconn_open(&db, tu_db_url(dir, "exit.db", NULL), NULL));
     create_table(db);
     pthread_barrier_t hold;
     pthread_barrier_init(&hold, NULL, 2);
@@ -231,8 +231,8 @@ static void test_thread_exit_rolls_back_file_db(void **state) {
     assert_int_equal(dbconn_scoped_count(db), 0);
     assert_int_equal(tu_count_rows(db, "t", NULL), 1); /* the insert was rolled back */
     tu_ok(dbconn_close(db, NULL));
-    /* And on disk too: a fresh engine sees the same. */
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "exit.db"), NULL));
+    /* And in the database too: a fresh engine sees the same. */
+    tu_ok(dbconn_open(&db, tu_db_url(dir, "exit.db", NULL), NULL));
     assert_int_equal(tu_count_rows(db, "t", NULL), 1);
     tu_ok(dbconn_close(db, NULL));
     tu_rmdir(dir);
@@ -241,8 +241,8 @@ static void test_thread_exit_rolls_back_file_db(void **state) {
 static void test_thread_exit_closes_in_every_dbconn(void **state) {
     (void)state;
     worker w = {.ndb = 2};
-    tu_ok(dbconn_open(&w.db[0], "sqlite://", NULL));
-    tu_ok(dbconn_open(&w.db[1], "sqlite://", NULL));
+    tu_ok(dbconn_open(&w.db[0], tu_url(), NULL));
+    tu_ok(dbconn_open(&w.db[1], tu_url(), NULL));
     run_thread(worker_main, &w);
     tu_ok(w.rc);
     assert_ptr_not_equal(w.s[0], w.s[1]);
@@ -258,7 +258,7 @@ static void test_thread_exit_keeps_task_sessions(void **state) {
     (void)state;
     int task;
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, "sqlite://", &quiet_opts));
+    tu_ok(dbconn_open(&db, tu_url(), &quiet_opts));
     worker w = {.db = {db}, .ndb = 1, .task = &task};
     run_thread(worker_main, &w);
     tu_ok(w.rc);
@@ -291,7 +291,7 @@ static void *make_and_remove(void *arg) {
 static void test_thread_exit_after_explicit_remove(void **state) {
     (void)state;
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, "sqlite://", &quiet_opts));
+    tu_ok(dbconn_open(&db, tu_url(), &quiet_opts));
     worker w = {.db = {db}};
     run_thread(make_and_remove, &w);
     tu_ok(w.rc);
@@ -305,7 +305,7 @@ static void test_close_before_thread_exit(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
     dbconn *db = NULL;
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "close.db"), &quiet_opts));
+    tu_ok(dbconn_open(&db, tu_db_url(dir, "close.db", NULL), &quiet_opts));
     create_table(db);
     pthread_barrier_t hold;
     pthread_barrier_init(&hold, NULL, 2);
@@ -319,7 +319,7 @@ static void test_close_before_thread_exit(void **state) {
     pthread_barrier_wait(&hold);
     assert_int_equal(pthread_join(t, NULL), 0);
     pthread_barrier_destroy(&hold);
-    tu_ok(dbconn_open(&db, tu_file_url(dir, "close.db"), NULL));
+    tu_ok(dbconn_open(&db, tu_db_url(dir, "close.db", NULL), NULL));
     assert_int_equal(tu_count_rows(db, "t", NULL), 1);
     tu_ok(dbconn_close(db, NULL));
     tu_rmdir(dir);
@@ -332,7 +332,7 @@ static void test_thread_exit_races_close(void **state) {
     enum { THREADS = 8, ROUNDS = 20 };
     for (int round = 0; round < ROUNDS; round++) {
         dbconn *db = NULL;
-        tu_ok(dbconn_open(&db, "sqlite://", &quiet_opts));
+        tu_ok(dbconn_open(&db, tu_url(), &quiet_opts));
         pthread_barrier_t made;
         pthread_barrier_init(&made, NULL, THREADS + 1);
         worker w[THREADS];
@@ -354,19 +354,19 @@ static void test_thread_exit_races_close(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_key_is_stable_and_reserved),
-        cmocka_unit_test(test_enter_leave_nesting),
-        cmocka_unit_test(test_enter_null_means_thread_key),
-        cmocka_unit_test(test_scheduler_pattern),
-        cmocka_unit_test(test_current_task_is_per_thread),
-        cmocka_unit_test(test_sequential_thread_keys_unique),
-        cmocka_unit_test(test_thread_exit_closes_sessions),
-        cmocka_unit_test(test_thread_exit_rolls_back_file_db),
-        cmocka_unit_test(test_thread_exit_closes_in_every_dbconn),
-        cmocka_unit_test(test_thread_exit_keeps_task_sessions),
-        cmocka_unit_test(test_thread_exit_after_explicit_remove),
-        cmocka_unit_test(test_close_before_thread_exit),
-        cmocka_unit_test(test_thread_exit_races_close),
+        tu_test(test_default_key_is_stable_and_reserved),
+        tu_test(test_enter_leave_nesting),
+        tu_test(test_enter_null_means_thread_key),
+        tu_test(test_scheduler_pattern),
+        tu_test(test_current_task_is_per_thread),
+        tu_test(test_sequential_thread_keys_unique),
+        tu_test(test_thread_exit_closes_sessions),
+        tu_test(test_thread_exit_rolls_back_file_db),
+        tu_test(test_thread_exit_closes_in_every_dbconn),
+        tu_test(test_thread_exit_keeps_task_sessions),
+        tu_test(test_thread_exit_after_explicit_remove),
+        tu_test(test_close_before_thread_exit),
+        tu_test(test_thread_exit_races_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
