@@ -1,7 +1,9 @@
 /* Crash safety: a writer process is SIGKILLed at random points and the
- * database it leaves behind is checked with raw SQLite.
+ * database it leaves behind is checked: on SQLite with raw SQLite, on a
+ * server (tu_url() a PostgreSQL URL) through a connection of this process
+ * once the killed client's backend has gone.
  *
- *   - integrity_check says "ok";
+ *   - integrity_check says "ok" (SQLite: the file);
  *   - every transaction the writer reported committed is there, whole
  *     (committed data is never lost);
  *   - no transaction is there in part;
@@ -12,6 +14,15 @@
  * dbconn_init_db of a base with several tables and indexes (the schema is
  * all or nothing: every table and index exists, or none); and the async
  * API, whose child runs a libuv loop.
+ *
+ * On a server the killed process is the CLIENT: the sync and async writers
+ * and init_db run there too (an open transaction of a killed client is the
+ * server's to roll back; a COMMIT in flight may land, hence "+ 1").  What
+ * stays SQLite-only: the rollback-journal variant (journal_mode is
+ * SQLite's file format; a server refuses the option) and integrity_check
+ * of a file (the server's storage is not the client's to damage: a killed
+ * client writes no file).  The WAL variants run on a server as the plain
+ * sync and async writers.
  *
  * Each test forks at its start: this process never starts a thread (the
  * async child's libuv thread pool lives in the child), so fork is safe.
@@ -211,10 +222,125 @@ static void child_sync_writer(const char *url, const char *journal,
     }
 }
 
-/* The transactions in the file: 1..max, each whole and with its own
+/* Verifies the rows of t in (txn, k) order, whichever engine read them. */
+typedef struct tx_checker {
+    int64_t expect_txn;
+    int expect_k;
+    const char *what;
+    int round;
+} tx_checker;
+
+static void tx_row(tx_checker *c, int64_t txn, int k, const char *text,
+                   size_t len) {
+    char buf[8192];
+    if (txn != c->expect_txn || k != c->expect_k)
+        fail_msg("%s round %d: found row (%lld, %d) where (%lld, %d) "
+                 "belongs: a transaction is missing or partial",
+                 c->what, c->round, (long long)txn, k,
+                 (long long)c->expect_txn, c->expect_k);
+    size_t n = payload(txn, k, buf, sizeof buf);
+    if (len != n || memcmp(text, buf, n) != 0)
+        fail_msg("%s round %d: row (%lld, %d) has a damaged payload",
+                 c->what, c->round, (long long)txn, k);
+    if (++c->expect_k == ROWS_PER_TX) {
+        c->expect_k = 0;
+        c->expect_txn++;
+    }
+}
+
+static int64_t tx_finish(tx_checker *c, int64_t last_ack) {
+    if (c->expect_k != 0)
+        fail_msg("%s round %d: transaction %lld has only %d of %d rows",
+                 c->what, c->round, (long long)c->expect_txn, c->expect_k,
+                 ROWS_PER_TX);
+    int64_t max = c->expect_txn - 1;
+    if (max < last_ack)
+        fail_msg("%s round %d: acknowledged transaction %lld is lost (the "
+                 "database ends at %lld)", c->what, c->round,
+                 (long long)last_ack, (long long)max);
+    if (max > last_ack + 1)
+        fail_msg("%s round %d: transaction %lld is there, but the last "
+                 "acknowledged one is %lld", c->what, c->round,
+                 (long long)max, (long long)last_ack);
+    return max;
+}
+
+/* ---- on a server ------------------------------------------------------------- */
+
+/* Waits (10 s at most) until no backend of this program but the checker's
+ * own is left: a killed client's backend finishes what it had read (a
+ * COMMIT in flight may still commit) before it sees the closed socket and
+ * ends, and only then is the database final.  The children share the
+ * parent's application_name (tu_fresh's PGAPPNAME). */
+static void pg_wait_clients_gone(dbconn_session *s) {
+    for (int i = 0; i < 1000; i++) {
+        dbconn_result *r;
+        tu_ok(dbconn_exec(s,
+                          "SELECT count(*) FROM pg_stat_activity WHERE "
+                          "application_name = current_setting("
+                          "'application_name') AND pid <> pg_backend_pid()",
+                          NULL, 0, &r));
+        int64_t n = dbconn_result_int(r, 0, 0);
+        dbconn_result_free(r);
+        tu_ok(dbconn_rollback(s));
+        if (n == 0)
+            return;
+        sleep_us(10000);
+    }
+    fail_msg("a killed client's backend is still there after 10 s");
+}
+
+/* Opens a checker connection (the caller closes db) after the clients'
+ * backends are gone. */
+static dbconn_session *pg_checker(dbconn **db) {
+    dbconn_session *s;
+    tu_ok(dbconn_open(db, tu_url(), NULL));
+    tu_ok(dbconn_session_open(*db, &s));
+    pg_wait_clients_gone(s);
+    return s;
+}
+
+static int64_t pg_scalar(dbconn_session *s, const char *sql) {
+    dbconn_result *r;
+    tu_ok(dbconn_exec(s, sql, NULL, 0, &r));
+    assert_int_equal(dbconn_result_nrows(r), 1);
+    int64_t v = dbconn_result_int(r, 0, 0);
+    dbconn_result_free(r);
+    return v;
+}
+
+static int64_t check_transactions_pg(int64_t last_ack, const char *what,
+                                     int round) {
+    dbconn *db;
+    dbconn_session *s = pg_checker(&db);
+    tx_checker c = {1, 0, what, round};
+    if (pg_scalar(s, "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                     "current_schema() AND tablename = 't'") == 0) {
+        dbconn_session_close(s);
+        assert_int_equal(dbconn_close(db, NULL), 0);
+        if (last_ack > 0)
+            fail_msg("%s round %d: table t is gone after transaction %lld "
+                     "was acknowledged", what, round, (long long)last_ack);
+        return 0;
+    }
+    dbconn_result *r;
+    tu_ok(dbconn_exec(s, "SELECT txn, k, payload FROM t ORDER BY txn, k",
+                      NULL, 0, &r));
+    for (size_t i = 0; i < dbconn_result_nrows(r); i++)
+        tx_row(&c, dbconn_result_int(r, i, 0), (int)dbconn_result_int(r, i, 1),
+               dbconn_result_text(r, i, 2), dbconn_result_text_len(r, i, 2));
+    dbconn_result_free(r);
+    dbconn_session_close(s);
+    assert_int_equal(dbconn_close(db, NULL), 0);
+    return tx_finish(&c, last_ack);
+}
+
+/* The transactions in the database: 1..max, each whole and with its own
  * payloads.  Returns max (0 when the table does not exist yet). */
 static int64_t check_transactions(const char *path, int64_t last_ack,
                                   const char *what, int round) {
+    if (!tu_is_sqlite())
+        return check_transactions_pg(last_ack, what, round);
     sqlite3 *h = open_checked(path);
     if (scalar(h, "SELECT count(*) FROM sqlite_master WHERE name = 't'") == 0) {
         sqlite3_close(h);
@@ -229,42 +355,14 @@ static int64_t check_transactions(const char *path, int64_t last_ack,
                                         "BY txn, k",
                                         -1, &st, NULL),
                      SQLITE_OK);
-    int64_t expect_txn = 1;
-    int expect_k = 0;
-    char buf[8192];
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t txn = sqlite3_column_int64(st, 0);
-        int k = sqlite3_column_int(st, 1);
-        if (txn != expect_txn || k != expect_k)
-            fail_msg("%s round %d: found row (%lld, %d) where (%lld, %d) "
-                     "belongs: a transaction is missing or partial",
-                     what, round, (long long)txn, k, (long long)expect_txn,
-                     expect_k);
-        size_t n = payload(txn, k, buf, sizeof buf);
-        if ((size_t)sqlite3_column_bytes(st, 2) != n ||
-            memcmp(sqlite3_column_text(st, 2), buf, n) != 0)
-            fail_msg("%s round %d: row (%lld, %d) has a damaged payload",
-                     what, round, (long long)txn, k);
-        if (++expect_k == ROWS_PER_TX) {
-            expect_k = 0;
-            expect_txn++;
-        }
-    }
+    tx_checker c = {1, 0, what, round};
+    while (sqlite3_step(st) == SQLITE_ROW)
+        tx_row(&c, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+               (const char *)sqlite3_column_text(st, 2),
+               (size_t)sqlite3_column_bytes(st, 2));
     sqlite3_finalize(st);
     sqlite3_close(h);
-    if (expect_k != 0)
-        fail_msg("%s round %d: transaction %lld has only %d of %d rows", what,
-                 round, (long long)expect_txn, expect_k, ROWS_PER_TX);
-    int64_t max = expect_txn - 1;
-    if (max < last_ack)
-        fail_msg("%s round %d: acknowledged transaction %lld is lost (the "
-                 "file ends at %lld)", what, round, (long long)last_ack,
-                 (long long)max);
-    if (max > last_ack + 1)
-        fail_msg("%s round %d: transaction %lld is there, but the last "
-                 "acknowledged one is %lld", what, round, (long long)max,
-                 (long long)last_ack);
-    return max;
+    return tx_finish(&c, last_ack);
 }
 
 typedef void (*writer_fn)(const char *url, const char *journal, int64_t next,
@@ -279,7 +377,8 @@ static void writer_rounds(writer_fn child, const char *journal,
     char path[4200];
     path_in(path, sizeof path, dir, "crash.db");
     char url[4300];
-    snprintf(url, sizeof url, "%s", tu_file_url(dir, "crash.db"));
+    /* On a server: the test's schema (tu_fresh), emptied before the test. */
+    snprintf(url, sizeof url, "%s", tu_db_url(dir, "crash.db", NULL));
     int64_t committed = 0; /* transactions in the file: 1..committed */
     int self_kills = 0;
     for (int round = 0; round < ROUNDS; round++) {
@@ -334,11 +433,14 @@ static void writer_rounds(writer_fn child, const char *journal,
 
 static void test_sync_writer_wal(void **state) {
     (void)state;
-    writer_rounds(child_sync_writer, NULL, "sync, WAL");
+    writer_rounds(child_sync_writer, NULL,
+                  tu_is_sqlite() ? "sync, WAL" : "sync, server");
 }
 
 static void test_sync_writer_rollback_journal(void **state) {
     (void)state;
+    if (!tu_is_sqlite()) /* journal_mode is SQLite's file format */
+        skip();
     writer_rounds(child_sync_writer, "delete", "sync, rollback journal");
 }
 
@@ -421,7 +523,8 @@ static void child_async_writer(const char *url, const char *journal,
 
 static void test_async_writer_wal(void **state) {
     (void)state;
-    writer_rounds(child_async_writer, NULL, "async, WAL");
+    writer_rounds(child_async_writer, NULL,
+                  tu_is_sqlite() ? "async, WAL" : "async, server");
 }
 
 /* ---- init_db ---------------------------------------------------------------- */
@@ -506,21 +609,53 @@ static void child_init_db(const char *url, int die_before, int fd) {
     _exit(0);
 }
 
-/* Tables and indexes of the schema in the file; all or nothing. */
-static bool check_schema(const char *path, bool acked, const char *what) {
+#define SCHEMA_TABLES                                                           \
+    "('orgs', 'teams', 'users', 'projects', 'tasks', 'comments', 'tags', "    \
+    "'task_tags')"
+
+/* Tables and indexes of the schema on the server (the test's schema, after
+ * the client's backend is gone); the server's own indexes of keys and
+ * unique columns (*_pkey, *_key) go with their tables. */
+static void schema_counts_pg(int64_t *tables, int64_t *indexes,
+                             int64_t *others) {
+    dbconn *db;
+    dbconn_session *s = pg_checker(&db);
+    *tables = pg_scalar(s, "SELECT count(*) FROM pg_tables WHERE schemaname "
+                           "= current_schema() AND tablename IN "
+                           SCHEMA_TABLES);
+    *indexes = pg_scalar(s, "SELECT count(*) FROM pg_indexes WHERE "
+                            "schemaname = current_schema() AND indexname "
+                            "LIKE 'ix\\_%'");
+    *others = pg_scalar(s, "SELECT count(*) FROM pg_class c JOIN "
+                           "pg_namespace n ON n.oid = c.relnamespace WHERE "
+                           "n.nspname = current_schema() AND c.relkind IN "
+                           "('r', 'p', 'v', 'm', 'f') AND c.relname NOT IN "
+                           SCHEMA_TABLES);
+    dbconn_session_close(s);
+    assert_int_equal(dbconn_close(db, NULL), 0);
+}
+
+/* Tables and indexes of the schema in the file. */
+static void schema_counts_sqlite(const char *path, int64_t *tables,
+                                 int64_t *indexes, int64_t *others) {
     sqlite3 *h = open_checked(path);
-    int64_t tables = scalar(h, "SELECT count(*) FROM sqlite_master WHERE "
-                               "type = 'table' AND name IN ('orgs', 'teams', "
-                               "'users', 'projects', 'tasks', 'comments', "
-                               "'tags', 'task_tags')");
-    int64_t indexes = scalar(h, "SELECT count(*) FROM sqlite_master WHERE "
-                                "type = 'index' AND name LIKE 'ix_%'");
-    int64_t others = scalar(h, "SELECT count(*) FROM sqlite_master WHERE "
-                               "name NOT LIKE 'sqlite_%' AND name NOT LIKE "
-                               "'ix_%' AND name NOT IN ('orgs', 'teams', "
-                               "'users', 'projects', 'tasks', 'comments', "
-                               "'tags', 'task_tags')");
+    *tables = scalar(h, "SELECT count(*) FROM sqlite_master WHERE "
+                        "type = 'table' AND name IN " SCHEMA_TABLES);
+    *indexes = scalar(h, "SELECT count(*) FROM sqlite_master WHERE "
+                         "type = 'index' AND name LIKE 'ix_%'");
+    *others = scalar(h, "SELECT count(*) FROM sqlite_master WHERE "
+                        "name NOT LIKE 'sqlite_%' AND name NOT LIKE "
+                        "'ix_%' AND name NOT IN " SCHEMA_TABLES);
     sqlite3_close(h);
+}
+
+/* The schema in the file (or on the server); all or nothing. */
+static bool check_schema(const char *path, bool acked, const char *what) {
+    int64_t tables, indexes, others;
+    if (tu_is_sqlite())
+        schema_counts_sqlite(path, &tables, &indexes, &others);
+    else
+        schema_counts_pg(&tables, &indexes, &others);
     if (others != 0 || !((tables == 0 && indexes == 0) ||
                          (tables == NTABLES && indexes == NINDEXES)))
         fail_msg("%s: %lld of %d tables and %lld of %d indexes (and %lld "
@@ -539,6 +674,8 @@ static bool initdb_round(const char *dir, int die_before, uint64_t delay_us,
     char path[4200];
     path_in(path, sizeof path, dir, "schema.db");
     remove_db(path);
+    if (!tu_is_sqlite())
+        tu_fresh(NULL); /* an empty schema on the server */
     int p[2];
     assert_int_equal(pipe(p), 0);
     fflush(NULL);
@@ -547,7 +684,7 @@ static bool initdb_round(const char *dir, int die_before, uint64_t delay_us,
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
-        child_init_db(tu_file_url(dir, "schema.db"), die_before, p[1]);
+        child_init_db(tu_db_url(dir, "schema.db", NULL), die_before, p[1]);
         _exit(92);
     }
     close(p[1]);
@@ -562,7 +699,8 @@ static bool initdb_round(const char *dir, int die_before, uint64_t delay_us,
     if (elapsed_us)
         *elapsed_us = (uv_hrtime() - t0) / 1000;
     ack = kill_and_drain(pid, p[0], ack, true);
-    if (access(path, F_OK) != 0) { /* killed before the file existed */
+    if (tu_is_sqlite() && access(path, F_OK) != 0) {
+        /* killed before the file existed */
         assert_int_equal(ack, 0);
         return false;
     }
@@ -582,10 +720,15 @@ static void test_init_db_all_or_nothing(void **state) {
         snprintf(what, sizeof what, "killed before statement %d", n);
         assert_false(initdb_round(dir, n, UINT64_MAX, what, NULL));
     }
-    /* Random points over the whole child's life (and a bit past it). */
+    /* Random points over the whole child's life (and a bit past it).  A
+     * server's DDL time varies by a factor of 2-3 from run to run (its
+     * catalog writes and fsyncs), so there the points span twice the
+     * calibration run: kills after the COMMIT are drawn too. */
+    uint64_t span = tu_is_sqlite() ? full_us + full_us / 4 + 1
+                                   : 2 * full_us + 1;
     int complete = 0, empty = 0;
     for (int round = 0; round < ROUNDS; round++) {
-        uint64_t delay = rnd_below(full_us + full_us / 4 + 1);
+        uint64_t delay = rnd_below(span);
         snprintf(what, sizeof what, "random round %d (%llu us)", round,
                  (unsigned long long)delay);
         if (initdb_round(dir, 0, delay, what, NULL))
@@ -604,10 +747,10 @@ static void test_init_db_all_or_nothing(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sync_writer_wal),
-        cmocka_unit_test(test_sync_writer_rollback_journal),
-        cmocka_unit_test(test_init_db_all_or_nothing),
-        cmocka_unit_test(test_async_writer_wal),
+        tu_test(test_sync_writer_wal),
+        tu_test(test_sync_writer_rollback_journal),
+        tu_test(test_init_db_all_or_nothing),
+        tu_test(test_async_writer_wal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
