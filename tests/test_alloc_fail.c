@@ -11,6 +11,19 @@
  * and SQLite's global allocations are released with sqlite3_shutdown()
  * between runs.  ASan (detect_leaks) checks the rest.
  *
+ * On a server (tu_url() a PostgreSQL URL) the scenario is the same
+ * program against the server.  libpq's own allocations (the PGconn, its
+ * buffers, PGresults) are plain malloc and do not go through these hooks,
+ * so no failure is injected into libpq; libdbconn's are (the engine, the
+ * pool, the driver's connection and statement wrappers, parameter and
+ * result copies, the URL and options), and failing each of those numbers
+ * must still end in success or DBCONN_ENOMEM with no block of ours live
+ * (ASan's leak check covers libpq's: a PGconn never finished would show).
+ * Between runs the checker waits until none of this program's connections
+ * is left on the server (one the library failed to finish would stay) and
+ * drops the table, so every run starts as on an empty sqlite://.  Every
+ * allocation number is swept there too (see pg_sweep for the cost).
+ *
  * Must own the process's allocators: SQLite and libuv accept a new
  * allocator only before they are first used, so main() installs them
  * before anything else runs. */
@@ -205,6 +218,8 @@ static void quiet(void *data, int level, const char *line) {
 }
 
 typedef struct outcome {
+    long after_init_db; /* allocation calls at the end of init_db's step */
+    long calls;         /* allocation calls of the whole run */
     int rc;            /* 0 or the first failure */
     const char *step;  /* where it failed */
     char msg[1024];    /* dbconn_errmsg at that point */
@@ -236,6 +251,7 @@ static void scenario(const char *url, outcome *o) {
     STEP("dbconn_base_new", dbconn_base_new(&base), base);
     STEP("dbconn_base_add", dbconn_base_add(base, &note_model), NULL);
     STEP("dbconn_init_db", dbconn_init_db(db, base), NULL);
+    o->after_init_db = atomic_load(&calls);
     STEP("dbconn_scoped_session", dbconn_scoped_session(db, &s), s);
     STEP("insert",
          dbconn_exec(s, "INSERT INTO notes (body) VALUES (?)",
@@ -296,41 +312,52 @@ static void remove_db_files(const char *dir) {
     }
 }
 
+/* One run failing allocation `at` (and, `onward`, every later one); checks
+ * its ending.  Returns true when nothing was injected and it succeeded: the
+ * run went to its end below the failure point. */
+static bool run_one(const char *url, long at, bool onward, const char *what,
+                    stats *st, outcome *o) {
+    arm(at, onward);
+    scenario(url, o);
+    disarm();
+    o->calls = atomic_load(&calls);
+    long inj = total_injected();
+    st->runs++;
+    if (o->rc == 0 && inj == 0) {
+        assert_int_equal(o->close_rc, 0);
+        assert_nothing_live(at, what);
+        return true;
+    }
+    if (o->rc == 0)
+        st->ok_despite++; /* the failure was absorbed (SQLite's benign
+                             allocations, retries): data was checked */
+    else {
+        check_code(o, at, what);
+        /* The message says what happened (and for SQLite's, where). */
+        if (o->rc == DBCONN_ENOMEM && !strstr(o->msg, "memory"))
+            fail_msg("%s, failing allocation %ld: %s: ENOMEM with the "
+                     "message \"%s\"", what, at, o->step, o->msg);
+        assert_true(o->msg[0] != '\0');
+        st->by_code[-o->rc & 15]++;
+    }
+    if (o->close_rc != 0 && o->close_rc != DBCONN_ENOMEM &&
+        o->close_rc != DBCONN_EDB)
+        fail_msg("%s, failing allocation %ld: dbconn_close returned %s",
+                 what, at, dbconn_err_name(o->close_rc));
+    assert_nothing_live(at, what);
+    return false;
+}
+
 static void sweep(const char *url, const char *dir, bool onward,
                   const char *what) {
     stats st = {0};
+    outcome o;
     long at;
     for (at = 1; at < 200000; at++) {
         if (dir)
             remove_db_files(dir);
-        outcome o;
-        arm(at, onward);
-        scenario(url, &o);
-        disarm();
-        long inj = total_injected();
-        st.runs++;
-        if (o.rc == 0 && inj == 0) {
-            assert_int_equal(o.close_rc, 0);
-            assert_nothing_live(at, what);
+        if (run_one(url, at, onward, what, &st, &o))
             break; /* ran to the end below the failure point */
-        }
-        if (o.rc == 0)
-            st.ok_despite++; /* the failure was absorbed (SQLite's benign
-                                allocations, retries): data was checked */
-        else {
-            check_code(&o, at, what);
-            /* The message says what happened (and for SQLite's, where). */
-            if (o.rc == DBCONN_ENOMEM && !strstr(o.msg, "memory"))
-                fail_msg("%s, failing allocation %ld: %s: ENOMEM with the "
-                         "message \"%s\"", what, at, o.step, o.msg);
-            assert_true(o.msg[0] != '\0');
-            st.by_code[-o.rc & 15]++;
-        }
-        if (o.close_rc != 0 && o.close_rc != DBCONN_ENOMEM &&
-            o.close_rc != DBCONN_EDB)
-            fail_msg("%s, failing allocation %ld: dbconn_close returned %s",
-                     what, at, dbconn_err_name(o.close_rc));
-        assert_nothing_live(at, what);
     }
     print_message("%s: %ld runs, %ld allocations in a clean run; %ld ENOMEM, "
                   "%ld EDB, %ld succeeded despite a failure\n",
@@ -341,13 +368,107 @@ static void sweep(const char *url, const char *dir, bool onward,
     assert_true(at < 200000);
 }
 
+/* ---- on a server --------------------------------------------------------------- */
+
+/* Before a run on the server: no connection of this program's is left
+ * (waits 5 s at most: a backend ends a moment after its client finished
+ * it; one still there after that is a connection the library never
+ * finished), and table notes is gone.  The checker's allocations happen
+ * disarmed and are all freed by its close. */
+static void pg_reset(long at, const char *what) {
+    dbconn *db;
+    dbconn_session *s;
+    dbconn_result *r;
+    tu_ok(dbconn_open(&db, tu_url(), NULL));
+    tu_ok(dbconn_session_open(db, &s));
+    int64_t n = 0;
+    for (int i = 0; i < 500; i++) {
+        tu_ok(dbconn_exec(s,
+                          "SELECT count(*) FROM pg_stat_activity WHERE "
+                          "application_name = current_setting("
+                          "'application_name') AND pid <> pg_backend_pid()",
+                          NULL, 0, &r));
+        n = dbconn_result_int(r, 0, 0);
+        dbconn_result_free(r);
+        tu_ok(dbconn_rollback(s));
+        if (n == 0)
+            break;
+        usleep(10000);
+    }
+    if (n != 0)
+        fail_msg("%s, after failing allocation %ld: %lld connection%s of "
+                 "the run still open on the server", what, at, (long long)n,
+                 n == 1 ? "" : "s");
+    tu_ok(dbconn_exec(s, "DROP TABLE IF EXISTS notes", NULL, 0, NULL));
+    tu_ok(dbconn_commit(s));
+    dbconn_session_close(s);
+    assert_int_equal(dbconn_close(db, NULL), 0);
+    assert_nothing_live(at, what);
+}
+
+/* The server's sweep: every allocation number of libdbconn's from 1 to the
+ * last of a clean run (~150: open and its connection, the base, init_db,
+ * the insert, select, commit, scoped remove and close), as the SQLite
+ * sweeps do.  A run costs a connection and a few round trips, ~6 ms: the
+ * whole sweep takes about a second natively, and under valgrind only the
+ * client side is slowed, so no subset is needed. */
+static void pg_sweep(bool onward, const char *what) {
+    stats st = {0};
+    outcome o;
+    pg_reset(0, what);
+    assert_true(run_one(tu_url(), 0, false, what, &st, &o));
+    long total = o.calls;
+    st = (stats){0};
+    long at;
+    for (at = 1; at < 200000; at++) {
+        pg_reset(at, what);
+        if (run_one(tu_url(), at, onward, what, &st, &o))
+            break;
+    }
+    pg_reset(at, what); /* the last run left nothing either */
+    print_message("%s: %ld runs, %ld allocations of libdbconn in a clean "
+                  "run (%ld to init_db's end); %ld ENOMEM, %ld succeeded "
+                  "despite a failure\n",
+                  what, st.runs, at - 1, o.after_init_db,
+                  st.by_code[-DBCONN_ENOMEM], st.ok_despite);
+    /* The same program as the clean run, every number of it failed once. */
+    assert_int_equal(at - 1, total);
+    assert_true(o.after_init_db > 0 && o.after_init_db < total);
+    /* libpq's allocations are not ours to fail: no EDB can come of one. */
+    assert_int_equal(st.by_code[-DBCONN_EDB], 0);
+}
+
+static void test_server_fail_one(void **state) {
+    (void)state;
+    if (tu_is_sqlite())
+        skip(); /* the server's sweep: the memory and file ones are SQLite's */
+    pg_sweep(false, "server, fail one");
+}
+
+static void test_server_fail_onward(void **state) {
+    (void)state;
+    if (tu_is_sqlite())
+        skip();
+    pg_sweep(true, "server, fail from N on");
+}
+
+/* The SQLite sweeps run in the program's SQLite run; its server run
+ * (test_alloc_fail_postgres) sweeps the server instead of repeating them. */
+#define SQLITE_RUN_ONLY()                                                       \
+    do {                                                                        \
+        if (!tu_is_sqlite())                                                    \
+            skip();                                                             \
+    } while (0)
+
 static void test_memory_fail_one(void **state) {
     (void)state;
+    SQLITE_RUN_ONLY();
     sweep("sqlite://", NULL, false, "memory, fail one");
 }
 
 static void test_memory_fail_onward(void **state) {
     (void)state;
+    SQLITE_RUN_ONLY();
     sweep("sqlite://", NULL, true, "memory, fail from N on");
 }
 
@@ -362,11 +483,13 @@ static void file_sweep(bool onward, const char *what) {
 
 static void test_file_fail_one(void **state) {
     (void)state;
+    SQLITE_RUN_ONLY();
     file_sweep(false, "file, fail one");
 }
 
 static void test_file_fail_onward(void **state) {
     (void)state;
+    SQLITE_RUN_ONLY();
     file_sweep(true, "file, fail from N on");
 }
 
@@ -426,6 +549,8 @@ int main(void) {
         cmocka_unit_test(test_memory_fail_onward),
         cmocka_unit_test(test_file_fail_one),
         cmocka_unit_test(test_file_fail_onward),
+        tu_test(test_server_fail_one),
+        tu_test(test_server_fail_onward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
