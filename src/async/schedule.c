@@ -282,8 +282,9 @@ static void turn_done(dbc_async *a) {
     uv_mutex_unlock(&a->lock);
     if (idle) /* nothing for the idle phase to do: no extra loop turn */
         uv_idle_stop(&a->starter);
-    else /* a quiet hand-over on the loop thread (a loop-policy batch's
-            check-in) started no idle phase of its own: this one runs it */
+    else /* work left for the idle phase (the rounds ran out, a close,
+            a hand-over): on_start stopped the phase before it called us,
+            so leaving it alone would not keep it running */
         dbc_async_kick(a);
 }
 
